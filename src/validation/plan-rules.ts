@@ -45,6 +45,15 @@ function checkUniqueIds(plan: TransitionPlan, report: Report): void {
   }
 }
 
+/** JSON with object keys sorted, so two descriptions compare equal whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
 function checkOrganizations(plan: TransitionPlan, report: Report): void {
   // One Organization resource per identifier: every mention must describe the same organization.
   const seen = new Map<string, { org: OrganizationRef; pointer: string }>();
@@ -56,7 +65,7 @@ function checkOrganizations(plan: TransitionPlan, report: Report): void {
     const first = seen.get(key);
     if (!first) {
       seen.set(key, { org, pointer });
-    } else if (JSON.stringify(first.org) !== JSON.stringify(org)) {
+    } else if (canonicalJson(first.org) !== canonicalJson(org)) {
       report(pointer, `organization with the same identifier as ${first.pointer} has a different name or telecom`);
     }
   };
@@ -64,6 +73,43 @@ function checkOrganizations(plan: TransitionPlan, report: Report): void {
   plan.careTeam.forEach((m, i) => visit(m.organization, `/careTeam/${i}/organization`));
   (plan.referrals ?? []).forEach((r, i) => visit(r.agency, `/referrals/${i}/agency`));
   (plan.coverage ?? []).forEach((c, i) => visit(c.payer, `/coverage/${i}/payer`));
+}
+
+const NPI_SYSTEM = 'http://hl7.org/fhir/sid/us-npi';
+
+/** NPI: 10 digits whose last is a Luhn check digit over "80840" + the first nine (CMS). */
+export function isValidNpi(value: string): boolean {
+  if (!/^\d{10}$/.test(value)) {
+    return false;
+  }
+  const digits = `80840${value.slice(0, 9)}`;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 0) {
+      d *= 2;
+      if (d > 9) {
+        d -= 9;
+      }
+    }
+    sum += d;
+  }
+  return (10 - (sum % 10)) % 10 === Number(value[9]);
+}
+
+function checkNpis(plan: TransitionPlan, report: Report): void {
+  const check = (id: { system: string; value: string } | undefined, pointer: string): void => {
+    if (id?.system === NPI_SYSTEM && !isValidNpi(id.value)) {
+      report(`${pointer}/value`, `"${id.value}" is not a valid NPI (10 digits with a correct check digit)`, 'error', 'value');
+    }
+  };
+  check(plan.hospitalStay.dischargingOrganization.identifier, '/hospitalStay/dischargingOrganization/identifier');
+  plan.careTeam.forEach((m, i) => {
+    check(m.identifier, `/careTeam/${i}/identifier`);
+    check(m.organization?.identifier, `/careTeam/${i}/organization/identifier`);
+  });
+  (plan.referrals ?? []).forEach((r, i) => check(r.agency.identifier, `/referrals/${i}/agency/identifier`));
+  (plan.coverage ?? []).forEach((c, i) => check(c.payer.identifier, `/coverage/${i}/payer/identifier`));
 }
 
 function checkCareTeam(plan: TransitionPlan, report: Report): void {
@@ -226,6 +272,7 @@ export function checkPlanRules(plan: TransitionPlan): OperationOutcomeIssue[] {
   checkUniqueIds(plan, report);
   checkOrganizations(plan, report);
   checkCareTeam(plan, report);
+  checkNpis(plan, report);
   checkHospitalStay(plan, report);
   checkTasks(plan, report);
   checkDates(plan, report);

@@ -39,13 +39,37 @@ function describe(error: ErrorObject): { pointer: string; text: string } {
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.join(', ');
       return { pointer: at, text: `must be one of: ${allowed}` };
     }
+    case 'type':
+      return { pointer: at, text: `must be ${(error.params as { type: string }).type === 'array' ? 'an array' : `a ${(error.params as { type: string }).type}`}` };
+    case 'minItems': {
+      const n = (error.params as { limit: number }).limit;
+      return { pointer: at, text: n === 1 ? 'must not be empty' : `must have at least ${n} items` };
+    }
+    case 'maxItems':
+      return { pointer: at, text: `must have at most ${(error.params as { limit: number }).limit} items` };
+    case 'minLength':
+      return { pointer: at, text: 'must not be empty' };
+    case 'maxLength':
+      return { pointer: at, text: `must be at most ${(error.params as { limit: number }).limit} characters` };
+    case 'minimum':
+    case 'maximum':
+      return { pointer: at, text: `must be ${error.keyword === 'minimum' ? 'at least' : 'at most'} ${(error.params as { limit: number }).limit}` };
+    case 'uniqueItems':
+      return { pointer: at, text: 'must not list the same value twice' };
     case 'format':
       return { pointer: at, text: `is not a valid ${(error.params as { format: string }).format}` };
     case 'pattern':
-      return { pointer: at, text: `has an invalid format (must match ${(error.params as { pattern: string }).pattern})` };
+      return { pointer: at, text: (error.params as { pattern: string }).pattern === '\\S' ? 'must not be blank' : `has an invalid format (must match ${(error.params as { pattern: string }).pattern})` };
     default:
       return { pointer: at, text: error.message ?? error.keyword };
   }
+}
+
+const KEYWORD_RANK = ['required', 'additionalProperties', 'type', 'format', 'enum', 'minLength', 'maxLength', 'pattern'];
+
+function rank(error: ErrorObject): number {
+  const i = KEYWORD_RANK.indexOf(error.keyword);
+  return i < 0 ? KEYWORD_RANK.length : i;
 }
 
 /** Schema errors of a plan, one issue per problem; an empty list means the shape is right. */
@@ -54,19 +78,18 @@ export function checkPlanSchema(value: unknown): OperationOutcomeIssue[] {
   if (validate(value)) {
     return [];
   }
-  const seen = new Set<string>();
-  const issues: OperationOutcomeIssue[] = [];
+  // One issue per place: "2026-11-31" fails both pattern and format; say the clearest.
+  const best = new Map<string, ErrorObject>();
   for (const error of validate.errors ?? []) {
+    const { pointer } = describe(error);
+    const current = best.get(pointer);
+    if (!current || rank(error) < rank(current)) {
+      best.set(pointer, error);
+    }
+  }
+  const issues: OperationOutcomeIssue[] = [];
+  for (const error of best.values()) {
     const { pointer, text } = describe(error);
-    const key = `${pointer} ${text}`;
-    // A pattern and a format failing on the same value say the same thing twice.
-    if (seen.has(key) || (error.keyword === 'pattern' && seen.has(`${pointer}#format`))) {
-      continue;
-    }
-    seen.add(key);
-    if (error.keyword === 'format') {
-      seen.add(`${pointer}#format`);
-    }
     const code = error.keyword === 'required' ? 'required' : error.keyword === 'additionalProperties' ? 'structure' : 'value';
     issues.push(issue('error', code, `${pointer || '/'}: ${text}`, pointerToPath('TransitionPlan', pointer), pointer || '/'));
   }

@@ -10,12 +10,25 @@ export interface PlanValidation {
   plan?: TransitionPlan;
 }
 
+const OPTIONAL_LISTS = ['goals', 'caregiverTasks', 'medications', 'followUps', 'referrals', 'coverage'] as const;
+
+/** An empty optional list means the same as none: drop it, so every plan has one canonical form. */
+function normalize(plan: TransitionPlan): TransitionPlan {
+  const copy = { ...plan };
+  for (const list of OPTIONAL_LISTS) {
+    if (copy[list]?.length === 0) {
+      delete copy[list];
+    }
+  }
+  return copy;
+}
+
 export function validatePlan(value: unknown): PlanValidation {
   const schemaIssues = checkPlanSchema(value);
   if (schemaIssues.length > 0) {
     return { issues: schemaIssues };
   }
-  const plan = value as TransitionPlan;
+  const plan = normalize(value as TransitionPlan);
   const issues = checkPlanRules(plan);
   return issues.some((i) => i.severity === 'error') ? { issues } : { issues, plan };
 }
