@@ -1,0 +1,56 @@
+// carebridge command line: `carebridge <command> [options]`. More commands (serve, sync, replay)
+// arrive with the store and the sync engine.
+import { parseArgs } from 'node:util';
+import { DEMO_HELP, runDemo } from './cli/demo-command.ts';
+import { MAP_HELP, runMap } from './cli/map-command.ts';
+import { processIo, type Io } from './cli/output.ts';
+import { VALIDATE_HELP, runValidate } from './cli/validate-command.ts';
+
+export const HELP = `carebridge — carries a patient's care plan from the hospital to the home (FHIR R4)
+
+Usage: carebridge <command> [options]
+
+Commands:
+  demo                       run the bundled example plans through validation and mapping
+  validate <file...>         validate transition plans or FHIR JSON (--json for OperationOutcomes)
+  map <plan.json>            print the FHIR transaction Bundle a transition plan becomes
+
+Run "carebridge <command> --help" for a command's options and exit codes.
+Exit codes: 0 success, 1 the input has errors, 2 bad usage.`;
+
+const COMMANDS: Record<string, { help: string; run: (positionals: string[], flags: Record<string, boolean>, io: Io) => number; options: string[]; args: 'none' | 'one' | 'many' }> = {
+  demo: { help: DEMO_HELP, options: [], args: 'none', run: (_p, _f, io) => runDemo(io) },
+  validate: { help: VALIDATE_HELP, options: ['json'], args: 'many', run: (p, f, io) => runValidate(p, f.json === true, io) },
+  map: { help: MAP_HELP, options: ['stable-ids'], args: 'one', run: (p, f, io) => runMap(p[0] as string, f['stable-ids'] === true, io) },
+};
+
+export function main(argv: string[], io: Io = processIo): number {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`Unknown command "${name}".\n\n${HELP}`);
+    return 2;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    const options = Object.fromEntries([...command.options, 'help'].map((o) => [o, { type: 'boolean' as const }]));
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${command.help}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    io.out(command.help);
+    return 0;
+  }
+  const n = parsed.positionals.length;
+  if ((command.args === 'none' && n > 0) || (command.args === 'one' && n !== 1) || (command.args === 'many' && n === 0)) {
+    io.err(command.help);
+    return 2;
+  }
+  return command.run(parsed.positionals, parsed.values as Record<string, boolean>, io);
+}

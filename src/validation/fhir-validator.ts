@@ -1,0 +1,176 @@
+// Validates FHIR R4 resources and Bundles: base R4 (Medplum), the carebridge profile a resource
+// claims in meta.profile, carebridge's extra checks (required bindings, reference targets, ids,
+// empty strings) and, in a Bundle, that every reference resolves. Output: OperationOutcome issues.
+import { OperationOutcomeError, isResourceType, validateResource, validateTypedValue } from '@medplum/core';
+import type { InternalTypeSchema } from '@medplum/core';
+import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { loadDefinitions } from './definitions.ts';
+import { issue } from './outcome.ts';
+import { checkProfileRules } from './profile-rules.ts';
+import { BLANK_STRING, checkStructure } from './structure-checks.ts';
+
+export interface ResourceValidationOptions {
+  /** Expression prefix for issues, e.g. "Bundle.entry[3].resource" (default: the resource type). */
+  path?: string;
+  /** Resource type of a fullUrl in the enclosing Bundle, to check urn:uuid reference targets. */
+  typeOfFullUrl?: (url: string) => string | undefined;
+}
+
+/** Medplum's issues, with expressions re-rooted at `path` and the place named in the text. */
+function fromMedplum(run: () => OperationOutcomeIssue[], type: string, path: string): OperationOutcomeIssue[] {
+  let issues: OperationOutcomeIssue[];
+  try {
+    issues = run();
+  } catch (err) {
+    if (!(err instanceof OperationOutcomeError)) {
+      return [issue('error', 'structure', `${path}: ${(err as Error).message}`, path)];
+    }
+    issues = err.outcome.issue ?? [];
+  }
+  // Medplum's "Invalid reference" warnings do not understand urn:uuid or conditional references;
+  // checkStructure checks reference targets itself, as errors.
+  return issues.filter((i) => !(i.severity === 'warning' && i.details?.text?.startsWith('Invalid reference'))).map((i) => {
+    const expression = (i.expression ?? [type]).map((e) => (e === type || e.startsWith(`${type}.`) ? path + e.slice(type.length) : `${path}.${e}`));
+    const text = i.details?.text ?? i.diagnostics ?? 'invalid';
+    return { severity: i.severity, code: i.code, details: { text: `${expression[0]}: ${text}` }, expression };
+  });
+}
+
+function dedupe(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.severity}|${i.details?.text}`;
+    if (seen.has(key)) {
+      return false;
+    }
+    seen.add(key);
+    return true;
+  });
+}
+
+export function validateFhirResource(resource: Resource, options: ResourceValidationOptions = {}): OperationOutcomeIssue[] {
+  const { terminology, profiles } = loadDefinitions();
+  const type = resource.resourceType;
+  const path = options.path ?? type;
+  if (typeof type !== 'string' || !isResourceType(type)) {
+    return [issue('error', 'structure', `${path}.resourceType: "${String(type)}" is not a FHIR R4 resource type`, `${path}.resourceType`)];
+  }
+  const issues = fromMedplum(() => validateResource(resource), type, path);
+  let profileSchema: InternalTypeSchema | undefined;
+  for (const url of resource.meta?.profile ?? []) {
+    const profile = profiles.get(url);
+    if (!profile) {
+      issues.push(issue('warning', 'not-supported', `${path}.meta.profile: carebridge does not hold the profile ${url}; validated against base R4 only`, `${path}.meta.profile`));
+      continue;
+    }
+    if (profile.structureDefinition.type !== type) {
+      issues.push(issue('error', 'invalid', `${path}.meta.profile: ${url} is a profile of ${profile.structureDefinition.type}, not ${type}`, `${path}.meta.profile`));
+      continue;
+    }
+    profileSchema ??= profile.schema;
+    issues.push(...fromMedplum(() => validateTypedValue({ type: profile.typeAlias, value: resource }), type, path));
+    issues.push(...checkProfileRules(resource, url, path));
+  }
+  // Medplum already refuses some blank strings; say it once.
+  const reported = new Set(issues.filter((i) => i.severity === 'error').flatMap((i) => i.expression ?? []));
+  const extra = checkStructure(resource, { terminology, typeOfFullUrl: options.typeOfFullUrl }, path, profileSchema);
+  issues.push(...extra.filter((i) => !(i.details?.text?.endsWith(BLANK_STRING) && reported.has(i.expression?.[0] ?? ''))));
+  return dedupe(issues);
+}
+
+const REFERENCE_KEY = 'reference';
+
+/** Every Reference.reference string in a resource, with its FHIRPath-style location. */
+function collectReferences(value: unknown, path: string, out: { reference: string; path: string }[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => collectReferences(v, `${path}[${i}]`, out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      if (key === REFERENCE_KEY && typeof v === 'string') {
+        out.push({ reference: v, path: `${path}.${key}` });
+      } else if (typeof v === 'object') {
+        collectReferences(v, `${path}.${key}`, out);
+      }
+    }
+  }
+}
+
+function checkEntries(bundle: Bundle): { issues: OperationOutcomeIssue[]; types: Map<string, string> } {
+  const issues: OperationOutcomeIssue[] = [];
+  const types = new Map<string, string>();
+  const needsRequest = bundle.type === 'transaction' || bundle.type === 'batch';
+  (bundle.entry ?? []).forEach((entry: BundleEntry, i) => {
+    const path = `Bundle.entry[${i}]`;
+    if (!entry.resource && entry.request?.method !== 'DELETE' && entry.request?.method !== 'GET') {
+      issues.push(issue('error', 'required', `${path}.resource: an entry needs a resource`, `${path}.resource`));
+    }
+    if (needsRequest && !entry.request) {
+      issues.push(issue('error', 'required', `${path}.request: every entry of a ${bundle.type} needs a request`, `${path}.request`));
+    }
+    if (entry.fullUrl) {
+      if (types.has(entry.fullUrl)) {
+        issues.push(issue('error', 'duplicate', `${path}.fullUrl: ${entry.fullUrl} is used by another entry`, `${path}.fullUrl`));
+      }
+      if (entry.fullUrl.startsWith('urn:uuid:') && !/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(entry.fullUrl)) {
+        issues.push(issue('error', 'value', `${path}.fullUrl: ${entry.fullUrl} is not a valid urn:uuid`, `${path}.fullUrl`));
+      }
+      if (entry.resource) {
+        types.set(entry.fullUrl, entry.resource.resourceType);
+      }
+    }
+    if (entry.resource?.id) {
+      types.set(`${entry.resource.resourceType}/${entry.resource.id}`, entry.resource.resourceType);
+    }
+  });
+  return { issues, types };
+}
+
+/**
+ * Reference integrity: inside a Bundle, a reference must resolve to an entry, or be conditional
+ * (Type?query, resolved by the server) or absolute (another server's URL), or point inside the
+ * resource (#contained).
+ */
+function checkReferences(bundle: Bundle, types: Map<string, string>): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  (bundle.entry ?? []).forEach((entry, i) => {
+    const refs: { reference: string; path: string }[] = [];
+    collectReferences(entry.resource, `Bundle.entry[${i}].resource`, refs);
+    for (const { reference, path } of refs) {
+      const resolvable = types.has(reference) || reference.startsWith('#') || /^[A-Z][A-Za-z]+\?/.test(reference) || /^https?:\/\//.test(reference);
+      if (!resolvable) {
+        issues.push(issue('error', 'not-found', `${path}: "${reference}" does not resolve to an entry of the Bundle`, path));
+      }
+    }
+  });
+  return issues;
+}
+
+export function validateFhirBundle(bundle: Bundle): OperationOutcomeIssue[] {
+  loadDefinitions();
+  const entries = bundle.entry ?? [];
+  // The Bundle's own structure, without its resources (each is validated below with its own path).
+  const shell: Bundle = { ...bundle, entry: entries.map((e) => ({ ...e, resource: undefined })) };
+  const issues = fromMedplum(() => validateResource(shell), 'Bundle', 'Bundle');
+  const { issues: entryIssues, types } = checkEntries(bundle);
+  issues.push(...entryIssues);
+  const typeOfFullUrl = (url: string): string | undefined => types.get(url);
+  entries.forEach((entry, i) => {
+    if (entry.resource) {
+      issues.push(...validateFhirResource(entry.resource, { path: `Bundle.entry[${i}].resource`, typeOfFullUrl }));
+    }
+  });
+  if (bundle.type !== 'searchset' && bundle.type !== 'history') {
+    issues.push(...checkReferences(bundle, types));
+  }
+  return dedupe(issues);
+}
+
+/** A resource or a Bundle, from untrusted JSON. */
+export function validateFhir(value: unknown): OperationOutcomeIssue[] {
+  loadDefinitions();
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return [issue('error', 'structure', 'a FHIR resource must be a JSON object')];
+  }
+  const resource = value as Resource;
+  return resource.resourceType === 'Bundle' ? validateFhirBundle(resource) : validateFhirResource(resource);
+}

@@ -1,0 +1,199 @@
+// Checks @medplum/core's validator leaves out (TECH-NOTES.md): codes in required bindings,
+// the resource types a Reference may point at, the format of ids, and empty strings. One walk
+// over the resource, guided by the same element schemas Medplum uses.
+import { isResourceType, tryGetDataType } from '@medplum/core';
+import type { InternalSchemaElement, InternalTypeSchema } from '@medplum/core';
+import type { Coding, OperationOutcomeIssue, Reference, Resource } from '@medplum/fhirtypes';
+import { issue } from './outcome.ts';
+import type { Terminology } from './terminology.ts';
+
+export const BLANK_STRING = 'must not be an empty or blank string';
+export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]+)\/([^/?#]+)(\/_history\/[^/]+)?$/;
+const ABSOLUTE_REFERENCE = /^https?:\/\/\S+\/([A-Z][A-Za-z]+)\/([^/?#]+)(\/_history\/[^/]+)?$/;
+const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?\S+$/;
+
+export interface StructureCheckContext {
+  terminology: Terminology;
+  /** Resource type of a urn:uuid / other fullUrl reference inside the same Bundle, if known. */
+  typeOfFullUrl?: (url: string) => string | undefined;
+}
+
+interface ElementRef {
+  element: InternalSchemaElement;
+  typeCode: string;
+}
+
+const choiceCache = new WeakMap<InternalTypeSchema, Map<string, ElementRef>>();
+
+/** The element a JSON property belongs to, including choice types (valueTiming → value[x]). */
+function elementFor(schema: InternalTypeSchema, key: string): ElementRef | undefined {
+  const direct = schema.elements[key];
+  if (direct) {
+    return { element: direct, typeCode: direct.type[0]?.code ?? '' };
+  }
+  let choices = choiceCache.get(schema);
+  if (!choices) {
+    choices = new Map();
+    for (const [name, element] of Object.entries(schema.elements)) {
+      if (name.endsWith('[x]')) {
+        for (const t of element.type) {
+          choices.set(name.slice(0, -3) + t.code.charAt(0).toUpperCase() + t.code.slice(1), { element, typeCode: t.code });
+        }
+      }
+    }
+    choiceCache.set(schema, choices);
+  }
+  return choices.get(key);
+}
+
+function isPrimitive(typeCode: string): boolean {
+  const first = typeCode.charAt(0);
+  return first === first.toLowerCase() || typeCode.startsWith('http://hl7.org/fhirpath/');
+}
+
+function allowedTargets(element: InternalSchemaElement): string[] | undefined {
+  const profiles = element.type.flatMap((t) => (t.code === 'Reference' ? (t.targetProfile ?? []) : []));
+  const names = profiles.map((p) => p.slice(p.lastIndexOf('/') + 1));
+  return names.length === 0 || names.includes('Resource') ? undefined : names;
+}
+
+class Walker {
+  readonly issues: OperationOutcomeIssue[] = [];
+  private readonly ctx: StructureCheckContext;
+
+  constructor(ctx: StructureCheckContext) {
+    this.ctx = ctx;
+  }
+
+  resource(resource: Resource, path: string, profile?: InternalTypeSchema): void {
+    const schema = profile ?? tryGetDataType(resource.resourceType);
+    if (!schema) {
+      return; // Medplum reports the unknown type.
+    }
+    if (resource.id !== undefined && !ID_PATTERN.test(resource.id)) {
+      this.error('value', `id "${resource.id}" is not a valid FHIR id (1-64 letters, digits, "-" or ".")`, `${path}.id`);
+    }
+    this.object(resource as unknown as Record<string, unknown>, schema, schema, path);
+  }
+
+  private object(value: Record<string, unknown>, schema: InternalTypeSchema, root: InternalTypeSchema, path: string): void {
+    for (const key of Object.keys(value)) {
+      if (key === 'resourceType' || key.charCodeAt(0) === 0x5f /* _ primitive extension */) {
+        continue;
+      }
+      const found = elementFor(schema, key);
+      if (!found) {
+        continue; // Unknown properties are Medplum's to report.
+      }
+      const raw = value[key];
+      if (Array.isArray(raw)) {
+        raw.forEach((item, i) => this.value(item, found, root, `${path}.${key}[${i}]`));
+      } else {
+        this.value(raw, found, root, `${path}.${key}`);
+      }
+    }
+  }
+
+  private value(item: unknown, { element, typeCode }: ElementRef, root: InternalTypeSchema, path: string): void {
+    if (typeof item === 'string') {
+      if (item.trim() === '') {
+        this.error('value', BLANK_STRING, path);
+      } else if (element.binding?.strength === 'required' && element.binding.valueSet) {
+        this.code(element.binding.valueSet, undefined, item, path);
+      }
+      return;
+    }
+    if (item === null || typeof item !== 'object' || isPrimitive(typeCode)) {
+      return;
+    }
+    const object = item as Record<string, unknown>;
+    if (typeCode === 'Resource' || (typeof object.resourceType === 'string' && isResourceType(object.resourceType))) {
+      this.resource(object as unknown as Resource, path);
+      return;
+    }
+    if (typeCode === 'Reference') {
+      this.reference(object as Reference, allowedTargets(element), path);
+    }
+    const binding = element.binding;
+    if (binding?.strength === 'required' && binding.valueSet) {
+      if (typeCode === 'Coding') {
+        this.coding(binding.valueSet, [object as Coding], path);
+      } else if (typeCode === 'CodeableConcept') {
+        this.coding(binding.valueSet, (object.coding as Coding[] | undefined) ?? [], path);
+      }
+    }
+    const schema = root.innerTypes.find((t) => t.name === typeCode) ?? tryGetDataType(typeCode);
+    if (schema) {
+      this.object(object, schema, schema.innerTypes.length > 0 ? schema : root, path);
+    }
+  }
+
+  private code(valueSet: string, system: string | undefined, code: string, path: string): void {
+    if (this.ctx.terminology.contains(valueSet, system, code) === 'no') {
+      const sample = this.ctx.terminology.sample(valueSet);
+      const hint = sample.length > 0 ? ` (allowed: ${sample.join(', ')}${sample.length >= 12 ? ', ...' : ''})` : '';
+      this.error('code-invalid', `"${code}" is not in the required value set ${valueSet.split('|')[0]}${hint}`, path);
+    }
+  }
+
+  private coding(valueSet: string, codings: Coding[], path: string): void {
+    const memberships = codings.filter((c) => c.code).map((c) => this.ctx.terminology.contains(valueSet, c.system, c.code as string));
+    if (memberships.length > 0 && memberships.every((m) => m === 'no')) {
+      const shown = codings.map((c) => `${c.system ?? ''}|${c.code ?? ''}`).join(', ');
+      this.error('code-invalid', `none of the codes (${shown}) is in the required value set ${valueSet.split('|')[0]}`, path);
+    }
+  }
+
+  private reference(reference: Reference, targets: string[] | undefined, path: string): void {
+    const text = reference.reference;
+    if (text === undefined || text.startsWith('#')) {
+      return;
+    }
+    let type: string | undefined;
+    let id: string | undefined;
+    let match: RegExpExecArray | null;
+    if ((match = RELATIVE_REFERENCE.exec(text)) || (match = ABSOLUTE_REFERENCE.exec(text))) {
+      type = match[1];
+      id = match[2];
+    } else if ((match = CONDITIONAL_REFERENCE.exec(text))) {
+      type = match[1];
+    } else if (/^urn:(uuid|oid):\S+$/.test(text)) {
+      type = this.ctx.typeOfFullUrl?.(text);
+    } else if (/^https?:\/\/\S+$/.test(text)) {
+      // Another server's URL that does not end in Type/id: legal, but its target type is unknown.
+      this.issues.push(issue('warning', 'value', `${path}.reference: "${text}" does not end in Type/id; its target type cannot be checked`, `${path}.reference`));
+      return;
+    } else {
+      this.error('value', `"${text}" is not a valid reference (Type/id, an absolute URL, urn:uuid or a conditional Type?query)`, `${path}.reference`);
+      return;
+    }
+    if (id !== undefined && !ID_PATTERN.test(id)) {
+      this.error('value', `"${text}" has an invalid id "${id}"`, `${path}.reference`);
+    }
+    if (type === undefined) {
+      return;
+    }
+    if (!isResourceType(type)) {
+      this.error('value', `"${text}" names an unknown resource type "${type}"`, `${path}.reference`);
+    } else if (targets && !targets.includes(type)) {
+      this.error('value', `a reference to a ${type} is not allowed here; allowed: ${targets.join(', ')}`, `${path}.reference`);
+    } else if (reference.type !== undefined && reference.type !== type) {
+      this.error('value', `Reference.type "${reference.type}" does not match the referenced ${type}`, `${path}.type`);
+    }
+  }
+
+  private error(code: OperationOutcomeIssue['code'], text: string, path: string): void {
+    this.issues.push(issue('error', code, `${path}: ${text}`, path));
+  }
+}
+
+/**
+ * Issues in what Medplum's validator does not check; `path` prefixes expressions (default: the
+ * type). With a profile's schema, its narrower reference targets and bindings apply.
+ */
+export function checkStructure(resource: Resource, ctx: StructureCheckContext, path: string = resource.resourceType, profile?: InternalTypeSchema): OperationOutcomeIssue[] {
+  const walker = new Walker(ctx);
+  walker.resource(resource, path, profile);
+  return walker.issues;
+}
