@@ -1,6 +1,6 @@
 // Plan ⇄ FHIR for the small types every resource uses: names, addresses, telecom, identifiers, codes.
 import type { Address, CodeableConcept, Coding, ContactPoint as FhirContactPoint, HumanName, Identifier, Organization } from '@medplum/fhirtypes';
-import type { ContactPoint, OrganizationRef, PersonName, PlanCoding, PlanIdentifier, PostalAddress } from '../model/transition-plan.ts';
+import type { ContactPoint, OrganizationContactPoint, OrganizationRef, PersonName, PlanCoding, PlanIdentifier, PostalAddress } from '../model/transition-plan.ts';
 
 /** Drops properties whose value is undefined, so mapped objects compare equal to their source. */
 export function defined<T extends object>(value: T): T {
@@ -91,7 +91,7 @@ export function fromOrganization(org: Organization): OrganizationRef {
   return defined({
     identifier: fromIdentifier(org.identifier?.[0] ?? {}),
     name: org.name ?? '',
-    telecom: mapOptional(org.telecom, fromContactPoint),
+    telecom: mapOptional(org.telecom, (c) => fromContactPoint(c) as OrganizationContactPoint),
   });
 }
 

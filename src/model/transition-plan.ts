@@ -41,11 +41,16 @@ export interface ContactPoint {
   use?: 'home' | 'work' | 'mobile' | 'temp';
 }
 
+/** An organization's contact point: never "home" (FHIR invariant org-3). */
+export interface OrganizationContactPoint extends ContactPoint {
+  use?: 'work' | 'temp' | 'mobile';
+}
+
 export interface OrganizationRef {
   /** NPI, CCN or another registry identifier: organizations are shared across plans by it. */
   identifier: PlanIdentifier;
   name: string;
-  telecom?: ContactPoint[];
+  telecom?: OrganizationContactPoint[];
 }
 
 export type PlanStatus = 'draft' | 'active' | 'on-hold' | 'revoked' | 'completed' | 'entered-in-error';

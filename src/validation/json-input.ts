@@ -1,6 +1,6 @@
 // Untrusted JSON (HTTP bodies, files, peer responses) enters here: bounded in size and depth, and
 // free of keys that could reach an object prototype, before anything else looks at it.
-import { OperationOutcomeError, badRequest } from '@medplum/core';
+import { OperationOutcomeError, badRequest, unsupportedMediaType } from '@medplum/core';
 
 /** 5 MB: a large transition plan with many tasks is ~50 kB; a Bundle of a whole stay stays far below. */
 export const MAX_JSON_BYTES = 5 * 1024 * 1024;
@@ -89,4 +89,31 @@ export function parseUntrustedJsonBytes(bytes: Uint8Array, maxBytes = MAX_JSON_B
     refuse('JSON is not valid UTF-8');
   }
   return parseUntrustedJson(text, maxBytes);
+}
+
+/** The media types carebridge reads as JSON: plain JSON and FHIR JSON (R4 or unversioned). */
+const JSON_MEDIA_TYPES = new Set(['application/json', 'application/fhir+json']);
+
+/**
+ * Refuses a body whose Content-Type is not JSON (415, as Medplum's `unsupportedMediaType`), or
+ * whose charset is not UTF-8; parameters such as fhirVersion=4.0 are accepted.
+ */
+export function checkJsonContentType(contentType: string | undefined): void {
+  const [type = '', ...params] = (contentType ?? '').split(';').map((p) => p.trim().toLowerCase());
+  if (!JSON_MEDIA_TYPES.has(type)) {
+    throw new OperationOutcomeError({
+      ...unsupportedMediaType,
+      issue: [{ severity: 'error', code: 'not-supported', details: { text: `Unsupported media type "${type || '(none)'}": send application/fhir+json or application/json` } }],
+    });
+  }
+  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new OperationOutcomeError({ ...unsupportedMediaType, issue: [{ severity: 'error', code: 'not-supported', details: { text: `Unsupported charset "${charset}": send UTF-8` } }] });
+  }
+}
+
+/** An HTTP request body: Content-Type first, then the same limits as any untrusted JSON. */
+export function parseJsonBody(contentType: string | undefined, body: Uint8Array): unknown {
+  checkJsonContentType(contentType);
+  return parseUntrustedJsonBytes(body);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { OperationOutcomeError } from '@medplum/core';
-import { MAX_JSON_BYTES, parseUntrustedJson, parseUntrustedJsonBytes } from '../../src/validation/json-input.ts';
+import { OperationOutcomeError, getStatus } from '@medplum/core';
+import { MAX_JSON_BYTES, parseJsonBody, parseUntrustedJson, parseUntrustedJsonBytes } from '../../src/validation/json-input.ts';
 
 function refusal(fn: () => unknown): string {
   try {
@@ -58,5 +58,37 @@ describe('parseUntrustedJson', () => {
 
   it('refuses bytes that are not UTF-8', () => {
     expect(refusal(() => parseUntrustedJsonBytes(new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])))).toMatch(/UTF-8/);
+  });
+});
+
+describe('parseJsonBody', () => {
+  const body = new TextEncoder().encode('{"resourceType":"Patient"}');
+
+  it.each(['application/json', 'application/fhir+json', 'application/fhir+json; fhirVersion=4.0', 'Application/JSON; charset=UTF-8'])('reads %s', (type) => {
+    expect(parseJsonBody(type, body)).toEqual({ resourceType: 'Patient' });
+  });
+
+  it.each([undefined, '', 'text/plain', 'application/xml', 'application/fhir+xml', 'multipart/form-data; boundary=x'])('refuses the content type %j with 415', (type) => {
+    try {
+      parseJsonBody(type, body);
+      throw new Error('expected a refusal');
+    } catch (err) {
+      expect(err).toBeInstanceOf(OperationOutcomeError);
+      expect(getStatus((err as OperationOutcomeError).outcome)).toBe(415);
+      expect((err as OperationOutcomeError).outcome.issue?.[0]?.details?.text).toMatch(/Unsupported media type/);
+    }
+  });
+
+  it('refuses a charset other than UTF-8', () => {
+    expect(() => parseJsonBody('application/json; charset=iso-8859-1', body)).toThrow(OperationOutcomeError);
+  });
+
+  it('answers a parse error with 400', () => {
+    try {
+      parseJsonBody('application/json', new TextEncoder().encode('{'));
+    } catch (err) {
+      expect(getStatus((err as OperationOutcomeError).outcome)).toBe(400);
+    }
+    expect.assertions(1);
   });
 });
