@@ -15,8 +15,18 @@ const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?\S+$/;
 
 export interface StructureCheckContext {
   terminology: Terminology;
+  /**
+   * Also check cardinality (min/max) and fixed/pattern values of the elements walked. Medplum's
+   * validator does this already; the "mapped" tier (fhir-validator.ts) runs without Medplum.
+   */
+  cardinality?: boolean;
   /** Resource type of a urn:uuid / other fullUrl reference inside the same Bundle, if known. */
   typeOfFullUrl?: (url: string) => string | undefined;
+  /**
+   * Inside a Bundle: whether a reference resolves to one of its entries. When given, a reference
+   * must resolve, be conditional (Type?query), absolute (another server) or internal (#id).
+   */
+  resolvesInBundle?: (reference: string) => boolean;
 }
 
 interface ElementRef {
@@ -47,12 +57,68 @@ function elementFor(schema: InternalTypeSchema, key: string): ElementRef | undef
   return choices.get(key);
 }
 
+const requiredCache = new WeakMap<InternalTypeSchema, [string, InternalSchemaElement][]>();
+
+/** Elements with min > 0, computed once per schema. */
+function requiredElements(schema: InternalTypeSchema): [string, InternalSchemaElement][] {
+  let required = requiredCache.get(schema);
+  if (!required) {
+    required = Object.entries(schema.elements).filter(([, e]) => e.min > 0);
+    requiredCache.set(schema, required);
+  }
+  return required;
+}
+
+function hasElement(value: Record<string, unknown>, name: string): boolean {
+  const dot = name.indexOf('.');
+  if (dot > 0) {
+    // A profile constrains a data type's child (CarePlan.period.start): required wherever the
+    // parent is present; an absent parent is its own element's business.
+    const parent = value[name.slice(0, dot)];
+    if (parent === undefined || parent === null || typeof parent !== 'object') {
+      return true;
+    }
+    const rest = name.slice(dot + 1);
+    return (Array.isArray(parent) ? parent : [parent]).every((p) => hasElement(p as Record<string, unknown>, rest));
+  }
+  if (!name.endsWith('[x]')) {
+    return value[name] !== undefined;
+  }
+  const prefix = name.slice(0, -3);
+  return Object.keys(value).some((k) => k.startsWith(prefix) && k.length > prefix.length && k.charAt(prefix.length) === k.charAt(prefix.length).toUpperCase());
+}
+
+/** Whether `value` contains everything in `pattern` (FHIR pattern[x] semantics). */
+function matchesPattern(value: unknown, pattern: unknown): boolean {
+  if (pattern === null || typeof pattern !== 'object') {
+    return value === pattern;
+  }
+  if (Array.isArray(pattern)) {
+    return Array.isArray(value) && pattern.every((p) => value.some((v) => matchesPattern(v, p)));
+  }
+  if (value === null || typeof value !== 'object') {
+    return false;
+  }
+  return Object.entries(pattern).every(([k, p]) => matchesPattern((value as Record<string, unknown>)[k], p));
+}
+
 function isPrimitive(typeCode: string): boolean {
   const first = typeCode.charAt(0);
   return first === first.toLowerCase() || typeCode.startsWith('http://hl7.org/fhirpath/');
 }
 
+const targetsCache = new WeakMap<InternalSchemaElement, string[] | undefined>();
+
 function allowedTargets(element: InternalSchemaElement): string[] | undefined {
+  if (targetsCache.has(element)) {
+    return targetsCache.get(element);
+  }
+  const targets = computeTargets(element);
+  targetsCache.set(element, targets);
+  return targets;
+}
+
+function computeTargets(element: InternalSchemaElement): string[] | undefined {
   const profiles = element.type.flatMap((t) => (t.code === 'Reference' ? (t.targetProfile ?? []) : []));
   const names = profiles.map((p) => p.slice(p.lastIndexOf('/') + 1));
   return names.length === 0 || names.includes('Resource') ? undefined : names;
@@ -78,6 +144,13 @@ class Walker {
   }
 
   private object(value: Record<string, unknown>, schema: InternalTypeSchema, root: InternalTypeSchema, path: string): void {
+    if (this.ctx.cardinality) {
+      for (const [name, element] of requiredElements(schema)) {
+        if (!hasElement(value, name)) {
+          this.error('required', `${name} is required (min ${element.min})`, `${path}.${name.replace('[x]', '')}`);
+        }
+      }
+    }
     for (const key of Object.keys(value)) {
       if (key === 'resourceType' || key.charCodeAt(0) === 0x5f /* _ primitive extension */) {
         continue;
@@ -87,6 +160,9 @@ class Walker {
         continue; // Unknown properties are Medplum's to report.
       }
       const raw = value[key];
+      if (this.ctx.cardinality) {
+        this.cardinality(raw, found.element, `${path}.${key}`);
+      }
       if (Array.isArray(raw)) {
         raw.forEach((item, i) => this.value(item, found, root, `${path}.${key}[${i}]`));
       } else {
@@ -129,6 +205,23 @@ class Walker {
     }
   }
 
+  private cardinality(raw: unknown, element: InternalSchemaElement, path: string): void {
+    const count = Array.isArray(raw) ? raw.length : raw === undefined ? 0 : 1;
+    const max = element.max ?? Infinity; // JSON carries Infinity as null
+    if (Array.isArray(raw) !== Boolean(element.isArray)) {
+      this.error('structure', element.isArray ? 'must be an array' : 'must be a single value, not an array', path);
+    } else if (count < element.min || count > max) {
+      this.error('structure', `has ${count} values, expected ${element.min}..${Number.isFinite(max) ? max : '*'}`, path);
+    }
+    const values = Array.isArray(raw) ? raw : [raw];
+    if (element.fixed && !values.every((v) => JSON.stringify(v) === JSON.stringify(element.fixed?.value))) {
+      this.error('value', `must be ${JSON.stringify(element.fixed.value)}`, path);
+    }
+    if (element.pattern && !values.every((v) => matchesPattern(v, element.pattern?.value))) {
+      this.error('value', `must match the pattern ${JSON.stringify(element.pattern.value)}`, path);
+    }
+  }
+
   private code(valueSet: string, system: string | undefined, code: string, path: string): void {
     if (this.ctx.terminology.contains(valueSet, system, code) === 'no') {
       const sample = this.ctx.terminology.sample(valueSet);
@@ -148,6 +241,10 @@ class Walker {
   private reference(reference: Reference, targets: string[] | undefined, path: string): void {
     const text = reference.reference;
     if (text === undefined || text.startsWith('#')) {
+      return;
+    }
+    if (this.ctx.resolvesInBundle && !this.ctx.resolvesInBundle(text) && !CONDITIONAL_REFERENCE.test(text) && !/^https?:\/\//.test(text)) {
+      this.issues.push(issue('error', 'not-found', `${path}.reference: "${text}" does not resolve to an entry of the Bundle`, `${path}.reference`));
       return;
     }
     let type: string | undefined;

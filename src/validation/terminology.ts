@@ -34,6 +34,7 @@ export class Terminology {
       this.valueSets.set(resource.url, resource);
     }
     this.expansions.clear();
+    this.byWrittenUrl.clear();
   }
 
   addBundle(bundle: Bundle): void {
@@ -51,7 +52,7 @@ export class Terminology {
 
   /** Whether (system, code) is in the ValueSet; system undefined for a bare `code` element. */
   contains(valueSetUrl: string, system: string | undefined, code: string): Membership {
-    const expansion = this.expand(stripVersion(valueSetUrl), new Set());
+    const expansion = this.expansionOf(valueSetUrl);
     if (!expansion) {
       return 'unknown';
     }
@@ -63,8 +64,20 @@ export class Terminology {
 
   /** A few codes of the ValueSet, to tell a user what would be accepted. */
   sample(valueSetUrl: string, max = 12): string[] {
-    const expansion = this.expand(stripVersion(valueSetUrl), new Set());
+    const expansion = this.expansionOf(valueSetUrl);
     return expansion ? [...expansion.codes].slice(0, max) : [];
+  }
+
+  /** Cached by the URL as written (versioned or not): the hot path is a single Map lookup. */
+  private readonly byWrittenUrl = new Map<string, Expansion | null>();
+
+  private expansionOf(valueSetUrl: string): Expansion | null {
+    let expansion = this.byWrittenUrl.get(valueSetUrl);
+    if (expansion === undefined) {
+      expansion = this.expand(stripVersion(valueSetUrl), new Set());
+      this.byWrittenUrl.set(valueSetUrl, expansion);
+    }
+    return expansion;
   }
 
   private expand(url: string, visiting: Set<string>): Expansion | null {
