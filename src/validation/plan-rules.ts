@@ -77,12 +77,9 @@ function checkOrganizations(plan: TransitionPlan, report: Report): void {
 
 const NPI_SYSTEM = 'http://hl7.org/fhir/sid/us-npi';
 
-/** NPI: 10 digits whose last is a Luhn check digit over "80840" + the first nine (CMS). */
-export function isValidNpi(value: string): boolean {
-  if (!/^\d{10}$/.test(value)) {
-    return false;
-  }
-  const digits = `80840${value.slice(0, 9)}`;
+/** The NPI check digit of nine digits: Luhn over "80840" + them (CMS). */
+export function npiCheckDigit(nine: string): number {
+  const digits = `80840${nine}`;
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {
     let d = Number(digits[digits.length - 1 - i]);
@@ -94,7 +91,12 @@ export function isValidNpi(value: string): boolean {
     }
     sum += d;
   }
-  return (10 - (sum % 10)) % 10 === Number(value[9]);
+  return (10 - (sum % 10)) % 10;
+}
+
+/** NPI: 10 digits, the last of which is the check digit of the first nine. */
+export function isValidNpi(value: string): boolean {
+  return /^\d{10}$/.test(value) && npiCheckDigit(value.slice(0, 9)) === Number(value[9]);
 }
 
 function checkNpis(plan: TransitionPlan, report: Report): void {

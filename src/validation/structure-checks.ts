@@ -157,7 +157,11 @@ class Walker {
       }
       const found = elementFor(schema, key);
       if (!found) {
-        continue; // Unknown properties are Medplum's to report.
+        // Medplum reports unknown properties in the full tier; the mapped tier has no Medplum pass.
+        if (this.ctx.cardinality) {
+          this.error('structure', 'is not a known property here', `${path}.${key}`);
+        }
+        continue;
       }
       const raw = value[key];
       if (this.ctx.cardinality) {

@@ -12,6 +12,7 @@ import { toFhir } from '../../src/mapping/to-fhir.ts';
 import { PROFILES } from '../../src/model/profiles.ts';
 import type { ProfileName } from '../../src/model/profiles.ts';
 import { CAREBRIDGE_CODE_SYSTEMS } from '../../src/model/terminology.ts';
+import { validateFhirResource } from '../../src/validation/fhir-validator.ts';
 import { readPlan, validPlanNames } from '../support/fixtures.ts';
 
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
@@ -231,5 +232,15 @@ describe('profiles refuse resources that break them', () => {
     const found = errors(resource, profileOf(breakage.profile));
     expect(found).toEqual(expect.arrayContaining([expect.stringContaining(breakage.expected)]));
     expect(errors(resource).length > 0 ? 'refuses' : 'accepts').toBe(breakage.base);
+  });
+
+  it.each(BREAKAGES.map((b) => [b.profile, b.label, b] as const))('the mapped tier also refuses %s %s, at the same element', (_key, _label, breakage) => {
+    const resource = sample(breakage.profile);
+    breakage.mutate(resource);
+    const element = breakage.expected.slice(0, breakage.expected.indexOf(':'));
+    const paths = validateFhirResource(resource, { tier: 'mapped' })
+      .filter((i) => i.severity === 'error')
+      .flatMap((i) => i.expression ?? []);
+    expect(paths.some((p) => p === element || p.startsWith(`${element}.`) || p.startsWith(`${element}[`) || element.startsWith(p.replace(/\[\d+\]/g, '')))).toBe(true);
   });
 });

@@ -19,24 +19,13 @@ import type {
   TransitionPlan,
 } from '../../src/model/transition-plan.ts';
 import { VITAL_SIGNS } from '../../src/model/vital-signs.ts';
+import { npiCheckDigit } from '../../src/validation/plan-rules.ts';
 
 const DAY = 86_400_000;
 
-/** A valid NPI from nine digits: the tenth is the Luhn check digit over "80840" + them. */
+/** A valid NPI from nine digits. */
 export function npiFrom(nine: string): string {
-  const digits = `80840${nine}`;
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 0) {
-      d *= 2;
-      if (d > 9) {
-        d -= 9;
-      }
-    }
-    sum += d;
-  }
-  return `${nine}${(10 - (sum % 10)) % 10}`;
+  return `${nine}${npiCheckDigit(nine)}`;
 }
 
 const text = (max = 40): fc.Arbitrary<string> => fc.string({ unit: 'grapheme', minLength: 1, maxLength: max }).filter((s) => /\S/.test(s));
