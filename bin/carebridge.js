@@ -9,4 +9,4 @@ process.stdout.on('error', (err) => {
   }
   throw err;
 });
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

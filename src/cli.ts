@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { DEMO_HELP, runDemo } from './cli/demo-command.ts';
 import { MAP_HELP, runMap } from './cli/map-command.ts';
 import { processIo, type Io } from './cli/output.ts';
+import { SERVE_HELP, runServe } from './cli/serve-command.ts';
 import { VALIDATE_HELP, runValidate } from './cli/validate-command.ts';
 
 export const HELP = `carebridge — carries a patient's care plan from the hospital to the home (FHIR R4)
@@ -11,6 +12,7 @@ export const HELP = `carebridge — carries a patient's care plan from the hospi
 Usage: carebridge <command> [options]
 
 Commands:
+  serve                      run the FHIR R4 server (PORT, CAREBRIDGE_DATABASE)
   demo                       run the bundled example plans through validation and mapping
   validate <file...>         validate transition plans or FHIR JSON (--json for OperationOutcomes)
   map <plan.json>            print the FHIR transaction Bundle a transition plan becomes
@@ -18,13 +20,14 @@ Commands:
 Run "carebridge <command> --help" for a command's options and exit codes.
 Exit codes: 0 success, 1 the input has errors, 2 bad usage.`;
 
-const COMMANDS: Record<string, { help: string; run: (positionals: string[], flags: Record<string, boolean>, io: Io) => number; options: string[]; args: 'none' | 'one' | 'many' }> = {
+const COMMANDS: Record<string, { help: string; run: (positionals: string[], flags: Record<string, boolean>, io: Io) => number | Promise<number>; options: string[]; args: 'none' | 'one' | 'many' }> = {
+  serve: { help: SERVE_HELP, options: [], args: 'none', run: (_p, _f, io) => runServe(io) },
   demo: { help: DEMO_HELP, options: [], args: 'none', run: (_p, _f, io) => runDemo(io) },
   validate: { help: VALIDATE_HELP, options: ['json'], args: 'many', run: (p, f, io) => runValidate(p, f.json === true, io) },
   map: { help: MAP_HELP, options: ['stable-ids'], args: 'one', run: (p, f, io) => runMap(p[0] as string, f['stable-ids'] === true, io) },
 };
 
-export function main(argv: string[], io: Io = processIo): number {
+export function main(argv: string[], io: Io = processIo): number | Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(HELP);

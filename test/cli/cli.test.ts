@@ -15,7 +15,7 @@ function run(...argv: string[]): { code: number; out: string; err: string } {
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t) };
-  const code = main(argv, io);
+  const code = main(argv, io) as number;
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 

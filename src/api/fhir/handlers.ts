@@ -1,0 +1,184 @@
+// The instance and type interactions: read, vread, create, update, delete, history, $validate.
+import { OperationOutcomeError, allOk, created, gone, notFound, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { FhirStore, StoreTransaction, StoredVersion } from '../../store/fhir-store.ts';
+import { validateFhirResource } from '../../validation/fhir-validator.ts';
+import { hasErrors, toOutcome } from '../../validation/outcome.ts';
+import { ID_PATTERN } from '../../validation/structure-checks.ts';
+import type { FhirRequest, FhirResponse } from './request.ts';
+import { badRequestError, parseIfMatch, versionHeaders, writeResponse } from './request.ts';
+import { isSupportedType } from './supported.ts';
+
+/** History pages hold at most this many versions. */
+export const MAX_HISTORY_COUNT = 1000;
+
+export function checkType(type: string): void {
+  if (!isSupportedType(type)) {
+    throw new OperationOutcomeError(notFound);
+  }
+}
+
+export function checkId(id: string): void {
+  if (!ID_PATTERN.test(id)) {
+    throw badRequestError(`"${id.slice(0, 80)}" is not a valid id`);
+  }
+}
+
+/** The body of a create or update: a resource of the URL's type, valid against R4 and its profile. */
+export function checkBody(type: string, body: unknown): Resource {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequestError('The body must be a FHIR resource (a JSON object)');
+  }
+  const resource = body as Resource;
+  if (resource.resourceType !== type) {
+    throw badRequestError(`The body is a ${String(resource.resourceType)}, the URL names ${type}`, 'resourceType');
+  }
+  const issues = validateFhirResource(resource);
+  if (hasErrors(issues)) {
+    throw new OperationOutcomeError(toOutcome(issues));
+  }
+  return resource;
+}
+
+function found(version: StoredVersion | undefined): StoredVersion {
+  if (!version) {
+    throw new OperationOutcomeError(notFound);
+  }
+  if (version.deleted) {
+    throw new OperationOutcomeError(gone);
+  }
+  return version;
+}
+
+export async function read(store: FhirStore, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
+  checkType(type);
+  checkId(id);
+  const version = found(await store.read(type, id));
+  return { status: 200, body: version.resource, headers: versionHeaders(version, request.baseUrl) };
+}
+
+export async function vread(store: FhirStore, request: FhirRequest, type: string, id: string, versionId: string): Promise<FhirResponse> {
+  checkType(type);
+  checkId(id);
+  const version = found(await store.vread(type, id, versionId));
+  return { status: 200, body: version.resource, headers: versionHeaders(version, request.baseUrl) };
+}
+
+/** POST /Type (If-None-Exist makes it conditional). */
+export async function create(tx: StoreTransaction, request: FhirRequest, type: string, assignedId?: string): Promise<FhirResponse> {
+  checkType(type);
+  const resource = checkBody(type, request.body);
+  const ifNoneExist = request.headers['if-none-exist'];
+  const { outcome, version } = await tx.create({ ...resource, id: undefined } as Resource, { ifNoneExist, assignedId });
+  return outcome === 'existing' ? writeResponse(request, 200, version, allOk) : writeResponse(request, 201, version, created);
+}
+
+/** PUT /Type/id: update, or create with that id. */
+export async function update(tx: StoreTransaction, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
+  checkType(type);
+  checkId(id);
+  const resource = checkBody(type, request.body);
+  if (resource.id !== undefined && resource.id !== id) {
+    throw badRequestError(`The body's id "${resource.id}" differs from the URL's "${id}"`, `${type}.id`);
+  }
+  const { outcome, version } = await tx.update({ ...resource, id }, { ifMatch: parseIfMatch(request.headers['if-match']) });
+  return writeResponse(request, outcome === 'created' ? 201 : 200, version, outcome === 'created' ? created : allOk);
+}
+
+/** PUT /Type?query: update the one match, create when none, 412 when several. */
+export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string): Promise<FhirResponse> {
+  checkType(type);
+  const resource = checkBody(type, request.body);
+  const matches = await tx.search({ ...parseSearchRequest(`${type}?${query}`), count: 2 });
+  if (matches.ignored.length > 0) {
+    throw badRequestError(`Unknown search parameters in the condition: ${matches.ignored.join(', ')}`);
+  }
+  if (matches.resources.length > 1) {
+    throw new OperationOutcomeError(preconditionFailed);
+  }
+  const match = matches.resources[0];
+  if (!match) {
+    const { version } = await tx.create({ ...resource }, { assignedId: resource.id });
+    return writeResponse(request, 201, version, created);
+  }
+  if (resource.id !== undefined && resource.id !== match.id) {
+    throw badRequestError(`The body's id "${resource.id}" differs from the matching resource's`, `${type}.id`);
+  }
+  const { outcome, version } = await tx.update({ ...resource, id: match.id }, { ifMatch: parseIfMatch(request.headers['if-match']) });
+  return writeResponse(request, outcome === 'created' ? 201 : 200, version);
+}
+
+export async function remove(tx: StoreTransaction, type: string, id: string): Promise<FhirResponse> {
+  checkType(type);
+  checkId(id);
+  const result = await tx.delete(type, id);
+  if (!result) {
+    throw new OperationOutcomeError(notFound);
+  }
+  return { status: 200, body: allOk, headers: { ETag: `W/"${result.version.versionId}"` } };
+}
+
+function historyEntry(version: StoredVersion, baseUrl: string): BundleEntry {
+  const url = `${baseUrl}/${version.resourceType}/${version.id}`;
+  return {
+    fullUrl: url,
+    ...(version.resource ? { resource: version.resource } : {}),
+    request: { method: version.deleted ? 'DELETE' : version.versionId === '1' ? 'POST' : 'PUT', url: version.versionId === '1' && !version.deleted ? version.resourceType : `${version.resourceType}/${version.id}` },
+    response: { status: version.deleted ? '204' : version.versionId === '1' ? '201' : '200', etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated },
+  };
+}
+
+/** _history on an instance, a type or the whole system; newest first, paged by _cursor. */
+export async function history(store: FhirStore, request: FhirRequest, type?: string, id?: string): Promise<FhirResponse> {
+  if (type) {
+    checkType(type);
+  }
+  if (id) {
+    checkId(id);
+  }
+  const params = new Map(request.query);
+  const count = params.has('_count') ? Number(params.get('_count')) : 100;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY_COUNT) {
+    throw badRequestError(`_count must be an integer from 1 to ${MAX_HISTORY_COUNT}`, '_count');
+  }
+  const since = params.get('_since');
+  if (since !== undefined && Number.isNaN(Date.parse(since))) {
+    throw badRequestError('_since must be an instant', '_since');
+  }
+  const cursor = params.get('_cursor');
+  const beforeSeq = cursor === undefined ? undefined : Number(cursor);
+  if (beforeSeq !== undefined && !Number.isInteger(beforeSeq)) {
+    throw badRequestError('Invalid _cursor', '_cursor');
+  }
+  const versions = await store.history(type, id, { count: count + 1, since, beforeSeq });
+  if (id && versions.length === 0 && !(await store.read(type as string, id))) {
+    throw new OperationOutcomeError(notFound);
+  }
+  const page = versions.slice(0, count);
+  const self = `${request.baseUrl}/${[type, id, '_history'].filter(Boolean).join('/')}`;
+  const link = [{ relation: 'self', url: self }];
+  const last = page[page.length - 1];
+  if (versions.length > count && last) {
+    const next = new URLSearchParams([...request.query.filter(([k]) => k !== '_cursor'), ['_cursor', String(last.seq)]]);
+    link.push({ relation: 'next', url: `${self}?${next.toString()}` });
+  }
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', link, entry: page.map((v) => historyEntry(v, request.baseUrl)) };
+  return { status: 200, body: bundle, headers: {} };
+}
+
+/** $validate: always 200 with the OperationOutcome (the result is the outcome). */
+export function validateOperation(request: FhirRequest, type: string): FhirResponse {
+  checkType(type);
+  let resource = request.body as Resource | undefined;
+  if (resource?.resourceType === 'Parameters') {
+    resource = (resource as { parameter?: { name: string; resource?: Resource }[] }).parameter?.find((p) => p.name === 'resource')?.resource;
+  }
+  if (!resource || typeof resource !== 'object') {
+    throw badRequestError('$validate needs a resource, or Parameters with a "resource" parameter');
+  }
+  if (resource.resourceType !== type) {
+    throw badRequestError(`The resource is a ${String(resource.resourceType)}, the URL names ${type}`);
+  }
+  const outcome: OperationOutcome = toOutcome(validateFhirResource(resource));
+  return { status: 200, body: outcome, headers: {} };
+}

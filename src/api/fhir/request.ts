@@ -1,0 +1,89 @@
+// A FHIR HTTP exchange without HTTP: handlers take a FhirRequest and return a FhirResponse, so
+// they are tested and reused (transaction entries) without express.
+import { OperationOutcomeError, allOk, badRequest, getStatus, normalizeOperationOutcome } from '@medplum/core';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { StoredVersion } from '../../store/fhir-store.ts';
+
+export interface FhirRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Path below /fhir, without query: "Patient/123/_history/2". */
+  path: string;
+  /** Query parameters in order, repeated names kept. */
+  query: [string, string][];
+  /** Lower-cased header names. */
+  headers: Record<string, string | undefined>;
+  body?: unknown;
+  /** Absolute URL of /fhir, for Location and links. */
+  baseUrl: string;
+}
+
+export interface FhirResponse {
+  status: number;
+  body?: Resource;
+  headers: Record<string, string>;
+}
+
+export function outcomeResponse(outcome: OperationOutcome, status = getStatus(outcome)): FhirResponse {
+  return { status, body: outcome, headers: {} };
+}
+
+export function errorResponse(err: unknown): FhirResponse {
+  if (err instanceof OperationOutcomeError) {
+    return outcomeResponse(err.outcome);
+  }
+  return outcomeResponse(normalizeOperationOutcome(err), 500);
+}
+
+export function badRequestError(message: string, expression?: string): OperationOutcomeError {
+  return new OperationOutcomeError(badRequest(message, expression));
+}
+
+/** RFC 7232 weak validator from a versionId. */
+export function etag(versionId: string): string {
+  return `W/"${versionId}"`;
+}
+
+/** If-Match: W/"3" or "3" → 3; anything else is refused. */
+export function parseIfMatch(value: string | undefined): string | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const match = /^(?:W\/)?"([0-9]{1,9})"$/.exec(value.trim());
+  if (!match) {
+    throw badRequestError(`If-Match must be an ETag like W/"3", not ${JSON.stringify(value.slice(0, 40))}`);
+  }
+  return match[1];
+}
+
+export function versionHeaders(version: StoredVersion, baseUrl: string): Record<string, string> {
+  return {
+    ETag: etag(version.versionId),
+    'Last-Modified': new Date(version.lastUpdated).toUTCString(),
+    'Content-Location': `${baseUrl}/${version.resourceType}/${version.id}/_history/${version.versionId}`,
+  };
+}
+
+/** Prefer: return=minimal | representation | OperationOutcome (RFC 7240, FHIR http.html#ops). */
+export function preferredReturn(headers: FhirRequest['headers']): 'minimal' | 'representation' | 'OperationOutcome' {
+  const prefer = headers.prefer ?? '';
+  const match = /return=(minimal|representation|OperationOutcome)/i.exec(prefer);
+  const value = match?.[1]?.toLowerCase();
+  return value === 'minimal' ? 'minimal' : value === 'operationoutcome' ? 'OperationOutcome' : 'representation';
+}
+
+export function preferStrict(headers: FhirRequest['headers']): boolean {
+  return /handling=strict/i.test(headers.prefer ?? '');
+}
+
+/** The response to a write, shaped by Prefer. */
+export function writeResponse(request: FhirRequest, status: number, version: StoredVersion, outcome: OperationOutcome = allOk): FhirResponse {
+  const headers = { ...versionHeaders(version, request.baseUrl), Location: `${request.baseUrl}/${version.resourceType}/${version.id}/_history/${version.versionId}` };
+  switch (preferredReturn(request.headers)) {
+    case 'minimal':
+      return { status, headers };
+    case 'OperationOutcome':
+      return { status, headers, body: outcome };
+    default:
+      return { status, headers, body: version.resource };
+  }
+}

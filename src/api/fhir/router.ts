@@ -1,0 +1,159 @@
+// /fhir over express: turns HTTP into FhirRequests for the transport-free handlers and their
+// FhirResponses back into HTTP, with FHIR's content negotiation and errors as OperationOutcome.
+import { OperationOutcomeError, badRequest, notFound, unsupportedMediaType } from '@medplum/core';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import express from 'express';
+import type { Request, Response, Router } from 'express';
+import type { Logger } from '../../log/logger.ts';
+import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
+import { MAX_JSON_BYTES, parseJsonBody } from '../../validation/json-input.ts';
+import { capabilityStatement } from './capability.ts';
+import { conditionalUpdate, create, history, read, remove, update, validateOperation, vread } from './handlers.ts';
+import type { FhirRequest, FhirResponse } from './request.ts';
+import { errorResponse } from './request.ts';
+import { search } from './search.ts';
+import type { PlannedEntry } from './transaction.ts';
+import { batch, transaction } from './transaction.ts';
+
+export const FHIR_JSON = 'application/fhir+json';
+
+export interface FhirApiOptions {
+  store: FhirStore;
+  logger: Logger;
+  /** Public base URL of the server (http://host:port); /fhir is appended. */
+  publicUrl?: string;
+  software?: { name: string; version: string };
+}
+
+function baseUrlOf(req: Request, options: FhirApiOptions): string {
+  return `${options.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`}/fhir`;
+}
+
+/** _format / Accept: JSON only; XML (or anything else) is answered 415, as the API promises. */
+function checkAcceptable(req: Request): void {
+  const format = typeof req.query._format === 'string' ? req.query._format : undefined;
+  if (format !== undefined && !/^(json|application\/json|application\/fhir\+json)$/i.test(format)) {
+    throw new OperationOutcomeError({ ...unsupportedMediaType, issue: [{ severity: 'error', code: 'not-supported', details: { text: `_format=${format.slice(0, 40)} is not supported: carebridge speaks application/fhir+json` } }] });
+  }
+  const accept = req.get('accept');
+  if (accept && !/(\*\/\*|application\/(fhir\+)?json|application\/\*)/i.test(accept)) {
+    throw new OperationOutcomeError({ ...unsupportedMediaType, issue: [{ severity: 'error', code: 'not-supported', details: { text: `Accept ${accept.slice(0, 60)} is not supported: carebridge speaks application/fhir+json` } }] });
+  }
+}
+
+function queryPairs(req: Request): [string, string][] {
+  const search = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+  return [...new URLSearchParams(search)];
+}
+
+function headersOf(req: Request): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function send(res: Response, response: FhirResponse, pretty: boolean): void {
+  res.status(response.status);
+  for (const [key, value] of Object.entries(response.headers)) {
+    res.setHeader(key, value);
+  }
+  if (response.body === undefined) {
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Type', `${FHIR_JSON}; charset=utf-8`);
+  res.end(pretty ? JSON.stringify(response.body, null, 2) : JSON.stringify(response.body));
+}
+
+export function fhirRouter(options: FhirApiOptions): Router {
+  const { store } = options;
+  const startedAt = new Date().toISOString();
+  const router = express.Router({ caseSensitive: true, strict: false });
+
+  // Bodies are read raw and parsed by parseJsonBody: one place bounds size and depth and refuses
+  // __proto__ keys and non-JSON content types.
+  router.use(express.raw({ type: () => true, limit: MAX_JSON_BYTES }));
+
+  const handle = (run: (request: FhirRequest, req: Request) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
+    let response: FhirResponse;
+    try {
+      checkAcceptable(req);
+      const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
+      const isForm = req.is('application/x-www-form-urlencoded');
+      const body = hasBody && !isForm ? parseJsonBody(req.get('content-type'), req.body as Buffer) : undefined;
+      const request: FhirRequest = {
+        method: req.method as FhirRequest['method'],
+        path: req.path.replace(/^\//, ''),
+        query: queryPairs(req),
+        headers: headersOf(req),
+        body,
+        baseUrl: baseUrlOf(req, options),
+      };
+      response = await run(request, req);
+    } catch (err) {
+      response = errorResponse(err);
+      if (response.status >= 500) {
+        options.logger.error('FHIR request failed', { method: req.method, route: req.route?.path, error: err });
+      }
+    }
+    send(res, response, req.query._pretty === 'true');
+  };
+
+  const readGet = async (tx: StoreTransaction, p: PlannedEntry): Promise<FhirResponse> => {
+    void tx;
+    const base = options.publicUrl ?? 'http://localhost';
+    const request: FhirRequest = { method: 'GET', path: p.entry.request?.url ?? '', query: [...new URLSearchParams(p.query ?? '')], headers: {}, baseUrl: `${base}/fhir` };
+    return p.id ? read(store, request, p.type, p.id) : search(store, request, p.type);
+  };
+
+  router.get('/metadata', handle((request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt), headers: {} })));
+  router.get('/_history', handle((request) => history(store, request)));
+  router.post(
+    '/',
+    handle((request) => {
+      const bundle = request.body as Bundle | undefined;
+      if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch')) {
+        throw new OperationOutcomeError(badRequest('POST /fhir takes a Bundle of type transaction or batch'));
+      }
+      return bundle.type === 'transaction' ? transaction(store, request, bundle, readGet) : batch(store, request, bundle, readGet);
+    }),
+  );
+  router.get('/:type', handle((request, req) => search(store, request, req.params.type as string)));
+  router.post(
+    '/:type/_search',
+    handle((request, req) => {
+      // POST _search: parameters in a form body (and the URL), as GET would have them.
+      const form = Buffer.isBuffer(req.body) && req.is('application/x-www-form-urlencoded') ? [...new URLSearchParams((req.body as Buffer).toString('utf8'))] : [];
+      return search(store, { ...request, query: [...request.query, ...form] }, req.params.type as string);
+    }),
+  );
+  router.post('/:type/\\$validate', handle((request, req) => validateOperation(request, req.params.type as string)));
+  router.post('/:type/:id/\\$validate', handle((request, req) => validateOperation(request, req.params.type as string)));
+  router.post('/:type', handle((request, req) => store.transaction((tx) => create(tx, request, req.params.type as string))));
+  router.put(
+    '/:type',
+    handle((request, req) => {
+      const query = new URLSearchParams(request.query.filter(([k]) => !k.startsWith('_format') && k !== '_pretty')).toString();
+      if (!query) {
+        throw new OperationOutcomeError(badRequest('PUT /Type needs search parameters (conditional update) or an id: PUT /Type/id'));
+      }
+      return store.transaction((tx) => conditionalUpdate(tx, request, req.params.type as string, query));
+    }),
+  );
+  router.get('/:type/_history', handle((request, req) => history(store, request, req.params.type as string)));
+  router.get('/:type/:id', handle((request, req) => read(store, request, req.params.type as string, req.params.id as string)));
+  router.put('/:type/:id', handle((request, req) => store.transaction((tx) => update(tx, request, req.params.type as string, req.params.id as string))));
+  router.delete('/:type/:id', handle((request, req) => store.transaction((tx) => remove(tx, req.params.type as string, req.params.id as string))));
+  router.get('/:type/:id/_history', handle((request, req) => history(store, request, req.params.type as string, req.params.id as string)));
+  router.get('/:type/:id/_history/:vid', handle((request, req) => vread(store, request, req.params.type as string, req.params.id as string, req.params.vid as string)));
+
+  // Known paths with other methods: 405; anything else under /fhir: 404.
+  router.all(['/', '/metadata', '/:type', '/:type/:id'], handle(() => {
+    const outcome: OperationOutcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', details: { text: 'Method not allowed here' } }] };
+    return { status: 405, body: outcome, headers: {} };
+  }));
+  router.use(handle(() => Promise.reject(new OperationOutcomeError(notFound))));
+  return router;
+}

@@ -1,0 +1,47 @@
+// What carebridge's FHIR API supports, in one table: the router registers routes from it and
+// GET /fhir/metadata describes exactly it, so the CapabilityStatement never lies.
+import { getSearchParameters } from '@medplum/core';
+
+export const RESOURCE_TYPES = [
+  'Patient', 'Encounter', 'Condition', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest',
+  'Appointment', 'AppointmentResponse', 'Coverage', 'CoverageEligibilityRequest', 'CoverageEligibilityResponse',
+  'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement', 'Practitioner', 'PractitionerRole',
+  'RelatedPerson', 'Organization', 'Location', 'Provenance', 'AuditEvent',
+] as const;
+
+export type SupportedType = (typeof RESOURCE_TYPES)[number];
+
+export type TypeInteraction = 'read' | 'vread' | 'update' | 'delete' | 'history-instance' | 'history-type' | 'create' | 'search-type';
+export type SystemInteraction = 'transaction' | 'batch' | 'history-system';
+
+export const TYPE_INTERACTIONS: TypeInteraction[] = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
+export const SYSTEM_INTERACTIONS: SystemInteraction[] = ['transaction', 'batch', 'history-system'];
+
+/** Operations, each with where it applies. */
+export const OPERATIONS = [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', level: 'type and instance' }];
+
+/** Result parameters every search understands. */
+export const SEARCH_RESULT_PARAMETERS = ['_count', '_sort', '_include', '_revinclude', '_summary', '_elements', '_total', '_format'];
+
+/** Search parameters carebridge does not evaluate (Medplum-only, composite, special). */
+const UNSUPPORTED_SEARCH_TYPES = new Set(['composite', 'special']);
+const UNSUPPORTED_CODES = new Set(['_compartment', '_project', '_security', '_source', '_text', '_content', '_list', '_has', '_query', '_filter']);
+
+export function isSupportedType(type: string): type is SupportedType {
+  return (RESOURCE_TYPES as readonly string[]).includes(type);
+}
+
+export interface SupportedSearchParameter {
+  name: string;
+  type: string;
+  definition?: string;
+}
+
+/** The search parameters of a type that the store evaluates. */
+export function searchParametersOf(type: SupportedType): SupportedSearchParameter[] {
+  const all = getSearchParameters(type) ?? {};
+  return Object.entries(all)
+    .filter(([code, sp]) => !UNSUPPORTED_CODES.has(code) && !UNSUPPORTED_SEARCH_TYPES.has(sp.type as string))
+    .map(([code, sp]) => ({ name: code, type: sp.type as string, definition: sp.url }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+}

@@ -1,0 +1,263 @@
+// POST /fhir with a transaction or batch Bundle. A transaction runs in one store transaction:
+// ids are chosen first, urn:uuid and conditional references rewritten to them, then every entry
+// is written; any failure rolls all of it back. A batch runs each entry on its own.
+import { OperationOutcomeError, badRequest, getStatus, normalizeOperationOutcome, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
+import { RetryableConflict } from '../../store/sql/executor.ts';
+import { checkType, conditionalUpdate, create, remove, update } from './handlers.ts';
+import type { FhirRequest, FhirResponse } from './request.ts';
+import { badRequestError } from './request.ts';
+
+/** A transaction is one unit of work: at most this many entries. */
+export const MAX_ENTRIES = 1000;
+
+const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+
+interface PlannedEntry {
+  index: number;
+  entry: BundleEntry;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  type: string;
+  /** Instance id from the URL (PUT/DELETE/GET Type/id). */
+  id?: string;
+  /** Query of a conditional PUT (Type?query). */
+  query?: string;
+  /** Id chosen for a POST (or the existing match of its If-None-Exist). */
+  assignedId?: string;
+  /** A conditional create whose match already exists: nothing to write. */
+  existing?: boolean;
+}
+
+function parseUrl(url: string | undefined, index: number): { type: string; id?: string; query?: string } {
+  if (!url) {
+    throw badRequestError(`Bundle.entry[${index}].request.url is required`);
+  }
+  const relative = url.replace(/^https?:\/\/[^/]+(\/[^?]*)?\/fhir\//, '').replace(/^\//, '');
+  const [path = '', query] = relative.split('?', 2) as [string, string | undefined];
+  const [type = '', id, ...rest] = path.split('/');
+  if (!/^[A-Z][A-Za-z]+$/.test(type) || rest.length > 0) {
+    throw badRequestError(`Bundle.entry[${index}].request.url "${url.slice(0, 100)}" is not Type, Type/id or Type?query`);
+  }
+  return { type, ...(id ? { id } : {}), ...(query !== undefined ? { query } : {}) };
+}
+
+function plan(bundle: Bundle): PlannedEntry[] {
+  const entries = bundle.entry ?? [];
+  if (entries.length > MAX_ENTRIES) {
+    throw badRequestError(`A ${bundle.type} holds at most ${MAX_ENTRIES} entries`);
+  }
+  const fullUrls = new Set<string>();
+  return entries.map((entry, index) => {
+    const method = entry.request?.method;
+    if (method !== 'GET' && method !== 'POST' && method !== 'PUT' && method !== 'DELETE') {
+      throw badRequestError(`Bundle.entry[${index}].request.method must be GET, POST, PUT or DELETE`);
+    }
+    if (entry.fullUrl) {
+      if (fullUrls.has(entry.fullUrl)) {
+        throw badRequestError(`Bundle.entry[${index}].fullUrl ${entry.fullUrl} is used twice`);
+      }
+      fullUrls.add(entry.fullUrl);
+    }
+    const target = parseUrl(entry.request?.url, index);
+    checkType(target.type);
+    if ((method === 'POST' || method === 'PUT') && entry.resource?.resourceType !== target.type) {
+      throw badRequestError(`Bundle.entry[${index}].resource is not a ${target.type}`);
+    }
+    return { index, entry, method, ...target };
+  });
+}
+
+/** Replaces every Reference.reference found in `map` (urn:uuid → Type/id), in place. */
+function rewriteReferences(value: unknown, map: Map<string, string>): void {
+  if (Array.isArray(value)) {
+    value.forEach((v) => rewriteReferences(v, map));
+  } else if (value !== null && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    for (const [key, v] of Object.entries(object)) {
+      if (key === 'reference' && typeof v === 'string' && map.has(v)) {
+        object[key] = map.get(v);
+      } else if (typeof v === 'object') {
+        rewriteReferences(v, map);
+      }
+    }
+  }
+}
+
+/** Type?query references inside resources: resolved to the one match, or the transaction fails. */
+async function resolveConditionalReferences(tx: StoreTransaction, resources: Resource[], map: Map<string, string>): Promise<void> {
+  const pending = new Set<string>();
+  const collect = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      value.forEach(collect);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, v] of Object.entries(value)) {
+        if (key === 'reference' && typeof v === 'string' && /^[A-Z][A-Za-z]+\?/.test(v) && !map.has(v)) {
+          pending.add(v);
+        } else if (typeof v === 'object') {
+          collect(v);
+        }
+      }
+    }
+  };
+  resources.forEach(collect);
+  for (const reference of pending) {
+    const result = await tx.search({ ...parseSearchRequest(reference), count: 2 });
+    if (result.resources.length !== 1 || result.ignored.length > 0) {
+      throw new OperationOutcomeError(
+        result.resources.length > 1 ? preconditionFailed : badRequest(`Conditional reference ${reference.slice(0, 120)} matches ${result.resources.length} resources`),
+      );
+    }
+    const match = result.resources[0] as Resource;
+    map.set(reference, `${match.resourceType}/${match.id}`);
+  }
+}
+
+function entryRequest(base: FhirRequest, entry: BundleEntry, path: string, body?: Resource): FhirRequest {
+  return {
+    method: entry.request?.method as FhirRequest['method'],
+    path,
+    query: [],
+    headers: {
+      'if-none-exist': entry.request?.ifNoneExist,
+      'if-match': entry.request?.ifMatch,
+      prefer: base.headers.prefer,
+    },
+    body,
+    baseUrl: base.baseUrl,
+  };
+}
+
+function toEntryResponse(response: FhirResponse): BundleEntry {
+  const result: BundleEntryResponse = { status: String(response.status) };
+  if (response.headers.Location) {
+    result.location = response.headers.Location;
+  }
+  if (response.headers.ETag) {
+    result.etag = response.headers.ETag;
+  }
+  if (response.headers['Last-Modified']) {
+    result.lastModified = new Date(response.headers['Last-Modified']).toISOString();
+  }
+  const body = response.body;
+  if (body?.resourceType === 'OperationOutcome') {
+    return { response: { ...result, outcome: body } };
+  }
+  return { ...(body ? { resource: body } : {}), response: result };
+}
+
+async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry, readGet: (p: PlannedEntry) => Promise<FhirResponse>): Promise<FhirResponse> {
+  const resource = p.entry.resource;
+  switch (p.method) {
+    case 'POST': {
+      if (p.existing) {
+        const version = await tx.read(p.type, p.assignedId as string);
+        return { status: 200, body: version?.resource, headers: { Location: `${base.baseUrl}/${p.type}/${p.assignedId}/_history/${version?.versionId}`, ETag: `W/"${version?.versionId}"` } };
+      }
+      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.assignedId);
+      if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
+        // Another transaction created the same conditional resource after we looked: our
+        // references point at the id we chose, so start over (the retry finds theirs).
+        throw new RetryableConflict('conditional create raced');
+      }
+      return response;
+    }
+    case 'PUT':
+      return p.query !== undefined
+        ? conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query)
+        : update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string);
+    case 'DELETE':
+      return remove(tx, p.type, p.id as string);
+    default:
+      return readGet(p);
+  }
+}
+
+/** Ids of POST entries and conditional PUTs, found before anything is written. */
+async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map<string, string>): Promise<void> {
+  for (const p of planned) {
+    if (p.method === 'POST') {
+      const ifNoneExist = p.entry.request?.ifNoneExist;
+      if (ifNoneExist) {
+        const found = await tx.search({ ...parseSearchRequest(`${p.type}?${ifNoneExist}`), count: 2 });
+        if (found.resources.length > 1) {
+          throw new OperationOutcomeError(preconditionFailed);
+        }
+        if (found.resources[0]?.id) {
+          p.assignedId = found.resources[0].id;
+          p.existing = true;
+        }
+      }
+      p.assignedId ??= randomUUID();
+    } else if (p.method === 'PUT' && p.query !== undefined) {
+      const found = await tx.search({ ...parseSearchRequest(`${p.type}?${p.query}`), count: 2 });
+      p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : p.entry.resource?.id ?? randomUUID();
+    } else if (p.method === 'PUT') {
+      p.assignedId = p.id;
+    }
+    if (p.entry.fullUrl && p.assignedId) {
+      map.set(p.entry.fullUrl, `${p.type}/${p.assignedId}`);
+    }
+  }
+}
+
+export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle, readGet: (tx: StoreTransaction, p: PlannedEntry) => Promise<FhirResponse>): Promise<FhirResponse> {
+  const planned = plan(bundle);
+  const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
+  const responses = await store.transaction(async (tx) => {
+    const map = new Map<string, string>();
+    await assignIds(tx, ordered, map);
+    const resources = planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined).map((r) => structuredClone(r));
+    planned.forEach((p) => {
+      if (p.entry.resource) {
+        p.entry = { ...p.entry, resource: resources.shift() as Resource };
+      }
+    });
+    await resolveConditionalReferences(tx, planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined), map);
+    planned.forEach((p) => rewriteReferences(p.entry.resource, map));
+    const unresolved = planned.flatMap((p) => JSON.stringify(p.entry.resource ?? {}).match(/"reference":"urn:uuid:[^"]*"/g) ?? []);
+    if (unresolved.length > 0) {
+      throw badRequestError(`References to no entry of the Bundle: ${[...new Set(unresolved)].slice(0, 5).join(', ')}`);
+    }
+    const out = new Map<number, FhirResponse>();
+    for (const p of ordered) {
+      try {
+        out.set(p.index, await runEntry(tx, request, p, (q) => readGet(tx, q)));
+      } catch (err) {
+        if (err instanceof OperationOutcomeError) {
+          // Name the entry that failed; the whole transaction rolls back.
+          const outcome = err.outcome;
+          throw new OperationOutcomeError({ ...outcome, issue: (outcome.issue ?? []).map((i) => ({ ...i, expression: (i.expression ?? []).map((e) => `Bundle.entry[${p.index}].resource.${e}`), diagnostics: `Bundle.entry[${p.index}]` })) });
+        }
+        throw err;
+      }
+    }
+    return planned.map((p) => out.get(p.index) as FhirResponse);
+  });
+  const body: Bundle = { resourceType: 'Bundle', type: 'transaction-response', entry: responses.map(toEntryResponse) };
+  return { status: 200, body, headers: {} };
+}
+
+export async function batch(store: FhirStore, request: FhirRequest, bundle: Bundle, readGet: (tx: StoreTransaction, p: PlannedEntry) => Promise<FhirResponse>): Promise<FhirResponse> {
+  const entries = bundle.entry ?? [];
+  if (entries.length > MAX_ENTRIES) {
+    throw badRequestError(`A batch holds at most ${MAX_ENTRIES} entries`);
+  }
+  const out: BundleEntry[] = [];
+  for (let index = 0; index < entries.length; index++) {
+    try {
+      const [p] = plan({ ...bundle, entry: [entries[index] as BundleEntry] }) as [PlannedEntry];
+      p.index = index;
+      // Entries of a batch do not refer to each other: ids come from the store as they are written.
+      const response = await store.transaction((tx) => runEntry(tx, request, p, (q) => readGet(tx, q)));
+      out.push(toEntryResponse(response));
+    } catch (err) {
+      const outcome = err instanceof OperationOutcomeError ? err.outcome : normalizeOperationOutcome(err);
+      out.push({ response: { status: String(err instanceof OperationOutcomeError ? getStatus(outcome) : 500), outcome } });
+    }
+  }
+  return { status: 200, body: { resourceType: 'Bundle', type: 'batch-response', entry: out }, headers: {} };
+}
+
+export type { PlannedEntry };

@@ -1,0 +1,38 @@
+// initServer / closeServer: listen, and on shutdown stop accepting, finish in-flight requests.
+import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { Logger } from '../log/logger.ts';
+import type { FhirStore } from '../store/fhir-store.ts';
+import { createApp } from './app.ts';
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  close: () => Promise<void>;
+}
+
+export async function initServer(options: { store: FhirStore; logger: Logger; port: number; host?: string; publicUrl?: string; version?: string }): Promise<RunningServer> {
+  const app = createApp(options);
+  const server = createServer(app);
+  // Slow or stalled clients do not hold a connection forever.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = options.publicUrl ?? `http://${options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1'}:${port}`;
+  options.logger.info('listening', { url, store: options.store.kind });
+  return {
+    server,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,83 @@
+// The store port: what carebridge needs from a database, whatever it is. Adapters: sqlite/
+// (embedded default) and postgres/ (several instances). Both pass test/store/store-contract.ts.
+import type { Resource } from '@medplum/fhirtypes';
+import type { SearchRequest } from '@medplum/core';
+
+/** A resource as stored: its current (or a past) version, or the marker of its deletion. */
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  versionId: string;
+  lastUpdated: string;
+  /** Global, strictly increasing write sequence: history order, paging and sync cursors. */
+  seq: number;
+  deleted: boolean;
+  /** The resource with meta.versionId/lastUpdated set; undefined for a deletion. */
+  resource?: Resource;
+}
+
+export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'existing';
+
+export interface WriteResult {
+  outcome: WriteOutcome;
+  version: StoredVersion;
+}
+
+export interface CreateOptions {
+  /** Conditional create: the If-None-Exist query (e.g. "identifier=sys|val"). */
+  ifNoneExist?: string;
+  /** An id the server already chose (transaction entries referenced before they exist). */
+  assignedId?: string;
+}
+
+export interface UpdateOptions {
+  /** Optimistic locking: the versionId the client last saw (If-Match). */
+  ifMatch?: string;
+  /** Create the resource with this id if it does not exist (update as create). Default true. */
+  allowCreate?: boolean;
+}
+
+export interface HistoryOptions {
+  /** Only versions written after this instant (_since). */
+  since?: string;
+  /** Only versions with seq below this (paging backwards through history). */
+  beforeSeq?: number;
+  count: number;
+}
+
+export interface SearchResult {
+  resources: Resource[];
+  /** Resources added by _include / _revinclude. */
+  included: Resource[];
+  /** Total matches when asked for (_total=accurate or _summary=count). */
+  total?: number;
+  /** Opaque cursor of the next page, if there is one. */
+  next?: string;
+  /** Search parameters that were not understood and ignored (lenient handling). */
+  ignored: string[];
+}
+
+export interface SearchOptions {
+  /** Opaque cursor from a previous page (stable while new data arrives: keyset, not offset). */
+  cursor?: string;
+}
+
+/** What can be done inside one transaction: all of it commits, or none of it. */
+export interface StoreTransaction {
+  read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+  create(resource: Resource, options?: CreateOptions): Promise<WriteResult>;
+  update(resource: Resource, options?: UpdateOptions): Promise<WriteResult>;
+  delete(resourceType: string, id: string): Promise<WriteResult | undefined>;
+  search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
+}
+
+export interface FhirStore extends StoreTransaction {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Runs `work` in one database transaction (retried when the database asks for it). */
+  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined>;
+  history(resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]>;
+  /** Schema version after migrations ran. */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}

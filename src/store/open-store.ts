@@ -1,0 +1,20 @@
+// Opens the store CAREBRIDGE_DATABASE names: sqlite:<path> (default sqlite:./data/carebridge.db)
+// or a postgres:// URL.
+import type { FhirStore } from './fhir-store.ts';
+import { PostgresStore } from './postgres/postgres-store.ts';
+import { SqliteStore } from './sqlite/sqlite-store.ts';
+
+export const DEFAULT_DATABASE = 'sqlite:./data/carebridge.db';
+
+export async function openStore(database: string = DEFAULT_DATABASE): Promise<FhirStore> {
+  if (database.startsWith('sqlite:')) {
+    return SqliteStore.open(database.slice('sqlite:'.length));
+  }
+  if (database.startsWith('postgres://') || database.startsWith('postgresql://')) {
+    const url = new URL(database);
+    const schema = url.searchParams.get('schema') ?? undefined;
+    url.searchParams.delete('schema');
+    return PostgresStore.open(url.toString(), { schema });
+  }
+  throw new Error(`CAREBRIDGE_DATABASE must be sqlite:<path> or a postgres:// URL, not "${database.replace(/\/\/[^@]*@/, '//***@')}"`);
+}

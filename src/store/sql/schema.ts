@@ -1,0 +1,87 @@
+// Versioned, idempotent migrations: each runs once, in order, inside a transaction, and is
+// recorded in schema_migrations. Both dialects share the shape; the few differences are here.
+import type { Dialect, SqlExecutor } from './executor.ts';
+
+interface Migration {
+  version: number;
+  description: string;
+  statements: (d: Dialect) => string[];
+}
+
+const bigint = (d: Dialect): string => (d === 'postgres' ? 'BIGINT' : 'INTEGER');
+const real = (d: Dialect): string => (d === 'postgres' ? 'DOUBLE PRECISION' : 'REAL');
+
+const INDEX_TABLES: [string, (d: Dialect) => string, string][] = [
+  ['idx_token', () => 'system TEXT, value TEXT NOT NULL, text TEXT', 'code, value'],
+  ['idx_string', () => 'normalized TEXT NOT NULL, exact TEXT NOT NULL', 'code, normalized'],
+  ['idx_reference', () => 'target_type TEXT, target_id TEXT, url TEXT', 'code, target_id'],
+  ['idx_date', (d) => `start_ms ${bigint(d)} NOT NULL, end_ms ${bigint(d)} NOT NULL`, 'code, start_ms'],
+  ['idx_number', (d) => `value ${real(d)} NOT NULL, system TEXT, unit TEXT`, 'code, value'],
+  ['idx_uri', () => 'value TEXT NOT NULL', 'code, value'],
+];
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'resources, history, conditional-create keys, search index',
+    statements: (d) => [
+      // Current version of every resource (deleted ones too, for 410 Gone). `ordinal` is set at
+      // creation and never changes: search pages by it, so paging is stable under updates.
+      `CREATE TABLE resources (
+        resource_type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version_id INTEGER NOT NULL,
+        ordinal ${bigint(d)} NOT NULL,
+        seq ${bigint(d)} NOT NULL,
+        last_updated TEXT NOT NULL,
+        last_updated_ms ${bigint(d)} NOT NULL,
+        deleted INTEGER NOT NULL,
+        content TEXT,
+        PRIMARY KEY (resource_type, id)
+      )`,
+      'CREATE INDEX resources_ordinal ON resources (resource_type, ordinal)',
+      'CREATE INDEX resources_last_updated ON resources (resource_type, last_updated_ms)',
+      // Every version ever written; seq orders all writes of the whole store.
+      d === 'postgres'
+        ? `CREATE TABLE resource_history (seq BIGSERIAL PRIMARY KEY, resource_type TEXT NOT NULL, id TEXT NOT NULL, version_id INTEGER NOT NULL, last_updated TEXT NOT NULL, deleted INTEGER NOT NULL, content TEXT, UNIQUE (resource_type, id, version_id))`
+        : `CREATE TABLE resource_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, resource_type TEXT NOT NULL, id TEXT NOT NULL, version_id INTEGER NOT NULL, last_updated TEXT NOT NULL, deleted INTEGER NOT NULL, content TEXT, UNIQUE (resource_type, id, version_id))`,
+      'CREATE INDEX resource_history_type ON resource_history (resource_type, seq)',
+      // Conditional create: the If-None-Exist query is a unique key, so two identical requests
+      // at the same instant cannot both create (search-then-insert would).
+      'CREATE TABLE conditional_keys (resource_type TEXT NOT NULL, query TEXT NOT NULL, resource_id TEXT NOT NULL, PRIMARY KEY (resource_type, query))',
+      ...INDEX_TABLES.flatMap(([table, columns, lookup]) => [
+        `CREATE TABLE ${table} (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, code TEXT NOT NULL, ${columns(d)})`,
+        `CREATE INDEX ${table}_lookup ON ${table} (resource_type, ${lookup})`,
+        `CREATE INDEX ${table}_owner ON ${table} (resource_type, resource_id)`,
+      ]),
+      // _revinclude and chained search look references up by their target.
+      'CREATE INDEX idx_reference_target ON idx_reference (target_type, target_id, code)',
+    ],
+  },
+];
+
+export const INDEX_TABLE_NAMES = INDEX_TABLES.map(([table]) => table);
+
+export async function currentSchemaVersion(db: SqlExecutor): Promise<number> {
+  const rows = await db.all<{ version: number | string | null }>('SELECT MAX(version) AS version FROM schema_migrations');
+  return Number(rows[0]?.version ?? 0);
+}
+
+/** Runs the migrations not yet applied. `inTransaction` gives each one its own transaction. */
+export async function migrate(db: SqlExecutor, inTransaction: (work: (tx: SqlExecutor) => Promise<void>) => Promise<void>): Promise<number> {
+  await db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (const migration of MIGRATIONS) {
+    await inTransaction(async (tx) => {
+      // Checked inside the transaction: two instances starting at once apply it once.
+      const applied = await tx.all('SELECT version FROM schema_migrations WHERE version = ?', [migration.version]);
+      if (applied.length > 0) {
+        return;
+      }
+      for (const statement of migration.statements(tx.dialect)) {
+        await tx.run(statement);
+      }
+      await tx.run('INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)', [migration.version, migration.description, new Date().toISOString()]);
+    });
+  }
+  return currentSchemaVersion(db);
+}

@@ -1,0 +1,391 @@
+// FHIR search → SQL over the generic index tables. Every value is a bound parameter; parameter
+// names and modifiers only ever select among fixed SQL fragments, never enter the SQL text.
+import { OperationOutcomeError, badRequest, getSearchParameters } from '@medplum/core';
+import type { Filter, SearchRequest } from '@medplum/core';
+import type { Resource, SearchParameter } from '@medplum/fhirtypes';
+import type { SearchOptions, SearchResult } from '../fhir-store.ts';
+import type { SqlExecutor } from './executor.ts';
+import { dateRange } from '../../search/date-range.ts';
+
+/** _count default and ceiling: a page is a page, not a dump. */
+export const DEFAULT_COUNT = 20;
+export const MAX_COUNT = 1000;
+/** Resources _include / _revinclude may add to one page. */
+export const MAX_INCLUDED = 5000;
+
+/** Sortable: ids, last update, and every date or string search parameter. */
+const SORTABLE_TYPES = new Set(['date', 'string']);
+
+interface Where {
+  sql: string;
+  params: unknown[];
+}
+
+interface Cursor {
+  /** Sort value of the last row (null when sorting by ordinal only). */
+  v: number | string | null;
+  /** Ordinal of the last row. */
+  o: number;
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function normalize(value: string): string {
+  return value.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+/** Splits on commas not escaped with a backslash, and unescapes \, \| \$ \\. */
+export function splitValues(value: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i] as string;
+    if (c === '\\' && i + 1 < value.length) {
+      current += c + (value[i + 1] as string);
+      i++;
+    } else if (c === ',') {
+      parts.push(current);
+      current = '';
+    } else {
+      current += c;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+/** Splits system|code on the first unescaped bar; unescapes both halves. */
+function splitToken(value: string): [string | undefined, string] {
+  let i = 0;
+  while (i < value.length) {
+    if (value[i] === '\\') {
+      i += 2;
+      continue;
+    }
+    if (value[i] === '|') {
+      return [unescape(value.slice(0, i)), unescape(value.slice(i + 1))];
+    }
+    i++;
+  }
+  return [undefined, unescape(value)];
+}
+
+function unescape(value: string): string {
+  return value.replace(/\\([\\|,$])/g, '$1');
+}
+
+function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
+  return getSearchParameters(resourceType)?.[code];
+}
+
+function prefixOf(operator: string): string {
+  return ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'].includes(operator) ? operator : 'eq';
+}
+
+class WhereBuilder {
+  readonly ignored: string[] = [];
+
+  /** The condition of one filter on the resources row aliased `r` (or a chain's alias). */
+  filter(resourceType: string, filter: Filter, alias: string): Where | undefined {
+    const [code, ...modifierParts] = filter.code.split(':');
+    const chain = filter.code.includes('.') ? filter.code : undefined;
+    if (chain) {
+      return this.chained(resourceType, filter, alias);
+    }
+    const name = code as string;
+    const modifier = modifierParts.join(':') || undefined;
+    if (name === '_id') {
+      const ids = splitValues(filter.value).map(unescape);
+      const sql = `${alias}.id IN (${ids.map(() => '?').join(', ')})`;
+      return { sql: filter.operator === 'not' || filter.operator === 'ne' ? `NOT (${sql})` : sql, params: ids };
+    }
+    if (name === '_lastUpdated') {
+      return this.dateCondition(`${alias}.last_updated_ms`, `${alias}.last_updated_ms`, filter);
+    }
+    const sp = name === '_tag' ? ({ type: 'token' } as SearchParameter) : name === '_profile' ? ({ type: 'uri' } as SearchParameter) : searchParameter(resourceType, name);
+    if (!sp || name === '_compartment' || name === '_project') {
+      this.ignored.push(filter.code);
+      return undefined;
+    }
+    const exists = (table: string, condition: Where): Where => ({
+      sql: `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND (${condition.sql}))`,
+      params: [name, ...condition.params],
+    });
+    const table = { token: 'idx_token', string: 'idx_string', reference: 'idx_reference', date: 'idx_date', number: 'idx_number', quantity: 'idx_number', uri: 'idx_uri' }[sp.type as string];
+    if (!table) {
+      this.ignored.push(filter.code);
+      return undefined;
+    }
+    if (filter.operator === 'missing' || modifier === 'missing') {
+      const any = `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ?)`;
+      return { sql: filter.value === 'true' ? `NOT ${any}` : any, params: [name] };
+    }
+    const alternatives = splitValues(filter.value).map((value) => this.valueCondition(sp.type as string, filter.operator, value));
+    const anyOf: Where = { sql: alternatives.map((a) => `(${a.sql})`).join(' OR '), params: alternatives.flatMap((a) => a.params) };
+    const condition = exists(table, anyOf);
+    return filter.operator === 'not' ? { sql: `NOT ${condition.sql}`, params: condition.params } : condition;
+  }
+
+  private valueCondition(type: string, operator: string, value: string): Where {
+    switch (type) {
+      case 'token': {
+        if (operator === 'text') {
+          return { sql: "x.text LIKE ? ESCAPE '\\'", params: [`${escapeLike(normalize(value))}%`] };
+        }
+        const [system, code] = splitToken(value);
+        if (system === undefined) {
+          // Text-only concepts are indexed with an empty value (for :text); "code=" matches nothing.
+          return code === '' ? { sql: '1 = 0', params: [] } : { sql: 'x.value = ?', params: [code] };
+        }
+        if (system === '') {
+          return { sql: 'x.system IS NULL AND x.value = ?', params: [code] };
+        }
+        return code === '' ? { sql: 'x.system = ?', params: [system] } : { sql: 'x.system = ? AND x.value = ?', params: [system, code] };
+      }
+      case 'string': {
+        const v = unescape(value);
+        if (operator === 'exact') {
+          return { sql: 'x.exact = ?', params: [v] };
+        }
+        if (operator === 'contains') {
+          return { sql: "x.normalized LIKE ? ESCAPE '\\'", params: [`%${escapeLike(normalize(v))}%`] };
+        }
+        return { sql: "x.normalized LIKE ? ESCAPE '\\'", params: [`${escapeLike(normalize(v))}%`] };
+      }
+      case 'reference': {
+        const v = unescape(value);
+        const local = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
+        if (local) {
+          return { sql: 'x.target_type = ? AND x.target_id = ?', params: [local[1], local[2]] };
+        }
+        if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) {
+          return { sql: 'x.target_id = ?', params: [v] };
+        }
+        return { sql: 'x.url = ?', params: [v] };
+      }
+      case 'uri':
+        return operator === 'below' ? { sql: "x.value LIKE ? ESCAPE '\\'", params: [`${escapeLike(unescape(value))}%`] } : { sql: 'x.value = ?', params: [unescape(value)] };
+      case 'date':
+        return this.dateCondition('x.start_ms', 'x.end_ms', { code: '', operator: operator as Filter['operator'], value });
+      case 'number':
+      case 'quantity':
+        return this.numberCondition(operator, value);
+      default:
+        throw new OperationOutcomeError(badRequest(`Unsupported search parameter type ${type}`));
+    }
+  }
+
+  private dateCondition(startColumn: string, endColumn: string, filter: Filter): Where {
+    const range = dateRange(filter.value);
+    if (!range) {
+      throw new OperationOutcomeError(badRequest(`Invalid date "${filter.value}" for ${filter.code || 'a date parameter'}`));
+    }
+    const [qs, qe] = range;
+    switch (prefixOf(filter.operator)) {
+      case 'ne':
+        return { sql: `NOT (${startColumn} >= ? AND ${endColumn} <= ?)`, params: [qs, qe] };
+      case 'gt':
+        return { sql: `${endColumn} > ?`, params: [qe] };
+      case 'ge':
+        return { sql: `${endColumn} >= ?`, params: [qs] };
+      case 'lt':
+        return { sql: `${startColumn} < ?`, params: [qs] };
+      case 'le':
+        return { sql: `${startColumn} <= ?`, params: [qe] };
+      case 'sa':
+        return { sql: `${startColumn} > ?`, params: [qe] };
+      case 'eb':
+        return { sql: `${endColumn} < ?`, params: [qs] };
+      case 'ap':
+        return { sql: `${startColumn} <= ? AND ${endColumn} >= ?`, params: [qe, qs] };
+      default:
+        return { sql: `${startColumn} >= ? AND ${endColumn} <= ?`, params: [qs, qe] };
+    }
+  }
+
+  private numberCondition(operator: string, raw: string): Where {
+    const [number, system, unit] = raw.split('|');
+    const value = Number(number);
+    if (number === undefined || number.trim() === '' || !Number.isFinite(value)) {
+      throw new OperationOutcomeError(badRequest(`Invalid number "${raw}"`));
+    }
+    const ops: Record<string, string> = { eq: '=', ne: '<>', gt: '>', lt: '<', ge: '>=', le: '<=', sa: '>', eb: '<', ap: '=' };
+    const parts: Where = { sql: `x.value ${ops[prefixOf(operator)] ?? '='} ?`, params: [value] };
+    if (system) {
+      parts.sql += ' AND x.system = ?';
+      parts.params.push(system);
+    }
+    if (unit) {
+      parts.sql += ' AND x.unit = ?';
+      parts.params.push(unit);
+    }
+    return parts;
+  }
+
+  /** subject:Patient.identifier=sys|val: the reference's targets must match the inner filter. */
+  private chained(resourceType: string, filter: Filter, alias: string): Where | undefined {
+    const dot = filter.code.indexOf('.');
+    const [name, targetType] = filter.code.slice(0, dot).split(':') as [string, string | undefined];
+    const sp = searchParameter(resourceType, name);
+    const targets = (sp?.target ?? []) as string[];
+    const target = targetType ?? (targets.length === 1 ? targets[0] : undefined);
+    if (!sp || sp.type !== 'reference' || !target || !targets.includes(target)) {
+      this.ignored.push(filter.code);
+      return undefined;
+    }
+    const inner = this.filter(target, { ...filter, code: filter.code.slice(dot + 1) }, 'c');
+    if (!inner) {
+      return undefined;
+    }
+    return {
+      sql: `EXISTS (SELECT 1 FROM idx_reference x JOIN resources c ON c.resource_type = x.target_type AND c.id = x.target_id AND c.deleted = 0
+        WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND (${inner.sql}))`,
+      params: [name, target, ...inner.params],
+    };
+  }
+}
+
+function sortExpression(resourceType: string, code: string): { sql: string; params: unknown[] } | undefined {
+  if (code === '_lastUpdated') {
+    return { sql: 'r.last_updated_ms', params: [] };
+  }
+  if (code === '_id') {
+    return { sql: 'r.id', params: [] };
+  }
+  const sp = searchParameter(resourceType, code);
+  if (!sp || !SORTABLE_TYPES.has(sp.type as string)) {
+    throw new OperationOutcomeError(badRequest(`Cannot sort by "${code}": sortable are _id, _lastUpdated and the date and string parameters of ${resourceType}`, '_sort'));
+  }
+  const column = sp.type === 'date' ? 'start_ms' : 'normalized';
+  const table = sp.type === 'date' ? 'idx_date' : 'idx_string';
+  // Resources without the value sort last; the sentinel keeps the keyset comparison total.
+  const sentinel = sp.type === 'date' ? String(Number.MAX_SAFE_INTEGER) : "'\uffff'";
+  return { sql: `COALESCE((SELECT MIN(s.${column}) FROM ${table} s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id AND s.code = ?), ${sentinel})`, params: [code] };
+}
+
+function decodeCursor(cursor: string | undefined): Cursor | undefined {
+  if (!cursor) {
+    return undefined;
+  }
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Cursor;
+    if (typeof value.o === 'number' && (value.v === null || typeof value.v === 'number' || typeof value.v === 'string')) {
+      return value;
+    }
+  } catch {
+    // fall through
+  }
+  throw new OperationOutcomeError(badRequest('Invalid paging cursor', '_cursor'));
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+}
+
+interface Row {
+  id: string;
+  content: string;
+  ordinal: number | string;
+  sort_value?: number | string | null;
+}
+
+export async function runSearch(db: SqlExecutor, request: SearchRequest, options: SearchOptions): Promise<SearchResult> {
+  const type = request.resourceType;
+  const builder = new WhereBuilder();
+  const where: Where[] = [{ sql: 'r.resource_type = ? AND r.deleted = 0', params: [type] }];
+  for (const filter of request.filters ?? []) {
+    const condition = builder.filter(type, filter, 'r');
+    if (condition) {
+      where.push(condition);
+    }
+  }
+  const count = Math.min(request.count ?? DEFAULT_COUNT, MAX_COUNT);
+  const whereSql = where.map((w) => `(${w.sql})`).join(' AND ');
+  const whereParams = where.flatMap((w) => w.params);
+
+  let total: number | undefined;
+  if (request.total === 'accurate' || request.total === 'estimate' || count === 0) {
+    const [row] = await db.all<{ n: number | string }>(`SELECT COUNT(*) AS n FROM resources r WHERE ${whereSql}`, whereParams);
+    total = Number(row?.n ?? 0);
+  }
+  if (count === 0) {
+    return { resources: [], included: [], total, ignored: builder.ignored };
+  }
+
+  const sortRule = request.sortRules?.[0];
+  const sort = sortRule ? sortExpression(type, sortRule.code) : undefined;
+  const descending = sortRule?.descending === true;
+  const cursor = decodeCursor(options.cursor);
+  const cmp = descending ? '<' : '>';
+  const pageWhere: Where[] = [];
+  if (cursor) {
+    pageWhere.push(
+      sort
+        ? { sql: `(${sort.sql} ${cmp} ? OR (${sort.sql} = ? AND r.ordinal ${cmp} ?))`, params: [...sort.params, cursor.v, ...sort.params, cursor.v, cursor.o] }
+        : { sql: `r.ordinal ${cmp} ?`, params: [cursor.o] },
+    );
+  }
+  const direction = descending ? 'DESC' : 'ASC';
+  const orderSql = sort ? `sort_value ${direction}, r.ordinal ${direction}` : `r.ordinal ${direction}`;
+  const select = sort ? `r.id, r.content, r.ordinal, ${sort.sql} AS sort_value` : 'r.id, r.content, r.ordinal';
+  const allWhere = [whereSql, ...pageWhere.map((w) => `(${w.sql})`)].join(' AND ');
+  const rows = await db.all<Row>(`SELECT ${select} FROM resources r WHERE ${allWhere} ORDER BY ${orderSql} LIMIT ?`, [
+    ...(sort?.params ?? []),
+    ...whereParams,
+    ...pageWhere.flatMap((w) => w.params),
+    count + 1,
+  ]);
+  const page = rows.slice(0, count);
+  const last = page[page.length - 1];
+  const next = rows.length > count && last ? encodeCursor({ v: sort ? (last.sort_value ?? null) : null, o: Number(last.ordinal) }) : undefined;
+  const resources = page.map((r) => JSON.parse(r.content) as Resource);
+  const included = await includes(db, request, resources);
+  return { resources, included, total, next, ignored: builder.ignored };
+}
+
+async function fetchByIds(db: SqlExecutor, pairs: { type: string; id: string }[]): Promise<Resource[]> {
+  const out: Resource[] = [];
+  const byType = new Map<string, Set<string>>();
+  for (const { type, id } of pairs) {
+    byType.set(type, (byType.get(type) ?? new Set()).add(id));
+  }
+  for (const [type, ids] of byType) {
+    const list = [...ids];
+    for (let i = 0; i < list.length; i += 500) {
+      const chunk = list.slice(i, i + 500);
+      const rows = await db.all<{ content: string }>(`SELECT content FROM resources WHERE resource_type = ? AND deleted = 0 AND id IN (${chunk.map(() => '?').join(', ')})`, [type, ...chunk]);
+      out.push(...rows.map((r) => JSON.parse(r.content) as Resource));
+    }
+  }
+  return out;
+}
+
+/** _include (what the results point at) and _revinclude (what points at the results). */
+async function includes(db: SqlExecutor, request: SearchRequest, resources: Resource[]): Promise<Resource[]> {
+  if (resources.length === 0 || (!request.include?.length && !request.revInclude?.length)) {
+    return [];
+  }
+  const seen = new Set(resources.map((r) => `${r.resourceType}/${r.id}`));
+  const wanted: { type: string; id: string }[] = [];
+  const ids = resources.map((r) => r.id as string);
+  const idList = ids.map(() => '?').join(', ');
+  for (const include of request.include ?? []) {
+    const targetFilter = include.targetType ? ' AND target_type = ?' : '';
+    const rows = await db.all<{ target_type: string; target_id: string }>(
+      `SELECT DISTINCT target_type, target_id FROM idx_reference WHERE resource_type = ? AND code = ? AND target_id IS NOT NULL AND resource_id IN (${idList})${targetFilter}`,
+      [include.resourceType, include.searchParam, ...ids, ...(include.targetType ? [include.targetType] : [])],
+    );
+    rows.forEach((r) => wanted.push({ type: r.target_type, id: r.target_id }));
+  }
+  for (const rev of request.revInclude ?? []) {
+    const rows = await db.all<{ resource_id: string }>(
+      `SELECT DISTINCT resource_id FROM idx_reference WHERE resource_type = ? AND code = ? AND target_type = ? AND target_id IN (${idList}) LIMIT ?`,
+      [rev.resourceType, rev.searchParam, request.resourceType, ...ids, MAX_INCLUDED],
+    );
+    rows.forEach((r) => wanted.push({ type: rev.resourceType, id: r.resource_id }));
+  }
+  const fresh = wanted.filter((w) => !seen.has(`${w.type}/${w.id}`) && (seen.add(`${w.type}/${w.id}`), true)).slice(0, MAX_INCLUDED);
+  return fetchByIds(db, fresh);
+}

@@ -1,0 +1,210 @@
+// The write and read path shared by both SQL adapters, on one connection inside one transaction
+// (or on a read connection, for reads). Each write stores the new version, its history row and
+// its search index rows together.
+import { OperationOutcomeError, Operator, badRequest, conflict, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import type { SearchRequest } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import { extractIndexRows } from '../../search/extract-index.ts';
+import type { CreateOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import type { SqlExecutor } from './executor.ts';
+import { INDEX_TABLE_NAMES } from './schema.ts';
+import { runSearch } from './search-sql.ts';
+
+interface ResourceRow {
+  resource_type: string;
+  id: string;
+  version_id: number | string;
+  seq: number | string;
+  last_updated: string;
+  deleted: number | string;
+  content: string | null;
+}
+
+export function toStoredVersion(row: ResourceRow): StoredVersion {
+  const deleted = Number(row.deleted) === 1;
+  return {
+    resourceType: row.resource_type,
+    id: row.id,
+    versionId: String(row.version_id),
+    lastUpdated: row.last_updated,
+    seq: Number(row.seq),
+    deleted,
+    resource: deleted || row.content === null ? undefined : (JSON.parse(row.content) as Resource),
+  };
+}
+
+/** JSON with sorted keys and without meta.versionId/lastUpdated: equal when the content is. */
+function contentKey(resource: Resource): string {
+  const { meta, ...rest } = resource as Resource & { meta?: Record<string, unknown> };
+  const strippedMeta = meta ? Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'versionId' && k !== 'lastUpdated')) : undefined;
+  const value = strippedMeta && Object.keys(strippedMeta).length > 0 ? { ...rest, meta: strippedMeta } : rest;
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/** If-None-Exist queries that mean the same thing get the same key (parameter order, encoding). */
+export function canonicalQuery(query: string): string {
+  const params = [...new URLSearchParams(query.startsWith('?') ? query.slice(1) : query)];
+  params.sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : av > bv ? 1 : 0) : a < b ? -1 : 1));
+  return params.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+}
+
+const SELECT_RESOURCE = 'SELECT resource_type, id, version_id, seq, last_updated, deleted, content FROM resources WHERE resource_type = ? AND id = ?';
+
+export class SqlTransaction implements StoreTransaction {
+  protected readonly db: SqlExecutor;
+  private readonly now: () => Date;
+
+  constructor(db: SqlExecutor, now: () => Date = () => new Date()) {
+    this.db = db;
+    this.now = now;
+  }
+
+  async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const rows = await this.db.all<ResourceRow>(SELECT_RESOURCE, [resourceType, id]);
+    return rows[0] ? toStoredVersion(rows[0]) : undefined;
+  }
+
+  /** The current row, locked against concurrent writers until the transaction ends (PostgreSQL). */
+  private async readForUpdate(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const rows = await this.db.all<ResourceRow>(SELECT_RESOURCE + lock, [resourceType, id]);
+    return rows[0] ? toStoredVersion(rows[0]) : undefined;
+  }
+
+  search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+    return runSearch(this.db, request, options);
+  }
+
+  async create(resource: Resource, options: CreateOptions = {}): Promise<WriteResult> {
+    if (options.ifNoneExist !== undefined) {
+      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId);
+    }
+    const id = options.assignedId ?? randomUUID();
+    if (options.assignedId && (await this.read(resource.resourceType, id))) {
+      throw new OperationOutcomeError(conflict(`${resource.resourceType}/${id} already exists`));
+    }
+    return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false) };
+  }
+
+  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined): Promise<WriteResult> {
+    const type = resource.resourceType;
+    const query = canonicalQuery(ifNoneExist);
+    const newId = assignedId ?? randomUUID();
+    // The key row is the lock: a second request with the same query waits here (PostgreSQL) or
+    // behind the write transaction (SQLite) and then finds the first one's resource.
+    const claimed = await this.db.run('INSERT INTO conditional_keys (resource_type, query, resource_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [type, query, newId]);
+    if (claimed.changes === 0) {
+      const [key] = await this.db.all<{ resource_id: string }>('SELECT resource_id FROM conditional_keys WHERE resource_type = ? AND query = ?', [type, query]);
+      const existing = key ? await this.read(type, key.resource_id) : undefined;
+      if (existing && !existing.deleted && (await this.matches(type, query, existing.id))) {
+        return { outcome: 'existing', version: existing };
+      }
+      // The keyed resource was deleted or no longer matches: the key is stale, take it over.
+      await this.db.run('UPDATE conditional_keys SET resource_id = ? WHERE resource_type = ? AND query = ?', [newId, type, query]);
+    }
+    // Resources created without a key (plain create, another query) may match too.
+    const found = await this.search({ ...parseSearchRequest(`${type}?${query}`), count: 2 });
+    if (found.resources.length > 1) {
+      throw new OperationOutcomeError(preconditionFailed);
+    }
+    const match = found.resources[0];
+    if (match?.id) {
+      await this.db.run('UPDATE conditional_keys SET resource_id = ? WHERE resource_type = ? AND query = ?', [match.id, type, query]);
+      return { outcome: 'existing', version: (await this.read(type, match.id)) as StoredVersion };
+    }
+    return { outcome: 'created', version: await this.writeVersion(resource, newId, 1, false) };
+  }
+
+  private async matches(type: string, query: string, id: string): Promise<boolean> {
+    const request = parseSearchRequest(`${type}?${query}`);
+    request.filters = [...(request.filters ?? []), { code: '_id', operator: Operator.EQUALS, value: id }];
+    request.count = 1;
+    return (await this.search(request)).resources.length === 1;
+  }
+
+  async update(resource: Resource, options: UpdateOptions = {}): Promise<WriteResult> {
+    const id = resource.id;
+    if (!id) {
+      throw new OperationOutcomeError(badRequest('Update needs the resource id', `${resource.resourceType}.id`));
+    }
+    const current = await this.readForUpdate(resource.resourceType, id);
+    if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
+      throw new OperationOutcomeError(preconditionFailed);
+    }
+    if (!current) {
+      if (options.allowCreate === false) {
+        throw new OperationOutcomeError(badRequest(`${resource.resourceType}/${id} does not exist`));
+      }
+      return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false) };
+    }
+    if (!current.deleted && current.resource && contentKey(current.resource) === contentKey(resource)) {
+      return { outcome: 'unchanged', version: current };
+    }
+    return { outcome: current.deleted ? 'created' : 'updated', version: await this.writeVersion(resource, id, Number(current.versionId) + 1, false) };
+  }
+
+  async delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
+    const current = await this.readForUpdate(resourceType, id);
+    if (!current) {
+      return undefined;
+    }
+    if (current.deleted) {
+      return { outcome: 'deleted', version: current };
+    }
+    await this.db.run('DELETE FROM conditional_keys WHERE resource_type = ? AND resource_id = ?', [resourceType, id]);
+    const version = await this.writeVersion({ resourceType, id } as Resource, id, Number(current.versionId) + 1, true);
+    return { outcome: 'deleted', version };
+  }
+
+  /** Writes one version: history row, current row, index rows. */
+  private async writeVersion(input: Resource, id: string, versionId: number, deleted: boolean): Promise<StoredVersion> {
+    const type = input.resourceType;
+    const date = this.now();
+    const lastUpdated = date.toISOString();
+    const resource: Resource | undefined = deleted ? undefined : ({ ...input, id, meta: { ...input.meta, versionId: String(versionId), lastUpdated } } as Resource);
+    const content = resource ? JSON.stringify(resource) : null;
+    const [history] = await this.db.all<{ seq: number | string }>(
+      'INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
+      [type, id, versionId, lastUpdated, deleted ? 1 : 0, content],
+    );
+    const seq = Number(history?.seq);
+    await this.db.run(
+      `INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, seq = excluded.seq, last_updated = excluded.last_updated,
+         last_updated_ms = excluded.last_updated_ms, deleted = excluded.deleted, content = excluded.content`,
+      [type, id, versionId, seq, seq, lastUpdated, date.getTime(), deleted ? 1 : 0, content],
+    );
+    await this.writeIndex(type, id, resource);
+    return { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
+  }
+
+  private async writeIndex(type: string, id: string, resource: Resource | undefined): Promise<void> {
+    for (const table of INDEX_TABLE_NAMES) {
+      await this.db.run(`DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?`, [type, id]);
+    }
+    if (!resource) {
+      return;
+    }
+    const rows = extractIndexRows(resource);
+    await this.insertRows('idx_token', ['code', 'system', 'value', 'text'], type, id, rows.token.map((r) => [r.code, r.system, r.value, r.text]));
+    await this.insertRows('idx_string', ['code', 'normalized', 'exact'], type, id, rows.string.map((r) => [r.code, r.normalized, r.exact]));
+    await this.insertRows('idx_reference', ['code', 'target_type', 'target_id', 'url'], type, id, rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.url]));
+    await this.insertRows('idx_date', ['code', 'start_ms', 'end_ms'], type, id, rows.date.map((r) => [r.code, r.startMs, r.endMs]));
+    await this.insertRows('idx_number', ['code', 'value', 'system', 'unit'], type, id, rows.number.map((r) => [r.code, r.value, r.system, r.unit]));
+    await this.insertRows('idx_uri', ['code', 'value'], type, id, rows.uri.map((r) => [r.code, r.value]));
+  }
+
+  /** One multi-row INSERT per table (chunked below SQLite's 32,766 parameter limit). */
+  private async insertRows(table: string, columns: string[], type: string, id: string, rows: unknown[][]): Promise<void> {
+    const width = columns.length + 2;
+    const chunk = Math.floor(30_000 / width);
+    for (let start = 0; start < rows.length; start += chunk) {
+      const part = rows.slice(start, start + chunk);
+      const placeholders = part.map(() => `(${new Array(width).fill('?').join(', ')})`).join(', ');
+      await this.db.run(`INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) VALUES ${placeholders}`, part.flatMap((r) => [type, id, ...r]));
+    }
+  }
+}

@@ -1,0 +1,162 @@
+// The embedded default: one SQLite file (WAL). Writes go through one connection, one transaction
+// at a time (SQLite has a single writer; BEGIN IMMEDIATE also serialises other processes on the
+// same file); reads use a second connection and see only committed data.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Resource } from '@medplum/fhirtypes';
+import type { CreateOptions, FhirStore, HistoryOptions, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import { RetryableConflict } from '../sql/executor.ts';
+import type { SqlExecutor } from '../sql/executor.ts';
+import { readHistory, readVersion } from '../sql/history-sql.ts';
+import { currentSchemaVersion, migrate } from '../sql/schema.ts';
+import { SqlTransaction } from '../sql/sql-transaction.ts';
+
+/** Prepared statements kept per connection; search builds many shapes, so the cache is bounded. */
+const STATEMENT_CACHE_SIZE = 500;
+/** A transaction the application asks to run again (RetryableConflict) gets three tries. */
+const MAX_ATTEMPTS = 3;
+
+class SqliteExecutor implements SqlExecutor {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) {
+        this.statements.delete(this.statements.keys().next().value as string);
+      }
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const statement = this.prepare(sql);
+    return statement.reader ? (statement.all(...params) as T[]) : (statement.run(...params), []);
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
+    const statement = this.prepare(sql);
+    if (statement.reader) {
+      statement.all(...params);
+      return { changes: 0 };
+    }
+    return { changes: statement.run(...params).changes };
+  }
+
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
+}
+
+export interface SqliteStoreOptions {
+  /** Milliseconds to wait for another process's write lock before failing. */
+  busyTimeoutMs?: number;
+  now?: () => Date;
+}
+
+export class SqliteStore extends SqlTransaction implements FhirStore {
+  readonly kind = 'sqlite' as const;
+  private readonly writerDb: Database.Database;
+  private readonly readerDb: Database.Database;
+  private readonly writer: SqliteExecutor;
+  private readonly reader: SqliteExecutor;
+  private readonly clock: () => Date;
+  /** Tail of the queue of write transactions. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, options: SqliteStoreOptions) {
+    const writerDb = new Database(path);
+    const timeout = options.busyTimeoutMs ?? 10_000;
+    writerDb.pragma('journal_mode = WAL');
+    writerDb.pragma('synchronous = NORMAL');
+    writerDb.pragma(`busy_timeout = ${Math.floor(timeout)}`);
+    const readerDb = new Database(path);
+    readerDb.pragma(`busy_timeout = ${Math.floor(timeout)}`);
+    const reader = new SqliteExecutor(readerDb);
+    super(reader, options.now);
+    this.writerDb = writerDb;
+    this.readerDb = readerDb;
+    this.writer = new SqliteExecutor(writerDb);
+    this.reader = reader;
+    this.clock = options.now ?? (() => new Date());
+  }
+
+  /** Opens (creating the folder and file if needed) and migrates. */
+  static async open(path: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true });
+    }
+    const store = new SqliteStore(path, options);
+    await migrate(store.writer, (work) => store.serialized(() => store.inTransaction(work)));
+    return store;
+  }
+
+  private async inTransaction<T>(work: (db: SqliteExecutor) => Promise<T>): Promise<T> {
+    this.writer.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await work(this.writer);
+      this.writer.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.writer.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.serialized(() => this.inTransaction((db) => work(new SqlTransaction(db, this.clock))));
+      } catch (err) {
+        if (!(err instanceof RetryableConflict) || attempt >= MAX_ATTEMPTS) {
+          throw err;
+        }
+      }
+    }
+  }
+
+  override create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {
+    return this.transaction((tx) => tx.create(resource, options));
+  }
+
+  override update(resource: Resource, options?: UpdateOptions): Promise<WriteResult> {
+    return this.transaction((tx) => tx.update(resource, options));
+  }
+
+  override delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
+    return this.transaction((tx) => tx.delete(resourceType, id));
+  }
+
+  vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
+    return readVersion(this.reader, resourceType, id, versionId);
+  }
+
+  history(resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]> {
+    return readHistory(this.reader, resourceType, id, options);
+  }
+
+  schemaVersion(): Promise<number> {
+    return currentSchemaVersion(this.reader);
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.readerDb.close();
+    this.writerDb.close();
+  }
+}

@@ -1,0 +1,35 @@
+// Runs the store contract against the real PostgreSQL (DATABASE_URL, default the local server),
+// each run in its own schema, dropped at the end. jest.config.js leaves *.int.test.ts out, with a
+// warning, where PostgreSQL is not reachable, except in CI (CI=true), where it must be.
+import { describe, expect, it } from '@jest/globals';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { describeStoreContract } from './store-contract.ts';
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const schemas = new Map<object, string>();
+
+describeStoreContract('PostgreSQL', {
+  open: async () => {
+    const schema = `carebridge_test_${process.pid}_${Date.now()}`;
+    const store = await PostgresStore.open(DATABASE_URL, { schema });
+    schemas.set(store, schema);
+    return store;
+  },
+  dispose: async (store) => {
+    await (store as PostgresStore).dropSchema(schemas.get(store) as string);
+    await store.close();
+  },
+});
+
+describe('PostgreSQL migrations', () => {
+  it('run once even when two instances start at the same moment', async () => {
+    const schema = `carebridge_migrate_${process.pid}_${Date.now()}`;
+    const [a, b] = await Promise.all([PostgresStore.open(DATABASE_URL, { schema }), PostgresStore.open(DATABASE_URL, { schema })]);
+    expect(await a.schemaVersion()).toBe(1);
+    expect(await b.schemaVersion()).toBe(1);
+    await a.dropSchema(schema);
+    await a.close();
+    await b.close();
+  });
+});

@@ -1,0 +1,221 @@
+// The behaviour every FhirStore adapter must have. sqlite-store.test.ts and
+// postgres-store.int.test.ts run this same suite against their adapter.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { OperationOutcomeError, getStatus, parseSearchRequest } from '@medplum/core';
+import type { Bundle, CarePlan, Patient, Resource, Task } from '@medplum/fhirtypes';
+import { sequentialUuids } from '../../src/mapping/context.ts';
+import { toFhir } from '../../src/mapping/to-fhir.ts';
+import type { FhirStore } from '../../src/store/fhir-store.ts';
+import { loadDefinitions } from '../../src/validation/definitions.ts';
+import { readPlan } from '../support/fixtures.ts';
+
+export interface StoreFactory {
+  open: () => Promise<FhirStore>;
+  /** Removes what open() made (a file, a schema). */
+  dispose: (store: FhirStore) => Promise<void>;
+}
+
+async function statusOf(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+    return 200;
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) {
+      return getStatus(err.outcome);
+    }
+    throw err;
+  }
+}
+
+const patient = (mrn: string, family = 'Nguyen', birthDate = '1948-03-02'): Patient => ({
+  resourceType: 'Patient',
+  identifier: [{ system: 'urn:oid:2.16.840.1.113883.19.5', value: mrn }],
+  name: [{ family, given: ['Thi'] }],
+  birthDate,
+  gender: 'female',
+});
+
+export function describeStoreContract(name: string, factory: StoreFactory): void {
+  describe(`${name} store`, () => {
+    let store: FhirStore;
+
+    beforeAll(async () => {
+      loadDefinitions();
+      store = await factory.open();
+    });
+
+    afterAll(async () => {
+      await factory.dispose(store);
+    });
+
+    it('creates a resource with a server id, versionId 1 and lastUpdated, and reads it back', async () => {
+      const { outcome, version } = await store.create(patient('mrn-1'));
+      expect(outcome).toBe('created');
+      expect(version.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(version.resource?.meta).toEqual({ versionId: '1', lastUpdated: version.lastUpdated });
+      const read = await store.read('Patient', version.id);
+      expect(read?.resource).toEqual(version.resource);
+    });
+
+    it('versions every update, keeps history, and makes no version for an unchanged update', async () => {
+      const created = (await store.create(patient('mrn-2'))).version;
+      const changed = { ...(created.resource as Patient), gender: 'male' as const };
+      const second = await store.update(changed);
+      expect(second.outcome).toBe('updated');
+      expect(second.version.versionId).toBe('2');
+      const again = await store.update({ ...changed, meta: { versionId: '2' } });
+      expect(again.outcome).toBe('unchanged');
+      expect(again.version.versionId).toBe('2');
+      const history = await store.history('Patient', created.id, { count: 10 });
+      expect(history.map((h) => h.versionId)).toEqual(['2', '1']);
+      expect((await store.vread('Patient', created.id, '1'))?.resource).toMatchObject({ gender: 'female' });
+    });
+
+    it('refuses a stale If-Match with 412', async () => {
+      const created = (await store.create(patient('mrn-3'))).version;
+      await store.update({ ...(created.resource as Patient), gender: 'other' }, { ifMatch: '1' });
+      expect(await statusOf(store.update({ ...(created.resource as Patient), gender: 'unknown' }, { ifMatch: '1' }))).toBe(412);
+      expect((await store.read('Patient', created.id))?.resource).toMatchObject({ gender: 'other' });
+    });
+
+    it('deletes by writing a new version, so reads can answer 410 and history still works', async () => {
+      const created = (await store.create(patient('mrn-4'))).version;
+      const deleted = await store.delete('Patient', created.id);
+      expect(deleted?.version).toMatchObject({ versionId: '2', deleted: true });
+      expect(await store.read('Patient', created.id)).toMatchObject({ deleted: true, resource: undefined });
+      expect((await store.history('Patient', created.id, { count: 10 })).map((h) => h.deleted)).toEqual([true, false]);
+      expect((await store.search(parseSearchRequest(`Patient?_id=${created.id}`))).resources).toEqual([]);
+      const revived = await store.update({ ...(created.resource as Patient) });
+      expect(revived.version.versionId).toBe('3');
+    });
+
+    it('commits a transaction whole or not at all', async () => {
+      const before = (await store.search(parseSearchRequest('Patient?family=Rollback'))).resources.length;
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.create(patient('mrn-rb-1', 'Rollback'));
+          await tx.create(patient('mrn-rb-2', 'Rollback'));
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect((await store.search(parseSearchRequest('Patient?family=Rollback'))).resources).toHaveLength(before);
+    });
+
+    it('conditional create finds what exists instead of duplicating, also for a resource created without the condition', async () => {
+      const plain = (await store.create(patient('mrn-cc'))).version;
+      const first = await store.create(patient('mrn-cc'), { ifNoneExist: 'identifier=urn:oid:2.16.840.1.113883.19.5|mrn-cc' });
+      expect(first).toMatchObject({ outcome: 'existing', version: { id: plain.id } });
+      const fresh = await store.create(patient('mrn-cc-2'), { ifNoneExist: 'identifier=urn:oid:2.16.840.1.113883.19.5|mrn-cc-2' });
+      expect(fresh.outcome).toBe('created');
+      const again = await store.create(patient('mrn-cc-2'), { ifNoneExist: 'identifier=urn%3Aoid%3A2.16.840.1.113883.19.5%7Cmrn-cc-2' });
+      expect(again).toMatchObject({ outcome: 'existing', version: { id: fresh.version.id } });
+    });
+
+    it('never duplicates when 50 identical conditional creates arrive at once', async () => {
+      const query = 'identifier=urn:oid:2.16.840.1.113883.19.5|mrn-race';
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.create(patient('mrn-race'), { ifNoneExist: query })));
+      expect(new Set(results.map((r) => r.version.id)).size).toBe(1);
+      expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1);
+      expect((await store.search(parseSearchRequest(`Patient?${query}`))).resources).toHaveLength(1);
+    });
+
+    it('refuses a conditional create matching several resources with 412', async () => {
+      await store.create(patient('mrn-dup-a', 'Twin'));
+      await store.create(patient('mrn-dup-b', 'Twin'));
+      expect(await statusOf(store.create(patient('mrn-dup-c', 'Twin'), { ifNoneExist: 'family=Twin' }))).toBe(412);
+    });
+
+    describe('search', () => {
+      let bundle: Bundle;
+      const ids = new Map<string, string>();
+
+      beforeAll(async () => {
+        // Store a mapped transition the way the API's transaction will: urn:uuids → ids.
+        bundle = toFhir(readPlan('heart-failure-home-health.json'), sequentialUuids());
+        await store.transaction(async (tx) => {
+          for (const entry of bundle.entry ?? []) {
+            ids.set(entry.fullUrl as string, `${entry.resource?.resourceType}/${crypto.randomUUID()}`);
+          }
+          for (const entry of bundle.entry ?? []) {
+            const text = JSON.stringify(entry.resource).replace(/urn:uuid:[0-9a-f-]{36}/g, (u) => ids.get(u) as string);
+            const [, id] = (ids.get(entry.fullUrl as string) as string).split('/');
+            await tx.create(JSON.parse(text) as Resource, { assignedId: id });
+          }
+        });
+      });
+
+      const idOf = (type: string): string => [...ids.values()].find((v) => v.startsWith(`${type}/`)) as string;
+
+      it('finds by reference, token with system, and date prefixes', async () => {
+        const patientRef = idOf('Patient');
+        const plans = await store.search(parseSearchRequest(`CarePlan?patient=${patientRef}&status=active&date=ge2026-01-01`));
+        expect(plans.resources.map((r) => r.resourceType)).toEqual(['CarePlan']);
+        expect((await store.search(parseSearchRequest(`CarePlan?patient=${patientRef}&date=lt2000-01-01`))).resources).toEqual([]);
+        const tasks = await store.search(parseSearchRequest(`Task?code=http://hl7.org/fhir/CodeSystem/task-code|fulfill&status=requested`));
+        expect(tasks.resources.length).toBeGreaterThanOrEqual(1);
+        expect(tasks.resources.every((t) => (t as Task).intent === 'order')).toBe(true);
+      });
+
+      it('matches strings by prefix, :contains and :exact, ignoring case and accents', async () => {
+        await store.create({ ...patient('mrn-zoe', 'Núñez'), name: [{ family: 'Núñez', given: ['Zoë'] }] });
+        expect((await store.search(parseSearchRequest('Patient?family=nun'))).resources).toHaveLength(1);
+        expect((await store.search(parseSearchRequest('Patient?family:contains=ÑE'))).resources).toHaveLength(1);
+        expect((await store.search(parseSearchRequest('Patient?family:exact=Núñez'))).resources).toHaveLength(1);
+        expect((await store.search(parseSearchRequest('Patient?family:exact=nunez'))).resources).toHaveLength(0);
+      });
+
+      it('follows chained parameters', async () => {
+        const mrn = readPlan('heart-failure-home-health.json').patient.identifiers[0];
+        const found = await store.search(parseSearchRequest(`CarePlan?subject:Patient.identifier=${mrn?.system}|${mrn?.value}`));
+        expect(found.resources).toHaveLength(1);
+      });
+
+      it('adds _include and _revinclude resources', async () => {
+        const found = await store.search(parseSearchRequest(`CarePlan?patient=${idOf('Patient')}&_include=CarePlan:care-team&_revinclude=Task:based-on`));
+        const types = found.included.map((r) => r.resourceType).sort();
+        expect(types).toContain('CareTeam');
+        expect(types.filter((t) => t === 'Task').length).toBeGreaterThanOrEqual(2);
+      });
+
+      it('pages with a cursor that stays stable while new resources arrive', async () => {
+        for (let i = 0; i < 5; i++) {
+          await store.create(patient(`mrn-page-${i}`, 'Pager'));
+        }
+        const first = await store.search(parseSearchRequest('Patient?family=Pager&_count=2'));
+        expect(first.resources).toHaveLength(2);
+        await store.create(patient('mrn-page-late', 'Pager'));
+        const second = await store.search(parseSearchRequest('Patient?family=Pager&_count=2'), { cursor: first.next });
+        const third = await store.search(parseSearchRequest('Patient?family=Pager&_count=10'), { cursor: second.next });
+        const seen = [...first.resources, ...second.resources, ...third.resources].map((r) => (r as Patient).identifier?.[0]?.value);
+        expect(seen).toEqual(['mrn-page-0', 'mrn-page-1', 'mrn-page-2', 'mrn-page-3', 'mrn-page-4', 'mrn-page-late']);
+      });
+
+      it('sorts by an allow-listed parameter, counts, and refuses other sorts', async () => {
+        await store.create(patient('mrn-s1', 'Sorter', '1950-01-01'));
+        await store.create(patient('mrn-s2', 'Sorter', '1930-01-01'));
+        await store.create(patient('mrn-s3', 'Sorter', '1940-01-01'));
+        const sorted = await store.search(parseSearchRequest('Patient?family=Sorter&_sort=-birthdate&_total=accurate'));
+        expect(sorted.resources.map((r) => (r as Patient).birthDate)).toEqual(['1950-01-01', '1940-01-01', '1930-01-01']);
+        expect(sorted.total).toBe(3);
+        const paged = await store.search(parseSearchRequest('Patient?family=Sorter&_sort=birthdate&_count=1'));
+        const rest = await store.search(parseSearchRequest('Patient?family=Sorter&_sort=birthdate&_count=5'), { cursor: paged.next });
+        expect([...paged.resources, ...rest.resources].map((r) => (r as Patient).birthDate)).toEqual(['1930-01-01', '1940-01-01', '1950-01-01']);
+        expect(await statusOf(store.search(parseSearchRequest('Patient?_sort=gender')))).toBe(400);
+      });
+
+      it('treats hostile values as values', async () => {
+        for (const value of ["x' OR '1'='1", '%', '_', '\\', 'Robert"); DROP TABLE resources;--']) {
+          const found = await store.search(parseSearchRequest(`Patient?family=${encodeURIComponent(value)}`));
+          expect(found.resources).toEqual([]);
+        }
+        expect((await store.search(parseSearchRequest('CarePlan?status=active'))).resources.length).toBeGreaterThan(0);
+      });
+
+      it('reports unknown parameters as ignored', async () => {
+        const found = await store.search(parseSearchRequest('CarePlan?frobnicate=1&status=active'));
+        expect(found.ignored).toEqual(['frobnicate']);
+        expect((found.resources[0] as CarePlan).status).toBe('active');
+      });
+    });
+  });
+}
