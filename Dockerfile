@@ -1,5 +1,5 @@
 # carebridge image: Node 24 LTS, production dependencies only, non-root.
-# Build: docker build -t carebridge .    Run: docker run --rm carebridge demo
+# Build: docker build -t carebridge .    Run: docker run --rm -p 8080:8080 -v carebridge-data:/app/data carebridge
 # (keep in step with README.md: same commands, same Node major as package.json "engines")
 
 # 1. Production dependencies, installed from the lockfile. The `node` devDependency that pins
@@ -19,9 +19,15 @@ COPY --chown=node:node bin ./bin
 COPY --chown=node:node src ./src
 COPY --chown=node:node profiles ./profiles
 COPY --chown=node:node fixtures/plans ./fixtures/plans
-# The embedded SQLite store will live here (CAREBRIDGE_DATABASE, default sqlite:./data/carebridge.db).
+# The embedded SQLite store lives here unless CAREBRIDGE_DATABASE names a postgres:// URL.
 RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME ["/app/data"]
+ENV PORT=8080 \
+    CAREBRIDGE_DATABASE=sqlite:/app/data/carebridge.db
+EXPOSE 8080
 USER node
-# No HTTP server yet (it arrives with `carebridge serve`); its HEALTHCHECK on /healthz comes with it.
+# Node's own fetch: the slim image has no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "bin/carebridge.js"]
-CMD ["demo"]
+CMD ["serve"]
