@@ -119,6 +119,13 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await store.search(parseSearchRequest(`Patient?${query}`))).resources).toHaveLength(1);
     });
 
+    it('gives concurrent updates of one new id consecutive versions, none lost', async () => {
+      const id = crypto.randomUUID();
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.update({ ...patient(`mrn-put-${i}`), id })));
+      expect(results.map((r) => Number(r.version.versionId)).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect((await store.history('Patient', id, { count: 20 })).length).toBe(8);
+    });
+
     it('refuses a conditional create matching several resources with 412', async () => {
       await store.create(patient('mrn-dup-a', 'Twin'));
       await store.create(patient('mrn-dup-b', 'Twin'));

@@ -12,7 +12,12 @@ import { SqlTransaction } from '../sql/sql-transaction.ts';
 
 /** Three tries: a deadlock between two transactions resolves on the second. */
 const MAX_ATTEMPTS = 3;
-const RETRYABLE = new Set(['40001', '40P01']);
+/**
+ * Serialization failure, deadlock, and unique violation: two transactions creating the same
+ * new id (PUT as create) race past each other's FOR UPDATE (no row to lock yet); the retry
+ * reads the winner's row and writes the next version.
+ */
+const RETRYABLE = new Set(['40001', '40P01', '23505']);
 /** Any number: the key of the advisory lock that lets one instance at a time migrate. */
 const MIGRATION_LOCK = 727_274_001;
 
