@@ -32,7 +32,7 @@ export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env): Pr
     io.err(`Cannot open the store: ${(err as Error).message}`);
     return 1;
   }
-  const running = await initServer({ store, logger, port, host: env.HOST, publicUrl: env.PUBLIC_URL, version: process.env.npm_package_version });
+  const running = await initServer({ store, logger, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version });
   io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -1,5 +1,5 @@
 // The instance and type interactions: read, vread, create, update, delete, history, $validate.
-import { OperationOutcomeError, allOk, created, gone, notFound, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, allOk, businessRule, conflict, created, gone, notFound, parseSearchRequest, preconditionFailed } from '@medplum/core';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { FhirStore, StoreTransaction, StoredVersion } from '../../store/fhir-store.ts';
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
@@ -8,6 +8,9 @@ import { ID_PATTERN } from '../../validation/structure-checks.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError, parseIfMatch, versionHeaders, writeResponse } from './request.ts';
 import { isSupportedType } from './supported.ts';
+
+/** The outcome id @medplum/core's getStatus answers 422 for (see businessRule()). */
+const UNPROCESSABLE_ID = businessRule('', '').id as string;
 
 /** History pages hold at most this many versions. */
 export const MAX_HISTORY_COUNT = 1000;
@@ -35,7 +38,9 @@ export function checkBody(type: string, body: unknown): Resource {
   }
   const issues = validateFhirResource(resource);
   if (hasErrors(issues)) {
-    throw new OperationOutcomeError(toOutcome(issues));
+    // A well-formed resource that fails R4 or its profile is 422 (http.html#update); @medplum/core's
+    // getStatus maps the business-rule outcome id to 422. Malformed requests stay 400.
+    throw new OperationOutcomeError({ ...toOutcome(issues), id: UNPROCESSABLE_ID });
   }
   return resource;
 }
@@ -85,8 +90,11 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
   return writeResponse(request, outcome === 'created' ? 201 : 200, version, outcome === 'created' ? created : allOk);
 }
 
-/** PUT /Type?query: update the one match, create when none, 412 when several. */
-export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string): Promise<FhirResponse> {
+/**
+ * PUT /Type?query: update the one match, create when none, 412 when several. A transaction passes
+ * the id it already rewrote references to (`assignedId`), so a created resource gets exactly that id.
+ */
+export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string): Promise<FhirResponse> {
   checkType(type);
   const resource = checkBody(type, request.body);
   const matches = await tx.search({ ...parseSearchRequest(`${type}?${query}`), count: 2 });
@@ -96,10 +104,19 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
   if (matches.resources.length > 1) {
     throw new OperationOutcomeError(preconditionFailed);
   }
-  const match = matches.resources[0];
+  let match = matches.resources[0];
   if (!match) {
-    const { version } = await tx.create({ ...resource }, { assignedId: resource.id });
-    return writeResponse(request, 201, version, created);
+    // Create under the conditional-create key of the query: concurrent conditional updates of a
+    // resource that does not exist yet (two processes on PostgreSQL) then agree on one resource.
+    const id = assignedId ?? resource.id;
+    if (id !== undefined && (await tx.read(type, id))) {
+      throw new OperationOutcomeError(conflict(`${type}/${id} exists but does not match the condition`));
+    }
+    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id });
+    if (outcome !== 'existing') {
+      return writeResponse(request, 201, version, created);
+    }
+    match = version.resource as Resource;
   }
   if (resource.id !== undefined && resource.id !== match.id) {
     throw badRequestError(`The body's id "${resource.id}" differs from the matching resource's`, `${type}.id`);
@@ -156,7 +173,8 @@ export async function history(store: FhirStore, request: FhirRequest, type?: str
   }
   const page = versions.slice(0, count);
   const self = `${request.baseUrl}/${[type, id, '_history'].filter(Boolean).join('/')}`;
-  const link = [{ relation: 'self', url: self }];
+  const selfQuery = new URLSearchParams(request.query).toString();
+  const link = [{ relation: 'self', url: selfQuery ? `${self}?${selfQuery}` : self }];
   const last = page[page.length - 1];
   if (versions.length > count && last) {
     const next = new URLSearchParams([...request.query.filter(([k]) => k !== '_cursor'), ['_cursor', String(last.seq)]]);

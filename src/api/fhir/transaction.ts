@@ -163,10 +163,17 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
       }
       return response;
     }
-    case 'PUT':
-      return p.query !== undefined
-        ? conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query)
-        : update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string);
+    case 'PUT': {
+      if (p.query === undefined) {
+        return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string);
+      }
+      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, p.assignedId);
+      if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
+        // A match appeared after assignIds looked: references point at the id chosen then.
+        throw new RetryableConflict('conditional update raced');
+      }
+      return response;
+    }
     case 'DELETE':
       return remove(tx, p.type, p.id as string);
     default:
@@ -205,15 +212,18 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
 export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle, readGet: (tx: StoreTransaction, p: PlannedEntry) => Promise<FhirResponse>): Promise<FhirResponse> {
   const planned = plan(bundle);
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
+  const originals = planned.map((p) => p.entry);
   const responses = await store.transaction(async (tx) => {
+    // Every attempt (the store retries lost races) starts from the Bundle as posted: references
+    // rewritten by an earlier attempt point at ids that attempt chose.
+    planned.forEach((p, i) => {
+      const entry = originals[i] as BundleEntry;
+      p.entry = entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry;
+      p.assignedId = undefined;
+      p.existing = undefined;
+    });
     const map = new Map<string, string>();
     await assignIds(tx, ordered, map);
-    const resources = planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined).map((r) => structuredClone(r));
-    planned.forEach((p) => {
-      if (p.entry.resource) {
-        p.entry = { ...p.entry, resource: resources.shift() as Resource };
-      }
-    });
     await resolveConditionalReferences(tx, planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined), map);
     planned.forEach((p) => rewriteReferences(p.entry.resource, map));
     const unresolved = planned.flatMap((p) => JSON.stringify(p.entry.resource ?? {}).match(/"reference":"urn:uuid:[^"]*"/g) ?? []);

@@ -91,6 +91,9 @@ export class SqlTransaction implements StoreTransaction {
 
   private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined): Promise<WriteResult> {
     const type = resource.resourceType;
+    if (assignedId && (await this.read(type, assignedId))) {
+      throw new OperationOutcomeError(conflict(`${type}/${assignedId} already exists`));
+    }
     const query = canonicalQuery(ifNoneExist);
     const newId = assignedId ?? randomUUID();
     // The key row is the lock: a second request with the same query waits here (PostgreSQL) or
