@@ -53,6 +53,8 @@ export interface SearchResult {
   total?: number;
   /** Opaque cursor of the next page, if there is one. */
   next?: string;
+  /** Opaque cursor of the previous page, if there is one. */
+  previous?: string;
   /** Search parameters that were not understood and ignored (lenient handling). */
   ignored: string[];
 }

@@ -115,6 +115,13 @@ describe('paging', () => {
     expect(pageSizes).toEqual([3, 3, 2]);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen).toEqual([...ids, late]);
+    // And back: previous links walk the same pages in reverse.
+    const back: string[][] = [];
+    for (let url = page.link?.find((l) => l.relation === 'previous')?.url; url; url = page.link?.find((l) => l.relation === 'previous')?.url) {
+      page = await follow(url);
+      back.push(matchIds(page));
+    }
+    expect(back).toEqual([seen.slice(3, 6), seen.slice(0, 3)]);
   });
 
   it('skips no match when resources are deleted between pages (a keyset, not an offset)', async () => {

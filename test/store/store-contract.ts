@@ -197,6 +197,29 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(seen).toEqual(['mrn-page-0', 'mrn-page-1', 'mrn-page-2', 'mrn-page-3', 'mrn-page-4', 'mrn-page-late']);
       });
 
+      it('pages back with previous cursors, in order', async () => {
+        for (let i = 0; i < 5; i++) {
+          await store.create(patient(`mrn-back-${i}`, 'Backer'));
+        }
+        const mrns = (r: { resources: Resource[] }): (string | undefined)[] => r.resources.map((p) => (p as Patient).identifier?.[0]?.value);
+        const first = await store.search(parseSearchRequest('Patient?family=Backer&_count=2'));
+        expect(first.previous).toBeUndefined();
+        const second = await store.search(parseSearchRequest('Patient?family=Backer&_count=2'), { cursor: first.next });
+        const third = await store.search(parseSearchRequest('Patient?family=Backer&_count=2'), { cursor: second.next });
+        expect(mrns(third)).toEqual(['mrn-back-4']);
+        expect(third.next).toBeUndefined();
+        const back = await store.search(parseSearchRequest('Patient?family=Backer&_count=2'), { cursor: third.previous });
+        expect(mrns(back)).toEqual(['mrn-back-2', 'mrn-back-3']);
+        const start = await store.search(parseSearchRequest('Patient?family=Backer&_count=2'), { cursor: back.previous });
+        expect(mrns(start)).toEqual(['mrn-back-0', 'mrn-back-1']);
+        expect(start.previous).toBeUndefined();
+        expect(mrns(await store.search(parseSearchRequest('Patient?family=Backer&_count=2'), { cursor: start.next }))).toEqual(['mrn-back-2', 'mrn-back-3']);
+        const sortedFirst = await store.search(parseSearchRequest('Patient?family=Backer&_count=3&_sort=-_lastUpdated'));
+        const sortedSecond = await store.search(parseSearchRequest('Patient?family=Backer&_count=3&_sort=-_lastUpdated'), { cursor: sortedFirst.next });
+        const sortedBack = await store.search(parseSearchRequest('Patient?family=Backer&_count=3&_sort=-_lastUpdated'), { cursor: sortedSecond.previous });
+        expect(mrns(sortedBack)).toEqual(mrns(sortedFirst));
+      });
+
       it('sorts by an allow-listed parameter, counts, and refuses other sorts', async () => {
         await store.create(patient('mrn-s1', 'Sorter', '1950-01-01'));
         await store.create(patient('mrn-s2', 'Sorter', '1930-01-01'));

@@ -89,8 +89,10 @@ export async function search(store: FhirStore, request: FhirRequest, type: strin
   const selfQuery = new URLSearchParams(request.query.filter(([k]) => k !== '_cursor'));
   const self = `${request.baseUrl}/${type}${selfQuery.size ? `?${selfQuery.toString()}` : ''}`;
   const link: Bundle['link'] = [{ relation: 'self', url: cursor ? `${self}${selfQuery.size ? '&' : '?'}_cursor=${encodeURIComponent(cursor)}` : self }];
-  if (result.next) {
-    link.push({ relation: 'next', url: `${self}${selfQuery.size ? '&' : '?'}_cursor=${encodeURIComponent(result.next)}` });
+  for (const [relation, target] of [['next', result.next], ['previous', result.previous]] as const) {
+    if (target) {
+      link.push({ relation, url: `${self}${selfQuery.size ? '&' : '?'}_cursor=${encodeURIComponent(target)}` });
+    }
   }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(result.total !== undefined ? { total: result.total } : {}), link, entry };
   return { status: 200, body: bundle, headers: {} };

@@ -22,10 +22,12 @@ interface Where {
 }
 
 interface Cursor {
-  /** Sort value of the last row (null when sorting by ordinal only). */
+  /** Sort value of the row the page starts after (null when sorting by ordinal only). */
   v: number | string | null;
-  /** Ordinal of the last row. */
+  /** Ordinal of that row. */
   o: number;
+  /** "p": the page before that row (a previous link); absent: the page after it. */
+  d?: 'p';
 }
 
 function escapeLike(value: string): string {
@@ -271,7 +273,7 @@ function decodeCursor(cursor: string | undefined): Cursor | undefined {
   }
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Cursor;
-    if (typeof value.o === 'number' && (value.v === null || typeof value.v === 'number' || typeof value.v === 'string')) {
+    if (typeof value.o === 'number' && (value.v === null || typeof value.v === 'number' || typeof value.v === 'string') && (value.d === undefined || value.d === 'p')) {
       return value;
     }
   } catch {
@@ -318,7 +320,9 @@ export async function runSearch(db: SqlExecutor, request: SearchRequest, options
   const sort = sortRule ? sortExpression(type, sortRule.code) : undefined;
   const descending = sortRule?.descending === true;
   const cursor = decodeCursor(options.cursor);
-  const cmp = descending ? '<' : '>';
+  // A previous page is read backwards from the first row of the page after it, then reversed.
+  const backwards = cursor?.d === 'p';
+  const cmp = descending !== backwards ? '<' : '>';
   const pageWhere: Where[] = [];
   if (cursor) {
     pageWhere.push(
@@ -327,7 +331,7 @@ export async function runSearch(db: SqlExecutor, request: SearchRequest, options
         : { sql: `r.ordinal ${cmp} ?`, params: [cursor.o] },
     );
   }
-  const direction = descending ? 'DESC' : 'ASC';
+  const direction = descending !== backwards ? 'DESC' : 'ASC';
   const orderSql = sort ? `sort_value ${direction}, r.ordinal ${direction}` : `r.ordinal ${direction}`;
   const select = sort ? `r.id, r.content, r.ordinal, ${sort.sql} AS sort_value` : 'r.id, r.content, r.ordinal';
   const allWhere = [whereSql, ...pageWhere.map((w) => `(${w.sql})`)].join(' AND ');
@@ -337,12 +341,22 @@ export async function runSearch(db: SqlExecutor, request: SearchRequest, options
     ...pageWhere.flatMap((w) => w.params),
     count + 1,
   ]);
+  const more = rows.length > count;
   const page = rows.slice(0, count);
+  if (backwards) {
+    page.reverse();
+  }
+  const keyOf = (row: Row | undefined, d?: 'p'): string | undefined =>
+    row ? encodeCursor({ v: sort ? (row.sort_value ?? null) : null, o: Number(row.ordinal), ...(d ? { d } : {}) }) : undefined;
+  const first = page[0];
   const last = page[page.length - 1];
-  const next = rows.length > count && last ? encodeCursor({ v: sort ? (last.sort_value ?? null) : null, o: Number(last.ordinal) }) : undefined;
+  // Going forwards there is a next page when a row was left over, and a previous one when we
+  // came from somewhere; going backwards, the page we came from is next.
+  const next = backwards ? (cursor ? keyOf(last) : undefined) : more ? keyOf(last) : undefined;
+  const previous = backwards ? (more ? keyOf(first, 'p') : undefined) : cursor && page.length > 0 ? keyOf(first, 'p') : undefined;
   const resources = page.map((r) => JSON.parse(r.content) as Resource);
   const included = await includes(db, request, resources);
-  return { resources, included, total, next, ignored: builder.ignored };
+  return { resources, included, total, next, previous, ignored: builder.ignored };
 }
 
 async function fetchByIds(db: SqlExecutor, pairs: { type: string; id: string }[]): Promise<Resource[]> {
