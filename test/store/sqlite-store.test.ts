@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { MIGRATIONS } from '../../src/store/sql/schema.ts';
 import { describeStoreContract } from './store-contract.ts';
 
 const dirs = new Map<object, string>();
@@ -21,14 +22,14 @@ describeStoreContract('SQLite', {
 });
 
 describe('SQLite migrations', () => {
-  it('run once: opening the same file again keeps schema version 1 and the data', async () => {
+  it('run once: opening the same file again keeps the schema version and the data', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'carebridge-migrate-'));
     const path = join(dir, 'carebridge.db');
     const first = await SqliteStore.open(path);
     const { version } = await first.create({ resourceType: 'Organization', name: 'Riverside' });
     await first.close();
     const second = await SqliteStore.open(path);
-    expect(await second.schemaVersion()).toBe(1);
+    expect(await second.schemaVersion()).toBe(MIGRATIONS.length);
     expect((await second.read('Organization', version.id))?.resource).toMatchObject({ name: 'Riverside' });
     await second.close();
     rmSync(dir, { recursive: true, force: true });

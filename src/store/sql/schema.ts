@@ -58,6 +58,22 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX idx_reference_target ON idx_reference (target_type, target_id, code)',
     ],
   },
+  {
+    version: 2,
+    description: 'covering search indexes: lookups end in resource_id, owners in code',
+    statements: () => [
+      // A search's driving filter reads only the index (value → resource ids); the other filters
+      // check their rows by (resource_type, resource_id, code).
+      ...INDEX_TABLES.flatMap(([table, , lookup]) => [
+        `DROP INDEX ${table}_lookup`,
+        `DROP INDEX ${table}_owner`,
+        `CREATE INDEX ${table}_lookup ON ${table} (resource_type, ${table === 'idx_reference' ? 'code, target_type, target_id' : lookup}, resource_id)`,
+        `CREATE INDEX ${table}_owner ON ${table} (resource_type, resource_id, code)`,
+      ]),
+      'DROP INDEX idx_reference_target',
+      'CREATE INDEX idx_reference_target ON idx_reference (target_type, target_id, resource_type, code, resource_id)',
+    ],
+  },
 ];
 
 export const INDEX_TABLE_NAMES = INDEX_TABLES.map(([table]) => table);

@@ -21,6 +21,21 @@ interface Where {
   params: unknown[];
 }
 
+/**
+ * A filter in the two forms the query can use: `check` tests one candidate row (correlated
+ * EXISTS), `drive` lists the matching ids from the index (`alias.id IN (…)`), which lets the
+ * database start from the few matches instead of walking every resource of the type.
+ * `selectivity` ranks how few ids `drive` is likely to yield (0: never drive).
+ */
+interface Condition {
+  check: Where;
+  drive?: Where;
+  selectivity: number;
+}
+
+/** Below this a filter is not worth driving the query (status=active matches half the store). */
+const DRIVE_THRESHOLD = 2;
+
 interface Cursor {
   /** Sort value of the row the page starts after (null when sorting by ordinal only). */
   v: number | string | null;
@@ -79,7 +94,9 @@ function unescape(value: string): string {
 }
 
 function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
-  return getSearchParameters(resourceType)?.[code];
+  const all = getSearchParameters(resourceType);
+  // Own properties only: "toString" or "__proto__" are not search parameters.
+  return all && Object.hasOwn(all, code) ? all[code] : undefined;
 }
 
 function prefixOf(operator: string): string {
@@ -89,11 +106,10 @@ function prefixOf(operator: string): string {
 class WhereBuilder {
   readonly ignored: string[] = [];
 
-  /** The condition of one filter on the resources row aliased `r` (or a chain's alias). */
-  filter(resourceType: string, filter: Filter, alias: string): Where | undefined {
+  /** The condition of one filter on the resources row aliased `alias` (`r`, or a chain's `c`). */
+  filter(resourceType: string, filter: Filter, alias: string): Condition | undefined {
     const [code, ...modifierParts] = filter.code.split(':');
-    const chain = filter.code.includes('.') ? filter.code : undefined;
-    if (chain) {
+    if (filter.code.includes('.')) {
       return this.chained(resourceType, filter, alias);
     }
     const name = code as string;
@@ -101,33 +117,42 @@ class WhereBuilder {
     if (name === '_id') {
       const ids = splitValues(filter.value).map(unescape);
       const sql = `${alias}.id IN (${ids.map(() => '?').join(', ')})`;
-      return { sql: filter.operator === 'not' || filter.operator === 'ne' ? `NOT (${sql})` : sql, params: ids };
+      const negated = filter.operator === 'not' || filter.operator === 'ne';
+      const where = { sql: negated ? `NOT (${sql})` : sql, params: ids };
+      return { check: where, selectivity: negated ? 0 : 5, ...(negated ? {} : { drive: where }) };
     }
     if (name === '_lastUpdated') {
-      return this.dateCondition(`${alias}.last_updated_ms`, `${alias}.last_updated_ms`, filter);
+      return { check: this.dateCondition(`${alias}.last_updated_ms`, `${alias}.last_updated_ms`, filter), selectivity: 0 };
     }
     const sp = name === '_tag' ? ({ type: 'token' } as SearchParameter) : name === '_profile' ? ({ type: 'uri' } as SearchParameter) : searchParameter(resourceType, name);
     if (!sp || name === '_compartment' || name === '_project') {
       this.ignored.push(filter.code);
       return undefined;
     }
-    const exists = (table: string, condition: Where): Where => ({
-      sql: `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND (${condition.sql}))`,
-      params: [name, ...condition.params],
-    });
-    const table = { token: 'idx_token', string: 'idx_string', reference: 'idx_reference', date: 'idx_date', number: 'idx_number', quantity: 'idx_number', uri: 'idx_uri' }[sp.type as string];
+    const type = sp.type as string;
+    const table = { token: 'idx_token', string: 'idx_string', reference: 'idx_reference', date: 'idx_date', number: 'idx_number', quantity: 'idx_number', uri: 'idx_uri' }[type];
     if (!table) {
       this.ignored.push(filter.code);
       return undefined;
     }
     if (filter.operator === 'missing' || modifier === 'missing') {
       const any = `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ?)`;
-      return { sql: filter.value === 'true' ? `NOT ${any}` : any, params: [name] };
+      return { check: { sql: filter.value === 'true' ? `NOT ${any}` : any, params: [name] }, selectivity: 0 };
     }
-    const alternatives = splitValues(filter.value).map((value) => this.valueCondition(sp.type as string, filter.operator, value));
+    const alternatives = splitValues(filter.value).map((value) => this.valueCondition(type, filter.operator, value));
     const anyOf: Where = { sql: alternatives.map((a) => `(${a.sql})`).join(' OR '), params: alternatives.flatMap((a) => a.params) };
-    const condition = exists(table, anyOf);
-    return filter.operator === 'not' ? { sql: `NOT ${condition.sql}`, params: condition.params } : condition;
+    const exists: Where = {
+      sql: `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND (${anyOf.sql}))`,
+      params: [name, ...anyOf.params],
+    };
+    if (filter.operator === 'not') {
+      return { check: { sql: `NOT ${exists.sql}`, params: exists.params }, selectivity: 0 };
+    }
+    const drive: Where = {
+      sql: `${alias}.id IN (SELECT x.resource_id FROM ${table} x WHERE x.resource_type = ? AND x.code = ? AND (${anyOf.sql}))`,
+      params: [resourceType, name, ...anyOf.params],
+    };
+    return { check: exists, drive, selectivity: selectivityOf(type, name, filter.operator, alternatives.length) };
   }
 
   private valueCondition(type: string, operator: string, value: string): Where {
@@ -227,7 +252,7 @@ class WhereBuilder {
   }
 
   /** subject:Patient.identifier=sys|val: the reference's targets must match the inner filter. */
-  private chained(resourceType: string, filter: Filter, alias: string): Where | undefined {
+  private chained(resourceType: string, filter: Filter, alias: string): Condition | undefined {
     const dot = filter.code.indexOf('.');
     const [name, targetType] = filter.code.slice(0, dot).split(':') as [string, string | undefined];
     const sp = searchParameter(resourceType, name);
@@ -241,11 +266,38 @@ class WhereBuilder {
     if (!inner) {
       return undefined;
     }
+    const innerWhere = inner.drive && inner.selectivity >= DRIVE_THRESHOLD ? inner.drive : inner.check;
+    const targetsSql = `SELECT c.id FROM resources c WHERE c.resource_type = ? AND c.deleted = 0 AND (${innerWhere.sql})`;
     return {
-      sql: `EXISTS (SELECT 1 FROM idx_reference x JOIN resources c ON c.resource_type = x.target_type AND c.id = x.target_id AND c.deleted = 0
-        WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND (${inner.sql}))`,
-      params: [name, target, ...inner.params],
+      check: {
+        sql: `EXISTS (SELECT 1 FROM idx_reference x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql}))`,
+        params: [name, target, target, ...innerWhere.params],
+      },
+      drive: {
+        sql: `${alias}.id IN (SELECT x.resource_id FROM idx_reference x WHERE x.resource_type = ? AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql}))`,
+        params: [resourceType, name, target, target, ...innerWhere.params],
+      },
+      selectivity: inner.selectivity,
     };
+  }
+}
+
+/** How few resources one filter is likely to match, by what it compares (see Condition). */
+function selectivityOf(type: string, name: string, operator: string, alternatives: number): number {
+  if (alternatives > 20) {
+    return 1;
+  }
+  switch (type) {
+    case 'reference':
+      return 4;
+    case 'token':
+      return name === 'identifier' || name.endsWith('-identifier') || name === '_tag' ? 4 : 1;
+    case 'uri':
+      return operator === 'below' ? 1 : 3;
+    case 'string':
+      return operator === 'contains' ? 0 : 2;
+    default:
+      return 0;
   }
 }
 
@@ -296,13 +348,10 @@ interface Row {
 export async function runSearch(db: SqlExecutor, request: SearchRequest, options: SearchOptions): Promise<SearchResult> {
   const type = request.resourceType;
   const builder = new WhereBuilder();
-  const where: Where[] = [{ sql: 'r.resource_type = ? AND r.deleted = 0', params: [type] }];
-  for (const filter of request.filters ?? []) {
-    const condition = builder.filter(type, filter, 'r');
-    if (condition) {
-      where.push(condition);
-    }
-  }
+  const conditions = (request.filters ?? []).map((f) => builder.filter(type, f, 'r')).filter((c): c is Condition => c !== undefined);
+  // The most selective filter drives (its ids from the index); the others check each candidate.
+  const driver = conditions.reduce<Condition | undefined>((best, c) => (c.drive && c.selectivity >= DRIVE_THRESHOLD && c.selectivity > (best?.selectivity ?? 0) ? c : best), undefined);
+  const where: Where[] = [{ sql: 'r.resource_type = ? AND r.deleted = 0', params: [type] }, ...conditions.map((c) => (c === driver ? (c.drive as Where) : c.check))];
   const count = Math.min(request.count ?? DEFAULT_COUNT, MAX_COUNT);
   const whereSql = where.map((w) => `(${w.sql})`).join(' AND ');
   const whereParams = where.flatMap((w) => w.params);
@@ -332,7 +381,10 @@ export async function runSearch(db: SqlExecutor, request: SearchRequest, options
     );
   }
   const direction = descending !== backwards ? 'DESC' : 'ASC';
-  const orderSql = sort ? `sort_value ${direction}, r.ordinal ${direction}` : `r.ordinal ${direction}`;
+  // With a driving filter, "+r.ordinal" keeps SQLite from walking the ordinal index instead
+  // (sorting a few matches is cheaper than scanning the type in order).
+  const ordinal = driver && db.dialect === 'sqlite' ? '+r.ordinal' : 'r.ordinal';
+  const orderSql = sort ? `sort_value ${direction}, ${ordinal} ${direction}` : `${ordinal} ${direction}`;
   const select = sort ? `r.id, r.content, r.ordinal, ${sort.sql} AS sort_value` : 'r.id, r.content, r.ordinal';
   const allWhere = [whereSql, ...pageWhere.map((w) => `(${w.sql})`)].join(' AND ');
   const rows = await db.all<Row>(`SELECT ${select} FROM resources r WHERE ${allWhere} ORDER BY ${orderSql} LIMIT ?`, [

@@ -1,0 +1,49 @@
+// The load generator of bench/server.ts, run as its own process: autocannon against one URL,
+// rotating through many different requests (one body or path per request). Reads its job from
+// the JSON file named by argv[2]; prints autocannon's result as one JSON line on stdout.
+import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
+import { ingestBundles } from './workload.ts';
+
+export interface LoadJob {
+  url: string;
+  connections: number;
+  /** Seconds; ignored when `amount` is set. */
+  duration?: number;
+  /** Number of requests to send (ingest: each body once). */
+  amount?: number;
+  /** GET paths to rotate through. */
+  paths?: string[];
+  /** POST /fhir transaction Bundles generated here (not sent over a pipe): count, seed, tag. */
+  ingest?: { count: number; seed: number; tag: string };
+}
+
+const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as LoadJob;
+let requests: autocannon.Request[];
+let amount = job.amount;
+if (job.ingest) {
+  const { bodies } = ingestBundles(job.ingest.count, job.ingest.seed, job.ingest.tag);
+  let next = 0;
+  amount = bodies.length;
+  requests = [
+    {
+      method: 'POST',
+      path: '/fhir',
+      headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+      setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }),
+    },
+  ];
+} else {
+  const paths = job.paths ?? ['/'];
+  let next = 0;
+  requests = [{ method: 'GET', headers: { accept: 'application/fhir+json' }, setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length] as string }) }];
+}
+
+const result = await autocannon({
+  url: job.url,
+  connections: job.connections,
+  ...(amount !== undefined ? { amount } : { duration: job.duration ?? 10 }),
+  timeout: 30,
+  requests,
+});
+process.stdout.write(`${JSON.stringify(result)}\n`);
