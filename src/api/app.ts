@@ -31,10 +31,11 @@ export function createApp(options: AppOptions): express.Express {
     const requestId = (req.get('x-request-id') ?? '').replace(/[^A-Za-z0-9-]/g, '').slice(0, 64) || randomUUID();
     res.setHeader('X-Request-Id', requestId);
     res.on('finish', () => {
+      // The route pattern (/:type/:id), never the path: an id in a URL may be anything.
       options.logger.info('request', {
         requestId,
         method: req.method,
-        route: req.route?.path ?? req.path.split('/').slice(0, 3).join('/'),
+        route: typeof req.route?.path === 'string' ? req.route.path : 'unmatched',
         status: res.statusCode,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
       });
@@ -75,9 +76,14 @@ export function createApp(options: AppOptions): express.Express {
     } else if (err instanceof OperationOutcomeError) {
       body = err.outcome;
       status = 400;
+    } else if (typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status >= 400 && (err as { status: number }).status < 500) {
+      // express and body-parser mark what the client got wrong (a malformed %-escape in the
+      // path, a body that does not match its Content-Encoding) with a 4xx status.
+      status = (err as { status: number }).status;
+      body = outcome('error', 'invalid', status === 415 ? 'Unsupported content encoding' : 'Malformed request');
     } else {
       body = normalizeOperationOutcome(err);
-      options.logger.error('unhandled error', { method: req.method, path: req.path.split('/').slice(0, 3).join('/'), error: err });
+      options.logger.error('unhandled error', { method: req.method, error: err });
     }
     if (!res.headersSent) {
       res.status(status).type(FHIR_JSON).send(JSON.stringify(body));

@@ -42,6 +42,10 @@ function checkKeys(root: unknown): void {
   const stack: { value: unknown; path: string }[] = [{ value: root, path: '' }];
   while (stack.length > 0) {
     const { value, path } = stack.pop() as { value: unknown; path: string };
+    if (typeof value === 'string' && !value.isWellFormed()) {
+      // A lone surrogate ("\ud800") is valid JSON but not text: it would corrupt what we store.
+      refuse(`Invalid Unicode (a lone surrogate) in the string at ${path || '/'}`);
+    }
     if (value === null || typeof value !== 'object') {
       continue;
     }
@@ -50,6 +54,9 @@ function checkKeys(root: unknown): void {
       continue;
     }
     for (const key of Object.keys(value)) {
+      if (!key.isWellFormed()) {
+        refuse(`Invalid Unicode (a lone surrogate) in a property name at ${path || '/'}`);
+      }
       if (FORBIDDEN_KEYS.has(key)) {
         refuse(`Forbidden property name "${key}" at ${path || '/'}`);
       }

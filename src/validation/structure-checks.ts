@@ -8,6 +8,8 @@ import { issue } from './outcome.ts';
 import type { Terminology } from './terminology.ts';
 
 export const BLANK_STRING = 'must not be an empty or blank string';
+/** What FHIR's txt-1 forbids in a narrative that a browser would run. */
+const UNSAFE_XHTML = /<\s*\/?\s*(script|iframe|object|embed|form|input|button|link|meta|style|base|frame|frameset|applet)\b|\son[a-z]+\s*=|javascript:/i;
 export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]+)\/([^/?#]+)(\/_history\/[^/]+)?$/;
 const ABSOLUTE_REFERENCE = /^https?:\/\/\S+\/([A-Z][A-Za-z]+)\/([^/?#]+)(\/_history\/[^/]+)?$/;
@@ -177,7 +179,9 @@ class Walker {
 
   private value(item: unknown, { element, typeCode }: ElementRef, root: InternalTypeSchema, path: string): void {
     if (typeof item === 'string') {
-      if (item.trim() === '') {
+      if (typeCode === 'xhtml' && UNSAFE_XHTML.test(item)) {
+        this.error('value', 'narrative may hold only basic XHTML formatting: no scripts, forms, embedded objects or event handlers (FHIR txt-1)', path);
+      } else if (item.trim() === '') {
         this.error('value', BLANK_STRING, path);
       } else if (element.binding?.strength === 'required' && element.binding.valueSet) {
         this.code(element.binding.valueSet, undefined, item, path);

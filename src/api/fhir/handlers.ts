@@ -1,5 +1,5 @@
 // The instance and type interactions: read, vread, create, update, delete, history, $validate.
-import { OperationOutcomeError, allOk, businessRule, conflict, created, gone, notFound, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, allOk, businessRule, conflict, created, gone, notFound, preconditionFailed } from '@medplum/core';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { FhirStore, StoreTransaction, StoredVersion } from '../../store/fhir-store.ts';
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
@@ -7,6 +7,7 @@ import { hasErrors, toOutcome } from '../../validation/outcome.ts';
 import { ID_PATTERN } from '../../validation/structure-checks.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError, parseIfMatch, versionHeaders, writeResponse } from './request.ts';
+import { conditionSearch } from './search-params.ts';
 import { isSupportedType } from './supported.ts';
 
 /** The outcome id @medplum/core's getStatus answers 422 for (see businessRule()). */
@@ -27,6 +28,28 @@ export function checkId(id: string): void {
   }
 }
 
+/**
+ * Outside a transaction a reference must point at something that exists without the request:
+ * urn:uuid targets and conditional (Type?query) references only resolve inside a transaction.
+ */
+function localReferenceIssue(resource: Resource): string | undefined {
+  let found: string | undefined;
+  const visit = (value: unknown): void => {
+    if (found !== undefined || value === null || typeof value !== 'object') {
+      return;
+    }
+    for (const [key, v] of Object.entries(value)) {
+      if (key === 'reference' && typeof v === 'string' && (/^urn:uuid:/.test(v) || /^[A-Z][A-Za-z]+\?/.test(v))) {
+        found = `The reference "${v.slice(0, 80)}" only resolves inside a transaction Bundle`;
+        return;
+      }
+      visit(v);
+    }
+  };
+  visit(resource);
+  return found;
+}
+
 /** The body of a create or update: a resource of the URL's type, valid against R4 and its profile. */
 export function checkBody(type: string, body: unknown): Resource {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -35,6 +58,10 @@ export function checkBody(type: string, body: unknown): Resource {
   const resource = body as Resource;
   if (resource.resourceType !== type) {
     throw badRequestError(`The body is a ${String(resource.resourceType)}, the URL names ${type}`, 'resourceType');
+  }
+  const local = localReferenceIssue(resource);
+  if (local) {
+    throw badRequestError(local);
   }
   const issues = validateFhirResource(resource);
   if (hasErrors(issues)) {
@@ -74,6 +101,9 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
   checkType(type);
   const resource = checkBody(type, request.body);
   const ifNoneExist = request.headers['if-none-exist'];
+  if (ifNoneExist !== undefined) {
+    conditionSearch(type, ifNoneExist);
+  }
   const { outcome, version } = await tx.create({ ...resource, id: undefined } as Resource, { ifNoneExist, assignedId });
   return outcome === 'existing' ? writeResponse(request, 200, version, allOk) : writeResponse(request, 201, version, created);
 }
@@ -97,10 +127,8 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
 export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string): Promise<FhirResponse> {
   checkType(type);
   const resource = checkBody(type, request.body);
-  const matches = await tx.search({ ...parseSearchRequest(`${type}?${query}`), count: 2 });
-  if (matches.ignored.length > 0) {
-    throw badRequestError(`Unknown search parameters in the condition: ${matches.ignored.join(', ')}`);
-  }
+  const ifMatch = parseIfMatch(request.headers['if-match']);
+  const matches = await tx.search(conditionSearch(type, query));
   if (matches.resources.length > 1) {
     throw new OperationOutcomeError(preconditionFailed);
   }
@@ -121,7 +149,7 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
   if (resource.id !== undefined && resource.id !== match.id) {
     throw badRequestError(`The body's id "${resource.id}" differs from the matching resource's`, `${type}.id`);
   }
-  const { outcome, version } = await tx.update({ ...resource, id: match.id }, { ifMatch: parseIfMatch(request.headers['if-match']) });
+  const { outcome, version } = await tx.update({ ...resource, id: match.id }, { ifMatch });
   return writeResponse(request, outcome === 'created' ? 201 : 200, version);
 }
 

@@ -1,12 +1,13 @@
 // POST /fhir with a transaction or batch Bundle. A transaction runs in one store transaction:
 // ids are chosen first, urn:uuid and conditional references rewritten to them, then every entry
 // is written; any failure rolls all of it back. A batch runs each entry on its own.
-import { OperationOutcomeError, badRequest, getStatus, normalizeOperationOutcome, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, badRequest, getStatus, normalizeOperationOutcome, preconditionFailed } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
 import { RetryableConflict } from '../../store/sql/executor.ts';
 import { checkType, conditionalUpdate, create, remove, update } from './handlers.ts';
+import { conditionSearch } from './search-params.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError } from './request.ts';
 
@@ -44,7 +45,25 @@ function parseUrl(url: string | undefined, index: number): { type: string; id?: 
 }
 
 function plan(bundle: Bundle): PlannedEntry[] {
-  const entries = bundle.entry ?? [];
+  const entries = (bundle.entry ?? []) as unknown;
+  if (!Array.isArray(entries)) {
+    throw badRequestError('Bundle.entry must be an array');
+  }
+  entries.forEach((entry: unknown, index) => {
+    const request = (entry as { request?: unknown } | null)?.request as { method?: unknown; url?: unknown; ifNoneExist?: unknown; ifMatch?: unknown } | undefined;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || request === null || typeof request !== 'object') {
+      throw badRequestError(`Bundle.entry[${index}] must be an object with a request`);
+    }
+    for (const field of ['method', 'url', 'ifNoneExist', 'ifMatch'] as const) {
+      if (request[field] !== undefined && typeof request[field] !== 'string') {
+        throw badRequestError(`Bundle.entry[${index}].request.${field} must be a string`);
+      }
+    }
+  });
+  return planEntries(bundle, entries as BundleEntry[]);
+}
+
+function planEntries(bundle: Bundle, entries: BundleEntry[]): PlannedEntry[] {
   if (entries.length > MAX_ENTRIES) {
     throw badRequestError(`A ${bundle.type} holds at most ${MAX_ENTRIES} entries`);
   }
@@ -103,7 +122,8 @@ async function resolveConditionalReferences(tx: StoreTransaction, resources: Res
   };
   resources.forEach(collect);
   for (const reference of pending) {
-    const result = await tx.search({ ...parseSearchRequest(reference), count: 2 });
+    const [refType = '', refQuery = ''] = reference.split('?', 2);
+    const result = await tx.search(conditionSearch(refType, refQuery));
     if (result.resources.length !== 1 || result.ignored.length > 0) {
       throw new OperationOutcomeError(
         result.resources.length > 1 ? preconditionFailed : badRequest(`Conditional reference ${reference.slice(0, 120)} matches ${result.resources.length} resources`),
@@ -186,8 +206,11 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
   for (const p of planned) {
     if (p.method === 'POST') {
       const ifNoneExist = p.entry.request?.ifNoneExist;
-      if (ifNoneExist) {
-        const found = await tx.search({ ...parseSearchRequest(`${p.type}?${ifNoneExist}`), count: 2 });
+      if (ifNoneExist !== undefined) {
+        if (typeof ifNoneExist !== 'string') {
+          throw badRequestError(`Bundle.entry[${p.index}].request.ifNoneExist must be a query string`);
+        }
+        const found = await tx.search(conditionSearch(p.type, ifNoneExist));
         if (found.resources.length > 1) {
           throw new OperationOutcomeError(preconditionFailed);
         }
@@ -198,7 +221,7 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
       }
       p.assignedId ??= randomUUID();
     } else if (p.method === 'PUT' && p.query !== undefined) {
-      const found = await tx.search({ ...parseSearchRequest(`${p.type}?${p.query}`), count: 2 });
+      const found = await tx.search(conditionSearch(p.type, p.query));
       p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : p.entry.resource?.id ?? randomUUID();
     } else if (p.method === 'PUT') {
       p.assignedId = p.id;
@@ -250,7 +273,10 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
 }
 
 export async function batch(store: FhirStore, request: FhirRequest, bundle: Bundle, readGet: (tx: StoreTransaction, p: PlannedEntry) => Promise<FhirResponse>): Promise<FhirResponse> {
-  const entries = bundle.entry ?? [];
+  const entries = (bundle.entry ?? []) as unknown;
+  if (!Array.isArray(entries)) {
+    throw badRequestError('Bundle.entry must be an array');
+  }
   if (entries.length > MAX_ENTRIES) {
     throw badRequestError(`A batch holds at most ${MAX_ENTRIES} entries`);
   }

@@ -110,6 +110,10 @@ export class SqlTransaction implements StoreTransaction {
     }
     // Resources created without a key (plain create, another query) may match too.
     const found = await this.search({ ...parseSearchRequest(`${type}?${query}`), count: 2 });
+    if (found.ignored.length > 0) {
+      // A condition with a parameter we do not search by would match what the client never meant.
+      throw new OperationOutcomeError(badRequest(`If-None-Exist uses parameters carebridge does not search by: ${found.ignored.join(', ')}`));
+    }
     if (found.resources.length > 1) {
       throw new OperationOutcomeError(preconditionFailed);
     }

@@ -33,7 +33,7 @@ export function uniqueSchema(prefix = 'carebridge_api'): string {
   return `${prefix}_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
 }
 
-async function serve(store: FhirStore, database: string, cleanup: () => Promise<void>): Promise<TestServer> {
+async function serve(store: FhirStore, database: string, cleanup: () => Promise<void>, logLevel = 'warn'): Promise<TestServer> {
   loadDefinitions();
   const logs: string[] = [];
   const stream = new Writable({
@@ -42,7 +42,7 @@ async function serve(store: FhirStore, database: string, cleanup: () => Promise<
       done();
     },
   });
-  const logger = createLogger({ level: 'warn', stream });
+  const logger = createLogger({ level: logLevel, stream });
   let running: RunningServer;
   try {
     running = await initServer({ store, logger, port: 0, host: '127.0.0.1' });
@@ -65,15 +65,20 @@ async function serve(store: FhirStore, database: string, cleanup: () => Promise<
   };
 }
 
-/** A server on a new SQLite file in a temp folder (removed on stop). */
-export async function startSqliteServer(): Promise<TestServer> {
+/** A server on a new SQLite file in a temp folder (removed on stop); logs kept from `logLevel` up. */
+export async function startSqliteServer(logLevel = 'warn'): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'carebridge-api-'));
   const file = join(dir, 'carebridge.db');
   const store = await SqliteStore.open(file);
-  return serve(store, `sqlite:${file}`, async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  return serve(
+    store,
+    `sqlite:${file}`,
+    async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    logLevel,
+  );
 }
 
 /** A server on a PostgreSQL schema of its own, dropped on stop (stop other users of it first). */
