@@ -97,6 +97,8 @@ export class SqliteStore extends SqlTransaction implements FhirStore {
     }
     const store = new SqliteStore(path, options);
     await migrate(store.writer, (work) => store.serialized(() => store.inTransaction(work)));
+    // Refresh the planner's statistics where they are stale (cheap; SQLite's advice at open).
+    store.writer.exec('PRAGMA optimize=0x10002');
     return store;
   }
 
