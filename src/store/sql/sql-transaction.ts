@@ -207,8 +207,22 @@ export class SqlTransaction implements StoreTransaction {
     await this.insertRows('idx_uri', ['code', 'value'], type, id, rows.uri.map((r) => [r.code, r.value]));
   }
 
-  /** One multi-row INSERT per table (chunked below SQLite's 32,766 parameter limit). */
+  /**
+   * SQLite: one prepared single-row INSERT per table, reused (in-process calls are cheap; a
+   * statement per row count would miss the statement cache). PostgreSQL: one multi-row INSERT per
+   * table, since every statement is a round trip.
+   */
   private async insertRows(table: string, columns: string[], type: string, id: string, rows: unknown[][]): Promise<void> {
+    if (rows.length === 0) {
+      return;
+    }
+    if (this.db.dialect === 'sqlite') {
+      const sql = `INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) VALUES (${new Array(columns.length + 2).fill('?').join(', ')})`;
+      for (const row of rows) {
+        await this.db.run(sql, [type, id, ...row]);
+      }
+      return;
+    }
     const width = columns.length + 2;
     const chunk = Math.floor(30_000 / width);
     for (let start = 0; start < rows.length; start += chunk) {
