@@ -1,13 +1,12 @@
 // PostgreSQL, for running several carebridge instances on one database. Transactions take a
 // pooled connection; row locks (SELECT … FOR UPDATE) and the conditional-create key serialise
 // concurrent writers; serialization failures and deadlocks are retried.
-import type { Resource } from '@medplum/fhirtypes';
 import pg from 'pg';
-import type { CreateOptions, FhirStore, HistoryOptions, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import type { StoreTransaction } from '../fhir-store.ts';
 import { RetryableConflict } from '../sql/executor.ts';
 import type { SqlExecutor } from '../sql/executor.ts';
-import { readHistory, readVersion } from '../sql/history-sql.ts';
-import { currentSchemaVersion, migrate } from '../sql/schema.ts';
+import { migrate } from '../sql/schema.ts';
+import { SqlStore } from '../sql/sql-store.ts';
 import { SqlTransaction } from '../sql/sql-transaction.ts';
 
 /** Three tries: a deadlock between two transactions resolves on the second. */
@@ -63,17 +62,15 @@ export interface PostgresStoreOptions {
   now?: () => Date;
 }
 
-export class PostgresStore extends SqlTransaction implements FhirStore {
+export class PostgresStore extends SqlStore {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
-  private readonly reader: PgExecutor;
   private readonly clock: () => Date;
 
   private constructor(pool: pg.Pool, options: PostgresStoreOptions) {
     const reader = new PgExecutor(pool);
     super(reader, options.now);
     this.pool = pool;
-    this.reader = reader;
     this.clock = options.now ?? (() => new Date());
   }
 
@@ -116,40 +113,17 @@ export class PostgresStore extends SqlTransaction implements FhirStore {
     }
   }
 
-  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+  override transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     return this.withClient((db) => work(new SqlTransaction(db, this.clock)));
   }
 
-  override create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {
-    return this.transaction((tx) => tx.create(resource, options));
-  }
-
-  override update(resource: Resource, options?: UpdateOptions): Promise<WriteResult> {
-    return this.transaction((tx) => tx.update(resource, options));
-  }
-
-  override delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
-    return this.transaction((tx) => tx.delete(resourceType, id));
-  }
-
-  vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
-    return readVersion(this.reader, resourceType, id, versionId);
-  }
-
-  history(resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]> {
-    return readHistory(this.reader, resourceType, id, options);
-  }
-
-  schemaVersion(): Promise<number> {
-    return currentSchemaVersion(this.reader);
-  }
 
   /** Drops the schema and everything in it: for test runs that own their schema. */
   async dropSchema(schema: string): Promise<void> {
     await this.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await this.pool.end();
   }
 }

@@ -4,12 +4,11 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Resource } from '@medplum/fhirtypes';
-import type { CreateOptions, FhirStore, HistoryOptions, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import type { StoreTransaction } from '../fhir-store.ts';
 import { RetryableConflict } from '../sql/executor.ts';
 import type { SqlExecutor } from '../sql/executor.ts';
-import { readHistory, readVersion } from '../sql/history-sql.ts';
-import { currentSchemaVersion, migrate } from '../sql/schema.ts';
+import { migrate } from '../sql/schema.ts';
+import { SqlStore } from '../sql/sql-store.ts';
 import { SqlTransaction } from '../sql/sql-transaction.ts';
 
 /** Prepared statements kept per connection; search builds many shapes, so the cache is bounded. */
@@ -63,12 +62,11 @@ export interface SqliteStoreOptions {
   now?: () => Date;
 }
 
-export class SqliteStore extends SqlTransaction implements FhirStore {
+export class SqliteStore extends SqlStore {
   readonly kind = 'sqlite' as const;
   private readonly writerDb: Database.Database;
   private readonly readerDb: Database.Database;
   private readonly writer: SqliteExecutor;
-  private readonly reader: SqliteExecutor;
   private readonly clock: () => Date;
   /** Tail of the queue of write transactions. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -86,7 +84,6 @@ export class SqliteStore extends SqlTransaction implements FhirStore {
     this.writerDb = writerDb;
     this.readerDb = readerDb;
     this.writer = new SqliteExecutor(writerDb);
-    this.reader = reader;
     this.clock = options.now ?? (() => new Date());
   }
 
@@ -120,7 +117,7 @@ export class SqliteStore extends SqlTransaction implements FhirStore {
     return run;
   }
 
-  async transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+  override async transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.serialized(() => this.inTransaction((db) => work(new SqlTransaction(db, this.clock))));
@@ -132,31 +129,8 @@ export class SqliteStore extends SqlTransaction implements FhirStore {
     }
   }
 
-  override create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {
-    return this.transaction((tx) => tx.create(resource, options));
-  }
 
-  override update(resource: Resource, options?: UpdateOptions): Promise<WriteResult> {
-    return this.transaction((tx) => tx.update(resource, options));
-  }
-
-  override delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
-    return this.transaction((tx) => tx.delete(resourceType, id));
-  }
-
-  vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
-    return readVersion(this.reader, resourceType, id, versionId);
-  }
-
-  history(resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]> {
-    return readHistory(this.reader, resourceType, id, options);
-  }
-
-  schemaVersion(): Promise<number> {
-    return currentSchemaVersion(this.reader);
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await this.queue;
     this.readerDb.close();
     this.writerDb.close();
