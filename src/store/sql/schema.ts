@@ -84,6 +84,17 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX idx_reference_owner ON idx_reference (resource_type, resource_id, code, target_type, target_id)',
     ],
   },
+  {
+    version: 4,
+    description: 'token lookup index seeks by resource_id right after the value',
+    statements: () => [
+      // Without statistics (a freshly loaded table) PostgreSQL checks "status=requested" for each
+      // candidate through the lookup index: with resource_id right after the value that is a
+      // seek, not a scan of every requested Task (105 ms → 1 ms per search at 10k patients).
+      'DROP INDEX idx_token_lookup',
+      'CREATE INDEX idx_token_lookup ON idx_token (resource_type, code, value, resource_id, system)',
+    ],
+  },
 ];
 
 export const INDEX_TABLE_NAMES = INDEX_TABLES.map(([table]) => table);

@@ -105,6 +105,16 @@ function prefixOf(operator: string): string {
 
 class WhereBuilder {
   readonly ignored: string[] = [];
+  /**
+   * Ends each per-candidate check. PostgreSQL flattens EXISTS into a semi-join and, without
+   * statistics on a freshly loaded table, scans every matching index row for each candidate;
+   * "OFFSET 0" keeps it a per-row subplan that seeks by resource id (105 ms → 1 ms per search).
+   */
+  private readonly fence: string;
+
+  constructor(dialect: SqlExecutor['dialect']) {
+    this.fence = dialect === 'postgres' ? ' OFFSET 0' : '';
+  }
 
   /** The condition of one filter on the resources row aliased `alias` (`r`, or a chain's `c`). */
   filter(resourceType: string, filter: Filter, alias: string): Condition | undefined {
@@ -136,13 +146,13 @@ class WhereBuilder {
       return undefined;
     }
     if (filter.operator === 'missing' || modifier === 'missing') {
-      const any = `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ?)`;
+      const any = `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ?${this.fence})`;
       return { check: { sql: filter.value === 'true' ? `NOT ${any}` : any, params: [name] }, selectivity: 0 };
     }
     const alternatives = splitValues(filter.value).map((value) => this.valueCondition(type, filter.operator, value));
     const anyOf: Where = { sql: alternatives.map((a) => `(${a.sql})`).join(' OR '), params: alternatives.flatMap((a) => a.params) };
     const exists: Where = {
-      sql: `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND (${anyOf.sql}))`,
+      sql: `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND (${anyOf.sql})${this.fence})`,
       params: [name, ...anyOf.params],
     };
     if (filter.operator === 'not') {
@@ -270,7 +280,7 @@ class WhereBuilder {
     const targetsSql = `SELECT c.id FROM resources c WHERE c.resource_type = ? AND c.deleted = 0 AND (${innerWhere.sql})`;
     return {
       check: {
-        sql: `EXISTS (SELECT 1 FROM idx_reference x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql}))`,
+        sql: `EXISTS (SELECT 1 FROM idx_reference x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql})${this.fence})`,
         params: [name, target, target, ...innerWhere.params],
       },
       drive: {
@@ -347,7 +357,7 @@ interface Row {
 
 export async function runSearch(db: SqlExecutor, request: SearchRequest, options: SearchOptions): Promise<SearchResult> {
   const type = request.resourceType;
-  const builder = new WhereBuilder();
+  const builder = new WhereBuilder(db.dialect);
   const conditions = (request.filters ?? []).map((f) => builder.filter(type, f, 'r')).filter((c): c is Condition => c !== undefined);
   // The most selective filter drives (its ids from the index); the others check each candidate.
   const driver = conditions.reduce<Condition | undefined>((best, c) => (c.drive && c.selectivity >= DRIVE_THRESHOLD && c.selectivity > (best?.selectivity ?? 0) ? c : best), undefined);
