@@ -108,14 +108,23 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** kB from /proc/<pid>/status (VmRSS now, VmHWM the peak so far). */
+/**
+ * kB from /proc/<pid>/status (VmRSS now, VmHWM the peak so far), summed over the process and its
+ * children: `carebridge serve` runs a cluster (a primary and one worker per core).
+ */
 function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   if (pid === undefined) {
     return NaN;
   }
   try {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : NaN;
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      // no children file: a single process
+    }
+    return (match ? Number(match[1]) : NaN) + children.reduce((sum, child) => sum + (procStatus(child, field) || 0), 0);
   } catch {
     return NaN;
   }
