@@ -44,8 +44,27 @@ describe('transaction', () => {
     expect(response.status).toBe(422);
     expect(response.body.resourceType).toBe('OperationOutcome');
     expect(JSON.stringify(response.body.issue)).toContain('Bundle.entry[1]');
+    expect(response.body.issue?.flatMap((i) => i.expression ?? [])).toContain('Bundle.entry[1].resource.status');
     expect(await countByIdentifier('Patient', value)).toBe(0);
     expect(await countByIdentifier('Observation', value)).toBe(0);
+  });
+
+  it('answers a GET entry from inside the transaction, after its writes', async () => {
+    const value = randomUUID();
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { request: { method: 'GET', url: `Patient?identifier=urn:carebridge-test:mrn|${value}` } },
+        { fullUrl: 'urn:uuid:7f0c1f36-0000-4000-8000-0000000000aa', resource: newPatient(value), request: { method: 'POST', url: 'Patient' } },
+      ],
+    };
+    const response = await fhirFetch<Bundle>(server, '', { method: 'POST', json: bundle });
+    expect(response.status).toBe(200);
+    const found = response.body.entry?.[0]?.resource as Bundle;
+    expect(found.type).toBe('searchset');
+    expect(found.entry).toHaveLength(1);
+    expect(response.body.entry?.[1]?.response?.status).toBe('201');
   });
 
   it('writes nothing when an entry is malformed (type differs from its URL): 400', async () => {

@@ -82,7 +82,7 @@ function found(version: StoredVersion | undefined): StoredVersion {
   return version;
 }
 
-export async function read(store: FhirStore, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
+export async function read(store: StoreTransaction, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
   checkType(type);
   checkId(id);
   const version = found(await store.read(type, id));

@@ -5,14 +5,13 @@ import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Request, Response, Router } from 'express';
 import type { Logger } from '../../log/logger.ts';
-import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
+import type { FhirStore } from '../../store/fhir-store.ts';
 import { MAX_JSON_BYTES, parseJsonBody } from '../../validation/json-input.ts';
 import { capabilityStatement } from './capability.ts';
 import { conditionalUpdate, create, history, read, remove, update, validateOperation, vread } from './handlers.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { errorResponse } from './request.ts';
 import { search } from './search.ts';
-import type { PlannedEntry } from './transaction.ts';
 import { batch, transaction } from './transaction.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
@@ -101,13 +100,6 @@ export function fhirRouter(options: FhirApiOptions): Router {
     send(res, response, req.query._pretty === 'true');
   };
 
-  const readGet = async (tx: StoreTransaction, p: PlannedEntry): Promise<FhirResponse> => {
-    void tx;
-    const base = options.publicUrl ?? 'http://localhost';
-    const request: FhirRequest = { method: 'GET', path: p.entry.request?.url ?? '', query: [...new URLSearchParams(p.query ?? '')], headers: {}, baseUrl: `${base}/fhir` };
-    return p.id ? read(store, request, p.type, p.id) : search(store, request, p.type);
-  };
-
   router.get('/metadata', handle((request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt), headers: {} })));
   router.get('/_history', handle((request) => history(store, request)));
   router.post(
@@ -117,7 +109,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
       if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch')) {
         throw new OperationOutcomeError(badRequest('POST /fhir takes a Bundle of type transaction or batch'));
       }
-      return bundle.type === 'transaction' ? transaction(store, request, bundle, readGet) : batch(store, request, bundle, readGet);
+      return bundle.type === 'transaction' ? transaction(store, request, bundle) : batch(store, request, bundle);
     }),
   );
   router.get('/:type', handle((request, req) => search(store, request, req.params.type as string)));

@@ -2,7 +2,7 @@
 // search, and answer a searchset Bundle with stable paging links.
 import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import type { FhirStore } from '../../store/fhir-store.ts';
+import type { StoreTransaction } from '../../store/fhir-store.ts';
 import { issue } from '../../validation/outcome.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { preferStrict } from './request.ts';
@@ -22,7 +22,7 @@ function elementsOf(resource: Resource, fields: string[]): Resource {
   return kept as unknown as Resource;
 }
 
-export async function search(store: FhirStore, request: FhirRequest, type: string): Promise<FhirResponse> {
+export async function search(store: StoreTransaction, request: FhirRequest, type: string): Promise<FhirResponse> {
   checkType(type);
   const screened = screenSearch(type, request.query);
   if (screened.ignored.length > 0 && preferStrict(request.headers)) {

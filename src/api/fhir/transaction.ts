@@ -6,7 +6,8 @@ import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplu
 import { randomUUID } from 'node:crypto';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
 import { RetryableConflict } from '../../store/sql/executor.ts';
-import { checkType, conditionalUpdate, create, remove, update } from './handlers.ts';
+import { checkType, conditionalUpdate, create, read, remove, update } from './handlers.ts';
+import { search } from './search.ts';
 import { conditionSearch } from './search-params.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError } from './request.ts';
@@ -167,7 +168,13 @@ function toEntryResponse(response: FhirResponse): BundleEntry {
   return { ...(body ? { resource: body } : {}), response: result };
 }
 
-async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry, readGet: (p: PlannedEntry) => Promise<FhirResponse>): Promise<FhirResponse> {
+/** A GET entry reads inside the transaction, so it sees the entries written before it. */
+function readEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry): Promise<FhirResponse> {
+  const request: FhirRequest = { method: 'GET', path: p.entry.request?.url ?? '', query: [...new URLSearchParams(p.query ?? '')], headers: {}, baseUrl: base.baseUrl };
+  return p.id ? read(tx, request, p.type, p.id) : search(tx, request, p.type);
+}
+
+async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry): Promise<FhirResponse> {
   const resource = p.entry.resource;
   switch (p.method) {
     case 'POST': {
@@ -197,7 +204,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
     case 'DELETE':
       return remove(tx, p.type, p.id as string);
     default:
-      return readGet(p);
+      return readEntry(tx, base, p);
   }
 }
 
@@ -232,7 +239,7 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
   }
 }
 
-export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle, readGet: (tx: StoreTransaction, p: PlannedEntry) => Promise<FhirResponse>): Promise<FhirResponse> {
+export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
   const planned = plan(bundle);
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
@@ -256,12 +263,14 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
     const out = new Map<number, FhirResponse>();
     for (const p of ordered) {
       try {
-        out.set(p.index, await runEntry(tx, request, p, (q) => readGet(tx, q)));
+        out.set(p.index, await runEntry(tx, request, p));
       } catch (err) {
         if (err instanceof OperationOutcomeError) {
           // Name the entry that failed; the whole transaction rolls back.
           const outcome = err.outcome;
-          throw new OperationOutcomeError({ ...outcome, issue: (outcome.issue ?? []).map((i) => ({ ...i, expression: (i.expression ?? []).map((e) => `Bundle.entry[${p.index}].resource.${e}`), diagnostics: `Bundle.entry[${p.index}]` })) });
+          const at = `Bundle.entry[${p.index}].resource`;
+          const rooted = (e: string): string => (e === p.type || e.startsWith(`${p.type}.`) ? at + e.slice(p.type.length) : `${at}.${e}`);
+          throw new OperationOutcomeError({ ...outcome, issue: (outcome.issue ?? []).map((i) => ({ ...i, expression: (i.expression ?? []).map(rooted), diagnostics: `Bundle.entry[${p.index}]` })) });
         }
         throw err;
       }
@@ -272,7 +281,7 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
   return { status: 200, body, headers: {} };
 }
 
-export async function batch(store: FhirStore, request: FhirRequest, bundle: Bundle, readGet: (tx: StoreTransaction, p: PlannedEntry) => Promise<FhirResponse>): Promise<FhirResponse> {
+export async function batch(store: FhirStore, request: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
   const entries = (bundle.entry ?? []) as unknown;
   if (!Array.isArray(entries)) {
     throw badRequestError('Bundle.entry must be an array');
@@ -286,7 +295,7 @@ export async function batch(store: FhirStore, request: FhirRequest, bundle: Bund
       const [p] = plan({ ...bundle, entry: [entries[index] as BundleEntry] }) as [PlannedEntry];
       p.index = index;
       // Entries of a batch do not refer to each other: ids come from the store as they are written.
-      const response = await store.transaction((tx) => runEntry(tx, request, p, (q) => readGet(tx, q)));
+      const response = await store.transaction((tx) => runEntry(tx, request, p));
       out.push(toEntryResponse(response));
     } catch (err) {
       const outcome = err instanceof OperationOutcomeError ? err.outcome : normalizeOperationOutcome(err);
@@ -296,4 +305,3 @@ export async function batch(store: FhirStore, request: FhirRequest, bundle: Bund
   return { status: 200, body: { resourceType: 'Bundle', type: 'batch-response', entry: out }, headers: {} };
 }
 
-export type { PlannedEntry };
