@@ -16,6 +16,7 @@ import { loadDefinitions } from '../src/validation/definitions.ts';
 import { validateFhirBundle, validateFhirResource, validateMappedBundle } from '../src/validation/fhir-validator.ts';
 import { validatePlan } from '../src/validation/plan.ts';
 import { checkStructure } from '../src/validation/structure-checks.ts';
+import { section, table } from './print.ts';
 
 const TARGET_PLANS_PER_SECOND = 1000;
 const FIXTURES_DIR = new URL('../fixtures/plans/', import.meta.url);
@@ -67,18 +68,6 @@ function medplumIssues(run: () => OperationOutcomeIssue[]): number {
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-function table(headers: string[], rows: string[][], alignLeft = 1): void {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells.map((cell, c) => (c < alignLeft ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ').trimEnd();
-  console.log(`  ${line(headers)}`);
-  console.log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
-  rows.forEach((r) => console.log(`  ${line(r)}`));
-}
-
-function section(title: string): void {
-  console.log(`\n${title}\n${'='.repeat(title.length)}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // 0. Machine

@@ -26,6 +26,7 @@ import { PostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { LoadJob } from './load-worker.ts';
 import { ENTRIES_PER_BUNDLE, agency, seedPatient, seedTemplates } from './workload.ts';
+import { section, table } from './print.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -81,18 +82,6 @@ cleanups.push(() => rmSync(tempDir, { recursive: true, force: true }));
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-');
 const mb = (kb: number): string => `${fmt(kb / 1024)} MB`;
 
-function table(headers: string[], rows: string[][], alignLeft = 1): void {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells.map((cell, c) => (c < alignLeft ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ').trimEnd();
-  console.log(`  ${line(headers)}`);
-  console.log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
-  rows.forEach((r) => console.log(`  ${line(r)}`));
-}
-
-function section(title: string): void {
-  console.log(`\n${title}\n${'='.repeat(title.length)}`);
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
