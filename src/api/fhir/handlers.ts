@@ -11,7 +11,7 @@ import { conditionSearch } from './search-params.ts';
 import { isSupportedType } from './supported.ts';
 
 /** The outcome id @medplum/core's getStatus answers 422 for (see businessRule()). */
-const UNPROCESSABLE_ID = businessRule('', '').id as string;
+export const UNPROCESSABLE_ID = businessRule('', '').id as string;
 
 /** History pages hold at most this many versions. */
 export const MAX_HISTORY_COUNT = 1000;
@@ -51,7 +51,7 @@ function localReferenceIssue(resource: Resource): string | undefined {
 }
 
 /** The body of a create or update: a resource of the URL's type, valid against R4 and its profile. */
-export function checkBody(type: string, body: unknown): Resource {
+export function checkBody(type: string, body: unknown, validated = false): Resource {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequestError('The body must be a FHIR resource (a JSON object)');
   }
@@ -63,7 +63,7 @@ export function checkBody(type: string, body: unknown): Resource {
   if (local) {
     throw badRequestError(local);
   }
-  const issues = validateFhirResource(resource);
+  const issues = validated ? [] : validateFhirResource(resource);
   if (hasErrors(issues)) {
     // A well-formed resource that fails R4 or its profile is 422 (http.html#update); @medplum/core's
     // getStatus maps the business-rule outcome id to 422. Malformed requests stay 400.
@@ -99,7 +99,7 @@ export async function vread(store: FhirStore, request: FhirRequest, type: string
 /** POST /Type (If-None-Exist makes it conditional). */
 export async function create(tx: StoreTransaction, request: FhirRequest, type: string, assignedId?: string): Promise<FhirResponse> {
   checkType(type);
-  const resource = checkBody(type, request.body);
+  const resource = checkBody(type, request.body, request.bodyValidated);
   const ifNoneExist = request.headers['if-none-exist'];
   if (ifNoneExist !== undefined) {
     conditionSearch(type, ifNoneExist);
@@ -112,7 +112,7 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
 export async function update(tx: StoreTransaction, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
   checkType(type);
   checkId(id);
-  const resource = checkBody(type, request.body);
+  const resource = checkBody(type, request.body, request.bodyValidated);
   if (resource.id !== undefined && resource.id !== id) {
     throw badRequestError(`The body's id "${resource.id}" differs from the URL's "${id}"`, `${type}.id`);
   }
@@ -126,7 +126,7 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
  */
 export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string): Promise<FhirResponse> {
   checkType(type);
-  const resource = checkBody(type, request.body);
+  const resource = checkBody(type, request.body, request.bodyValidated);
   const ifMatch = parseIfMatch(request.headers['if-match']);
   const matches = await tx.search(conditionSearch(type, query));
   if (matches.resources.length > 1) {

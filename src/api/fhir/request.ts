@@ -15,6 +15,8 @@ export interface FhirRequest {
   body?: unknown;
   /** Absolute URL of /fhir, for Location and links. */
   baseUrl: string;
+  /** The body was already validated (a transaction validates its entries before taking the write lock). */
+  bodyValidated?: boolean;
 }
 
 export interface FhirResponse {

@@ -6,7 +6,9 @@ import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplu
 import { randomUUID } from 'node:crypto';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
 import { RetryableConflict } from '../../store/sql/executor.ts';
-import { checkType, conditionalUpdate, create, read, remove, update } from './handlers.ts';
+import { UNPROCESSABLE_ID, checkType, conditionalUpdate, create, read, remove, update } from './handlers.ts';
+import { validateFhirResource } from '../../validation/fhir-validator.ts';
+import { hasErrors, toOutcome } from '../../validation/outcome.ts';
 import { search } from './search.ts';
 import { conditionSearch } from './search-params.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
@@ -147,6 +149,7 @@ function entryRequest(base: FhirRequest, entry: BundleEntry, path: string, body?
     },
     body,
     baseUrl: base.baseUrl,
+    bodyValidated: base.bodyValidated,
   };
 }
 
@@ -239,8 +242,27 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
   }
 }
 
+/**
+ * Validates every written resource before the store's write transaction begins: validation is
+ * most of a transaction's CPU, and on SQLite the write lock is shared by all server processes.
+ * urn:uuid references are checked against the types of the entries they name.
+ */
+function validateEntries(planned: PlannedEntry[]): void {
+  const types = new Map(planned.filter((p) => p.entry.fullUrl && p.entry.resource).map((p) => [p.entry.fullUrl as string, p.type]));
+  const issues = planned.flatMap((p) =>
+    (p.method === 'POST' || p.method === 'PUT') && p.entry.resource
+      ? validateFhirResource(p.entry.resource, { path: `Bundle.entry[${p.index}].resource`, typeOfFullUrl: (url) => types.get(url) })
+      : [],
+  );
+  if (hasErrors(issues)) {
+    throw new OperationOutcomeError({ ...toOutcome(issues.filter((i) => i.severity === 'error' || i.severity === 'fatal')), id: UNPROCESSABLE_ID });
+  }
+}
+
 export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
   const planned = plan(bundle);
+  validateEntries(planned);
+  request = { ...request, bodyValidated: true };
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
   const responses = await store.transaction(async (tx) => {
