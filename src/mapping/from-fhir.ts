@@ -3,13 +3,12 @@
 import { OperationOutcomeError, badRequest } from '@medplum/core';
 import type { Appointment, Bundle, CarePlan, CareTeam, Coverage, Encounter, Goal, MedicationRequest, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 import type { TransitionPlan } from '../model/transition-plan.ts';
-import { SYSTEMS } from '../model/terminology.ts';
 import { BundleReader } from './bundle-reader.ts';
 import { fromCareTeam } from './care-team.ts';
 import { fromCaregiverTask } from './caregiver-tasks.ts';
 import { fromCarePlanStatus, isTransitionCarePlan } from './careplan.ts';
 import { fromCoverage } from './coverage.ts';
-import { codeIn, defined, fromIdentifier } from './datatypes.ts';
+import { defined, fromIdentifier } from './datatypes.ts';
 import { fromAppointment } from './follow-ups.ts';
 import { fromGoal } from './goals.ts';
 import { fromHospitalStay } from './hospital-stay.ts';
@@ -70,9 +69,4 @@ export function fromFhir(bundle: Bundle): TransitionPlan {
     referrals: nonEmpty(referrals),
     coverage: nonEmpty(coverage),
   });
-}
-
-/** Whether a Bundle holds a transition CarePlan (for telling plans from other Bundles). */
-export function holdsTransitionPlan(bundle: Bundle): boolean {
-  return (bundle.entry ?? []).some((e) => e.resource?.resourceType === 'CarePlan' && codeIn(e.resource.category, SYSTEMS.carePlanCategory) !== undefined);
 }

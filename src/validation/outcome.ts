@@ -1,6 +1,5 @@
 // Every problem carebridge reports is an OperationOutcome issue: severity, code, a plain-English
 // sentence, and where it is (FHIRPath `expression`; for the plan JSON also its JSON pointer in `location`).
-import { OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 
 export type IssueSeverity = OperationOutcomeIssue['severity'];
@@ -32,13 +31,6 @@ export function toOutcome(issues: OperationOutcomeIssue[]): OperationOutcome {
     return { resourceType: 'OperationOutcome', issue: [issue('information', 'informational', 'All OK')] };
   }
   return { resourceType: 'OperationOutcome', issue: issues };
-}
-
-/** Throws when any issue is an error, so callers on a write path can't forget to look. */
-export function assertNoErrors(issues: OperationOutcomeIssue[]): void {
-  if (hasErrors(issues)) {
-    throw new OperationOutcomeError(toOutcome(issues));
-  }
 }
 
 /** JSON pointer (/careTeam/0/role) to a FHIRPath-style path (careTeam[0].role). */

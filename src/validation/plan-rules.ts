@@ -3,6 +3,7 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { OrganizationRef, TransitionPlan } from '../model/transition-plan.ts';
 import { VITAL_SIGNS } from '../model/vital-signs.ts';
+import { canonicalJson } from '../util/canonical-json.ts';
 import { issue, pointerToPath } from './outcome.ts';
 
 type Report = (pointer: string, text: string, severity?: 'error' | 'warning', code?: OperationOutcomeIssue['code']) => void;
@@ -43,15 +44,6 @@ function checkUniqueIds(plan: TransitionPlan, report: Report): void {
       }
     });
   }
-}
-
-/** JSON with object keys sorted, so two descriptions compare equal whatever their key order. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }
 
 function checkOrganizations(plan: TransitionPlan, report: Report): void {

@@ -5,6 +5,7 @@
 import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import { getSearchParameters } from '@medplum/core';
+import { MAX_COUNT } from '../../store/sql/search-sql.ts';
 import { badRequestError } from './request.ts';
 import { isSupportedType, searchParametersOf } from './supported.ts';
 import type { SupportedType } from './supported.ts';
@@ -89,8 +90,8 @@ function checkSort(type: string, value: string): void {
 function checkResultParameter(type: string, name: string, value: string): void {
   switch (name) {
     case '_count':
-      if (!/^\d{1,5}$/.test(value) || Number(value) > 1000) {
-        throw badRequestError('_count must be an integer from 0 to 1000', '_count');
+      if (!/^\d{1,5}$/.test(value) || Number(value) > MAX_COUNT) {
+        throw badRequestError(`_count must be an integer from 0 to ${MAX_COUNT}`, '_count');
       }
       break;
     case '_summary':

@@ -20,9 +20,6 @@ export const SYSTEM_INTERACTIONS: SystemInteraction[] = ['transaction', 'batch',
 /** Operations, each with where it applies. */
 export const OPERATIONS = [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', level: 'type and instance' }];
 
-/** Result parameters every search understands. */
-export const SEARCH_RESULT_PARAMETERS = ['_count', '_sort', '_include', '_revinclude', '_summary', '_elements', '_total', '_format'];
-
 /** Search parameters carebridge does not evaluate (Medplum-only, composite, special). */
 const UNSUPPORTED_SEARCH_TYPES = new Set(['composite', 'special']);
 const UNSUPPORTED_CODES = new Set(['_compartment', '_project', '_security', '_source', '_text', '_content', '_list', '_has', '_query', '_filter']);

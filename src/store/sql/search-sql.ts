@@ -6,6 +6,8 @@ import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 import type { SearchOptions, SearchResult } from '../fhir-store.ts';
 import type { SqlExecutor } from './executor.ts';
 import { dateRange } from '../../search/date-range.ts';
+// Queries must normalise text exactly as the index did.
+import { normalizeSearchText } from '../../search/extract-index.ts';
 
 /** _count default and ceiling: a page is a page, not a dump. */
 export const DEFAULT_COUNT = 20;
@@ -47,10 +49,6 @@ interface Cursor {
 
 function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-function normalize(value: string): string {
-  return value.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
 /** Splits on commas not escaped with a backslash, and unescapes \, \| \$ \\. */
@@ -169,7 +167,7 @@ class WhereBuilder {
     switch (type) {
       case 'token': {
         if (operator === 'text') {
-          return { sql: "x.text LIKE ? ESCAPE '\\'", params: [`${escapeLike(normalize(value))}%`] };
+          return { sql: "x.text LIKE ? ESCAPE '\\'", params: [`${escapeLike(normalizeSearchText(value))}%`] };
         }
         const [system, code] = splitToken(value);
         if (system === undefined) {
@@ -187,9 +185,9 @@ class WhereBuilder {
           return { sql: 'x.exact = ?', params: [v] };
         }
         if (operator === 'contains') {
-          return { sql: "x.normalized LIKE ? ESCAPE '\\'", params: [`%${escapeLike(normalize(v))}%`] };
+          return { sql: "x.normalized LIKE ? ESCAPE '\\'", params: [`%${escapeLike(normalizeSearchText(v))}%`] };
         }
-        return { sql: "x.normalized LIKE ? ESCAPE '\\'", params: [`${escapeLike(normalize(v))}%`] };
+        return { sql: "x.normalized LIKE ? ESCAPE '\\'", params: [`${escapeLike(normalizeSearchText(v))}%`] };
       }
       case 'reference': {
         const v = unescape(value);

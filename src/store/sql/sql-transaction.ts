@@ -6,6 +6,7 @@ import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { extractIndexRows } from '../../search/extract-index.ts';
+import { canonicalJson } from '../../util/canonical-json.ts';
 import type { CreateOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
 import type { SqlExecutor } from './executor.ts';
 import { INDEX_TABLE_NAMES } from './schema.ts';
@@ -34,14 +35,11 @@ export function toStoredVersion(row: ResourceRow): StoredVersion {
   };
 }
 
-/** JSON with sorted keys and without meta.versionId/lastUpdated: equal when the content is. */
+/** Canonical JSON without meta.versionId/lastUpdated: equal when the content is. */
 function contentKey(resource: Resource): string {
   const { meta, ...rest } = resource as Resource & { meta?: Record<string, unknown> };
   const strippedMeta = meta ? Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'versionId' && k !== 'lastUpdated')) : undefined;
-  const value = strippedMeta && Object.keys(strippedMeta).length > 0 ? { ...rest, meta: strippedMeta } : rest;
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
+  return canonicalJson(strippedMeta && Object.keys(strippedMeta).length > 0 ? { ...rest, meta: strippedMeta } : rest);
 }
 
 /** If-None-Exist queries that mean the same thing get the same key (parameter order, encoding). */
