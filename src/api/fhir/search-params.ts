@@ -7,7 +7,7 @@ import type { SearchRequest } from '@medplum/core';
 import { getSearchParameters } from '@medplum/core';
 import { MAX_COUNT } from '../../store/sql/search-sql.ts';
 import { badRequestError } from './request.ts';
-import { isSupportedType, searchParametersOf } from './supported.ts';
+import { isSupportedType, searchParameterType } from './supported.ts';
 import type { SupportedType } from './supported.ts';
 
 export const RESULT_PARAMETERS = new Set(['_count', '_sort', '_include', '_revinclude', '_summary', '_elements', '_total', '_format', '_cursor', '_pretty']);
@@ -41,7 +41,7 @@ function parameterType(type: string, name: string): string | undefined {
   if (!isSupportedType(type) || !NAME.test(name)) {
     return undefined;
   }
-  return searchParametersOf(type as SupportedType).find((sp) => sp.name === name)?.type;
+  return searchParameterType(type as SupportedType, name);
 }
 
 /** Whether "name[:modifier][.chain…]" is something the store evaluates on `type`. */

@@ -34,11 +34,30 @@ export interface SupportedSearchParameter {
   definition?: string;
 }
 
-/** The search parameters of a type that the store evaluates. */
+const byType = new Map<SupportedType, SupportedSearchParameter[]>();
+
+/** The search parameters of a type that the store evaluates (computed once per type). */
 export function searchParametersOf(type: SupportedType): SupportedSearchParameter[] {
-  const all = getSearchParameters(type) ?? {};
-  return Object.entries(all)
-    .filter(([code, sp]) => !UNSUPPORTED_CODES.has(code) && !UNSUPPORTED_SEARCH_TYPES.has(sp.type as string))
-    .map(([code, sp]) => ({ name: code, type: sp.type as string, definition: sp.url }))
-    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  let list = byType.get(type);
+  if (!list) {
+    const all = getSearchParameters(type) ?? {};
+    list = Object.entries(all)
+      .filter(([code, sp]) => !UNSUPPORTED_CODES.has(code) && !UNSUPPORTED_SEARCH_TYPES.has(sp.type as string))
+      .map(([code, sp]) => ({ name: code, type: sp.type as string, definition: sp.url }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    byType.set(type, list);
+  }
+  return list;
+}
+
+const typesByName = new Map<SupportedType, Map<string, string>>();
+
+/** name → parameter type, for checking every parameter of every search without a scan. */
+export function searchParameterType(type: SupportedType, name: string): string | undefined {
+  let types = typesByName.get(type);
+  if (!types) {
+    types = new Map(searchParametersOf(type).map((sp) => [sp.name, sp.type]));
+    typesByName.set(type, types);
+  }
+  return types.get(name);
 }

@@ -93,6 +93,7 @@ export class SqlTransaction implements StoreTransaction {
       throw new OperationOutcomeError(conflict(`${type}/${assignedId} already exists`));
     }
     const query = canonicalQuery(ifNoneExist);
+    const condition = parseSearchRequest(`${type}?${query}`);
     const newId = assignedId ?? randomUUID();
     // The key row is the lock: a second request with the same query waits here (PostgreSQL) or
     // behind the write transaction (SQLite) and then finds the first one's resource.
@@ -100,14 +101,14 @@ export class SqlTransaction implements StoreTransaction {
     if (claimed.changes === 0) {
       const [key] = await this.db.all<{ resource_id: string }>('SELECT resource_id FROM conditional_keys WHERE resource_type = ? AND query = ?', [type, query]);
       const existing = key ? await this.read(type, key.resource_id) : undefined;
-      if (existing && !existing.deleted && (await this.matches(type, query, existing.id))) {
+      if (existing && !existing.deleted && (await this.matches(condition, existing.id))) {
         return { outcome: 'existing', version: existing };
       }
       // The keyed resource was deleted or no longer matches: the key is stale, take it over.
       await this.db.run('UPDATE conditional_keys SET resource_id = ? WHERE resource_type = ? AND query = ?', [newId, type, query]);
     }
     // Resources created without a key (plain create, another query) may match too.
-    const found = await this.search({ ...parseSearchRequest(`${type}?${query}`), count: 2 });
+    const found = await this.search({ ...condition, count: 2 });
     if (found.ignored.length > 0) {
       // A condition with a parameter we do not search by would match what the client never meant.
       throw new OperationOutcomeError(badRequest(`If-None-Exist uses parameters carebridge does not search by: ${found.ignored.join(', ')}`));
@@ -123,11 +124,10 @@ export class SqlTransaction implements StoreTransaction {
     return { outcome: 'created', version: await this.writeVersion(resource, newId, 1, false) };
   }
 
-  private async matches(type: string, query: string, id: string): Promise<boolean> {
-    const request = parseSearchRequest(`${type}?${query}`);
-    request.filters = [...(request.filters ?? []), { code: '_id', operator: Operator.EQUALS, value: id }];
-    request.count = 1;
-    return (await this.search(request)).resources.length === 1;
+  /** Whether the resource `id` still matches the condition (its key may have gone stale). */
+  private async matches(condition: SearchRequest, id: string): Promise<boolean> {
+    const filters = [...(condition.filters ?? []), { code: '_id', operator: Operator.EQUALS, value: id }];
+    return (await this.search({ ...condition, filters, count: 1 })).resources.length === 1;
   }
 
   async update(resource: Resource, options: UpdateOptions = {}): Promise<WriteResult> {
