@@ -7,6 +7,7 @@ import { hasErrors, toOutcome } from '../../validation/outcome.ts';
 import { ID_PATTERN } from '../../validation/structure-checks.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError, parseIfMatch, versionHeaders, writeResponse } from './request.ts';
+import { forEachReference, needsTransaction } from './references.ts';
 import { conditionSearch } from './search-params.ts';
 import { isSupportedType } from './supported.ts';
 
@@ -34,19 +35,9 @@ export function checkId(id: string): void {
  */
 function localReferenceIssue(resource: Resource): string | undefined {
   let found: string | undefined;
-  const visit = (value: unknown): void => {
-    if (found !== undefined || value === null || typeof value !== 'object') {
-      return;
-    }
-    for (const [key, v] of Object.entries(value)) {
-      if (key === 'reference' && typeof v === 'string' && (/^urn:uuid:/.test(v) || /^[A-Z][A-Za-z]+\?/.test(v))) {
-        found = `The reference "${v.slice(0, 80)}" only resolves inside a transaction Bundle`;
-        return;
-      }
-      visit(v);
-    }
-  };
-  visit(resource);
+  forEachReference(resource, (reference) => {
+    found ??= needsTransaction(reference) ? `The reference "${reference.slice(0, 80)}" only resolves inside a transaction Bundle` : undefined;
+  });
   return found;
 }
 

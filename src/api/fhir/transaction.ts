@@ -9,6 +9,7 @@ import { RetryableConflict } from '../../store/sql/executor.ts';
 import { UNPROCESSABLE_ID, checkType, conditionalUpdate, create, read, remove, update } from './handlers.ts';
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
 import { hasErrors, toOutcome } from '../../validation/outcome.ts';
+import { CONDITIONAL_REFERENCE, forEachReference } from './references.ts';
 import { search } from './search.ts';
 import { conditionSearch } from './search-params.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
@@ -91,39 +92,33 @@ function planEntries(bundle: Bundle, entries: BundleEntry[]): PlannedEntry[] {
   });
 }
 
-/** Replaces every Reference.reference found in `map` (urn:uuid → Type/id), in place. */
-function rewriteReferences(value: unknown, map: Map<string, string>): void {
-  if (Array.isArray(value)) {
-    value.forEach((v) => rewriteReferences(v, map));
-  } else if (value !== null && typeof value === 'object') {
-    const object = value as Record<string, unknown>;
-    for (const [key, v] of Object.entries(object)) {
-      if (key === 'reference' && typeof v === 'string' && map.has(v)) {
-        object[key] = map.get(v);
-      } else if (typeof v === 'object') {
-        rewriteReferences(v, map);
-      }
+/**
+ * Replaces every reference found in `map` (urn:uuid or Type?query → Type/id), in place; returns
+ * the urn:uuid references that name no entry.
+ */
+function rewriteReferences(resource: Resource | undefined, map: Map<string, string>): string[] {
+  const unresolved: string[] = [];
+  forEachReference(resource, (reference, holder) => {
+    const target = map.get(reference);
+    if (target !== undefined) {
+      holder.reference = target;
+    } else if (reference.startsWith('urn:uuid:')) {
+      unresolved.push(reference);
     }
-  }
+  });
+  return unresolved;
 }
 
 /** Type?query references inside resources: resolved to the one match, or the transaction fails. */
 async function resolveConditionalReferences(tx: StoreTransaction, resources: Resource[], map: Map<string, string>): Promise<void> {
   const pending = new Set<string>();
-  const collect = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      value.forEach(collect);
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, v] of Object.entries(value)) {
-        if (key === 'reference' && typeof v === 'string' && /^[A-Z][A-Za-z]+\?/.test(v) && !map.has(v)) {
-          pending.add(v);
-        } else if (typeof v === 'object') {
-          collect(v);
-        }
+  resources.forEach((r) =>
+    forEachReference(r, (reference) => {
+      if (CONDITIONAL_REFERENCE.test(reference) && !map.has(reference)) {
+        pending.add(reference);
       }
-    }
-  };
-  resources.forEach(collect);
+    }),
+  );
   for (const reference of pending) {
     const [refType = '', refQuery = ''] = reference.split('?', 2);
     const result = await tx.search(conditionSearch(refType, refQuery));
@@ -277,8 +272,7 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
     const map = new Map<string, string>();
     await assignIds(tx, ordered, map);
     await resolveConditionalReferences(tx, planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined), map);
-    planned.forEach((p) => rewriteReferences(p.entry.resource, map));
-    const unresolved = planned.flatMap((p) => JSON.stringify(p.entry.resource ?? {}).match(/"reference":"urn:uuid:[^"]*"/g) ?? []);
+    const unresolved = planned.flatMap((p) => rewriteReferences(p.entry.resource, map));
     if (unresolved.length > 0) {
       throw badRequestError(`References to no entry of the Bundle: ${[...new Set(unresolved)].slice(0, 5).join(', ')}`);
     }

@@ -1,0 +1,26 @@
+// Reference strings inside a resource, found in one walk: a transaction rewrites and resolves
+// them, a single write refuses the ones only a transaction can resolve.
+
+/** Type?query: resolved by a search, inside a transaction only. */
+export const CONDITIONAL_REFERENCE = /^[A-Z][A-Za-z]+\?/;
+
+/** Calls `visit` for each `reference` string, with the object that holds it (to rewrite it). */
+export function forEachReference(value: unknown, visit: (reference: string, holder: Record<string, unknown>) => void): void {
+  if (Array.isArray(value)) {
+    value.forEach((v) => forEachReference(v, visit));
+  } else if (value !== null && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    for (const [key, v] of Object.entries(object)) {
+      if (key === 'reference' && typeof v === 'string') {
+        visit(v, object);
+      } else if (typeof v === 'object') {
+        forEachReference(v, visit);
+      }
+    }
+  }
+}
+
+/** urn:uuid and conditional references mean something only inside a transaction Bundle. */
+export function needsTransaction(reference: string): boolean {
+  return reference.startsWith('urn:uuid:') || CONDITIONAL_REFERENCE.test(reference);
+}
