@@ -1,6 +1,6 @@
 // The HTTP application: /fhir (FHIR R4 REST) and health checks. Errors anywhere answer as
 // OperationOutcome; nothing escapes as an HTML error page or a stack trace.
-import { OperationOutcomeError, normalizeOperationOutcome } from '@medplum/core';
+import { OperationOutcomeError, getStatus, normalizeOperationOutcome } from '@medplum/core';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
@@ -75,7 +75,7 @@ export function createApp(options: AppOptions): express.Express {
       body = outcome('error', 'invalid', `Unreadable request body (${type})`);
     } else if (err instanceof OperationOutcomeError) {
       body = err.outcome;
-      status = 400;
+      status = getStatus(err.outcome);
     } else if (typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status >= 400 && (err as { status: number }).status < 500) {
       // express and body-parser mark what the client got wrong (a malformed %-escape in the
       // path, a body that does not match its Content-Encoding) with a 4xx status.

@@ -2,7 +2,7 @@
 // content negotiation, and every error as an OperationOutcome with the status the API promises.
 // Search, paging and Bundles are in http-search.test.ts and http-bundles.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { CapabilityStatement, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { RESOURCE_TYPES, searchParametersOf } from '../../src/api/fhir/supported.ts';
 import type { TestServer } from './support/server.ts';
@@ -94,6 +94,20 @@ describe('versions and preconditions', () => {
     const response = await fhirFetch(server, url, { method: 'PUT', json: { ...patient({ active: false }), id: other.id } });
     expectOutcome(response, 409);
     expect((await fhirFetch<Patient>(server, `Patient/${other.id}`)).body).toEqual(other);
+  });
+});
+
+describe('history', () => {
+  it('reads _since as an instant in any UTC offset', async () => {
+    const created = await createPatient();
+    const lastUpdated = Date.parse(created.meta?.lastUpdated as string);
+    // The same instants written in +05:00: one just before the write, one just after.
+    const inPlusFive = (ms: number): string => `${new Date(ms + 5 * 3_600_000).toISOString().slice(0, 23)}+05:00`;
+    const before = await fhirFetch<Bundle>(server, `Patient/${created.id}/_history?_since=${encodeURIComponent(inPlusFive(lastUpdated - 1))}`);
+    const after = await fhirFetch<Bundle>(server, `Patient/${created.id}/_history?_since=${encodeURIComponent(inPlusFive(lastUpdated + 1))}`);
+    expect(before.body.entry).toHaveLength(1);
+    expect(after.body.entry ?? []).toHaveLength(0);
+    expect((await fhirFetch(server, 'Patient/_history?_since=yesterday')).status).toBe(400);
   });
 });
 

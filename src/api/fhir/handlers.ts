@@ -177,10 +177,13 @@ export async function history(store: FhirStore, request: FhirRequest, type?: str
   if (!Number.isInteger(count) || count < 1 || count > MAX_HISTORY_COUNT) {
     throw badRequestError(`_count must be an integer from 1 to ${MAX_HISTORY_COUNT}`, '_count');
   }
-  const since = params.get('_since');
-  if (since !== undefined && Number.isNaN(Date.parse(since))) {
-    throw badRequestError('_since must be an instant', '_since');
+  const sinceParam = params.get('_since');
+  const sinceMs = sinceParam === undefined ? undefined : Date.parse(sinceParam);
+  if (sinceMs !== undefined && (Number.isNaN(sinceMs) || !/^\d{4}-\d{2}-\d{2}/.test(sinceParam as string))) {
+    throw badRequestError('_since must be an instant (e.g. 2026-11-20T00:00:00Z)', '_since');
   }
+  // Stored lastUpdated is ISO in UTC: compare like with like, whatever zone the client wrote.
+  const since = sinceMs === undefined ? undefined : new Date(sinceMs).toISOString();
   const cursor = params.get('_cursor');
   const beforeSeq = cursor === undefined ? undefined : Number(cursor);
   if (beforeSeq !== undefined && !Number.isInteger(beforeSeq)) {
