@@ -24,7 +24,11 @@ export function redact(value: unknown, depth = 0): unknown {
     return value.map((v) => redact(v, depth + 1));
   }
   if (value instanceof Error) {
-    return { name: value.name, message: value.message };
+    // An error's message may quote the input that caused it (a value a database refused):
+    // keep what says where and what kind, never the message.
+    const code = (value as { code?: unknown }).code;
+    const frames = (value.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).slice(0, 8).map((line) => line.trim());
+    return { name: value.name, ...(typeof code === 'string' ? { code } : {}), frames };
   }
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {

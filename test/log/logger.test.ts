@@ -44,12 +44,16 @@ describe('logger', () => {
     expect(JSON.parse(lines[0] as string)).toMatchObject({ status: 422, resource: '[redacted]' });
   });
 
-  it('keeps harmless fields and cuts deep objects', () => {
+  it('keeps harmless fields, cuts deep objects, and logs errors without their message', () => {
     expect(redact({ method: 'POST', route: '/:type', a: { b: { c: { d: { e: { f: { g: 1 } } } } } } })).toEqual({
       method: 'POST',
       route: '/:type',
       a: { b: { c: { d: { e: { f: '[truncated]' } } } } },
     });
-    expect(redact(new Error('boom'))).toEqual({ name: 'Error', message: 'boom' });
+    const error = Object.assign(new Error('invalid input syntax: "MRN-4471 Zyxwvut"'), { code: '22P02' });
+    const logged = redact(error) as { name: string; code: string; frames: string[] };
+    expect(logged).toMatchObject({ name: 'Error', code: '22P02' });
+    expect(logged.frames.length).toBeGreaterThan(0);
+    expect(JSON.stringify(logged)).not.toMatch(/MRN-4471|Zyxwvut/);
   });
 });
