@@ -2,6 +2,7 @@
 // they are tested and reused (transaction entries) without express.
 import { OperationOutcomeError, allOk, badRequest, getStatus, normalizeOperationOutcome } from '@medplum/core';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Principal } from '../../auth/principal.ts';
 import type { StoredVersion } from '../../store/fhir-store.ts';
 
 export interface FhirRequest {
@@ -17,6 +18,8 @@ export interface FhirRequest {
   baseUrl: string;
   /** The body was already validated (a transaction validates its entries before taking the write lock). */
   bodyValidated?: boolean;
+  /** The authenticated caller (set by the bearer-token middleware as res.locals.principal). */
+  principal?: Principal;
 }
 
 export interface FhirResponse {

@@ -4,6 +4,7 @@ import { OperationOutcomeError, badRequest, notFound, unsupportedMediaType } fro
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Request, Response, Router } from 'express';
+import type { Principal } from '../../auth/principal.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import { MAX_JSON_BYTES, parseJsonBody } from '../../validation/json-input.ts';
@@ -89,6 +90,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
         headers: headersOf(req),
         body,
         baseUrl: baseUrlOf(req, options),
+        principal: res.locals.principal as Principal | undefined,
       };
       response = await run(request, req);
     } catch (err) {
