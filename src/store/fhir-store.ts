@@ -2,6 +2,7 @@
 // (embedded default) and postgres/ (several instances). Both pass test/store/store-contract.ts.
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
+import type { StoreCaller } from './access.ts';
 
 /** A resource as stored: its current (or a past) version, or the marker of its deletion. */
 export interface StoredVersion {
@@ -79,6 +80,8 @@ export interface FhirStore extends StoreTransaction {
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
   vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined>;
   history(resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]>;
+  /** The same store as one tenant sees it: reads filtered to what it may see, writes authored by it. */
+  forCaller(caller: StoreCaller): FhirStore;
   /** Schema version after migrations ran. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

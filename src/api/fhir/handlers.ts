@@ -1,6 +1,7 @@
 // The instance and type interactions: read, vread, create, update, delete, history, $validate.
 import { OperationOutcomeError, allOk, businessRule, conflict, created, gone, notFound, preconditionFailed } from '@medplum/core';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { requirePermission } from '../../auth/access/policy.ts';
 import type { FhirStore, StoreTransaction, StoredVersion } from '../../store/fhir-store.ts';
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
 import { hasErrors, toOutcome } from '../../validation/outcome.ts';
@@ -75,6 +76,7 @@ function found(version: StoredVersion | undefined): StoredVersion {
 
 export async function read(store: StoreTransaction, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
   checkType(type);
+  requirePermission(request.principal, type, 'r');
   checkId(id);
   const version = found(await store.read(type, id));
   return { status: 200, body: version.resource, headers: versionHeaders(version, request.baseUrl) };
@@ -82,6 +84,7 @@ export async function read(store: StoreTransaction, request: FhirRequest, type: 
 
 export async function vread(store: FhirStore, request: FhirRequest, type: string, id: string, versionId: string): Promise<FhirResponse> {
   checkType(type);
+  requirePermission(request.principal, type, 'r');
   checkId(id);
   const version = found(await store.vread(type, id, versionId));
   return { status: 200, body: version.resource, headers: versionHeaders(version, request.baseUrl) };
@@ -168,6 +171,7 @@ function historyEntry(version: StoredVersion, baseUrl: string): BundleEntry {
 export async function history(store: FhirStore, request: FhirRequest, type?: string, id?: string): Promise<FhirResponse> {
   if (type) {
     checkType(type);
+    requirePermission(request.principal, type, id ? 'r' : 's');
   }
   if (id) {
     checkId(id);

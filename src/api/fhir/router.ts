@@ -5,6 +5,7 @@ import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Request, Response, Router } from 'express';
 import type { Principal } from '../../auth/principal.ts';
+import { callerFor } from '../../auth/access/policy.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import { MAX_JSON_BYTES, parseJsonBody } from '../../validation/json-input.ts';
@@ -68,7 +69,6 @@ function send(res: Response, response: FhirResponse, pretty: boolean): void {
 }
 
 export function fhirRouter(options: FhirApiOptions): Router {
-  const { store } = options;
   const startedAt = new Date().toISOString();
   const router = express.Router({ caseSensitive: true, strict: false });
 
@@ -76,7 +76,8 @@ export function fhirRouter(options: FhirApiOptions): Router {
   // __proto__ keys and non-JSON content types.
   router.use(express.raw({ type: () => true, limit: MAX_JSON_BYTES }));
 
-  const handle = (run: (request: FhirRequest, req: Request) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
+  // Each request reads and writes through the store as its caller sees it (tenancy).
+  const handle = (run: (request: FhirRequest, req: Request, store: FhirStore) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
     let response: FhirResponse;
     try {
       checkAcceptable(req);
@@ -92,7 +93,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
         baseUrl: baseUrlOf(req, options),
         principal: res.locals.principal as Principal | undefined,
       };
-      response = await run(request, req);
+      response = await run(request, req, request.principal ? options.store.forCaller(callerFor(request.principal)) : options.store);
     } catch (err) {
       response = errorResponse(err);
       if (response.status >= 500) {
@@ -103,10 +104,10 @@ export function fhirRouter(options: FhirApiOptions): Router {
   };
 
   router.get('/metadata', handle((request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt), headers: {} })));
-  router.get('/_history', handle((request) => history(store, request)));
+  router.get('/_history', handle((request, _req, store) => history(store, request)));
   router.post(
     '/',
-    handle((request) => {
+    handle((request, _req, store) => {
       const bundle = request.body as Bundle | undefined;
       if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch')) {
         throw new OperationOutcomeError(badRequest('POST /fhir takes a Bundle of type transaction or batch'));
@@ -114,10 +115,10 @@ export function fhirRouter(options: FhirApiOptions): Router {
       return bundle.type === 'transaction' ? transaction(store, request, bundle) : batch(store, request, bundle);
     }),
   );
-  router.get('/:type', handle((request, req) => search(store, request, req.params.type as string)));
+  router.get('/:type', handle((request, req, store) => search(store, request, req.params.type as string)));
   router.post(
     '/:type/_search',
-    handle((request, req) => {
+    handle((request, req, store) => {
       // POST _search: parameters in a form body (and the URL), as GET would have them.
       const form = Buffer.isBuffer(req.body) && req.is('application/x-www-form-urlencoded') ? [...new URLSearchParams((req.body as Buffer).toString('utf8'))] : [];
       return search(store, { ...request, query: [...request.query, ...form] }, req.params.type as string);
@@ -125,10 +126,10 @@ export function fhirRouter(options: FhirApiOptions): Router {
   );
   router.post('/:type/\\$validate', handle((request, req) => validateOperation(request, req.params.type as string)));
   router.post('/:type/:id/\\$validate', handle((request, req) => validateOperation(request, req.params.type as string)));
-  router.post('/:type', handle((request, req) => store.transaction((tx) => create(tx, request, req.params.type as string))));
+  router.post('/:type', handle((request, req, store) => store.transaction((tx) => create(tx, request, req.params.type as string))));
   router.put(
     '/:type',
-    handle((request, req) => {
+    handle((request, req, store) => {
       const query = new URLSearchParams(request.query.filter(([k]) => !k.startsWith('_format') && k !== '_pretty')).toString();
       if (!query) {
         throw new OperationOutcomeError(badRequest('PUT /Type needs search parameters (conditional update) or an id: PUT /Type/id'));
@@ -136,12 +137,12 @@ export function fhirRouter(options: FhirApiOptions): Router {
       return store.transaction((tx) => conditionalUpdate(tx, request, req.params.type as string, query));
     }),
   );
-  router.get('/:type/_history', handle((request, req) => history(store, request, req.params.type as string)));
-  router.get('/:type/:id', handle((request, req) => read(store, request, req.params.type as string, req.params.id as string)));
-  router.put('/:type/:id', handle((request, req) => store.transaction((tx) => update(tx, request, req.params.type as string, req.params.id as string))));
-  router.delete('/:type/:id', handle((request, req) => store.transaction((tx) => remove(tx, req.params.type as string, req.params.id as string))));
-  router.get('/:type/:id/_history', handle((request, req) => history(store, request, req.params.type as string, req.params.id as string)));
-  router.get('/:type/:id/_history/:vid', handle((request, req) => vread(store, request, req.params.type as string, req.params.id as string, req.params.vid as string)));
+  router.get('/:type/_history', handle((request, req, store) => history(store, request, req.params.type as string)));
+  router.get('/:type/:id', handle((request, req, store) => read(store, request, req.params.type as string, req.params.id as string)));
+  router.put('/:type/:id', handle((request, req, store) => store.transaction((tx) => update(tx, request, req.params.type as string, req.params.id as string))));
+  router.delete('/:type/:id', handle((request, req, store) => store.transaction((tx) => remove(tx, req.params.type as string, req.params.id as string))));
+  router.get('/:type/:id/_history', handle((request, req, store) => history(store, request, req.params.type as string, req.params.id as string)));
+  router.get('/:type/:id/_history/:vid', handle((request, req, store) => vread(store, request, req.params.type as string, req.params.id as string, req.params.vid as string)));
 
   // Known paths with other methods: 405; anything else under /fhir: 404.
   router.all(['/', '/metadata', '/:type', '/:type/:id'], handle(() => {

@@ -6,6 +6,7 @@ import type { StoreTransaction } from '../../store/fhir-store.ts';
 import { issue } from '../../validation/outcome.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { preferStrict } from './request.ts';
+import { requirePermission } from '../../auth/access/policy.ts';
 import { checkType } from './handlers.ts';
 import { screenSearch } from './search-params.ts';
 
@@ -24,6 +25,7 @@ function elementsOf(resource: Resource, fields: string[]): Resource {
 
 export async function search(store: StoreTransaction, request: FhirRequest, type: string): Promise<FhirResponse> {
   checkType(type);
+  requirePermission(request.principal, type, 's');
   const screened = screenSearch(type, request.query);
   if (screened.ignored.length > 0 && preferStrict(request.headers)) {
     throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: screened.ignored.map((p) => issue('error', 'not-supported', `Unknown search parameter "${p}"`, p)) });

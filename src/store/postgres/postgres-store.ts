@@ -2,7 +2,7 @@
 // pooled connection; row locks (SELECT … FOR UPDATE) and the conditional-create key serialise
 // concurrent writers; serialization failures and deadlocks are retried.
 import pg from 'pg';
-import type { StoreTransaction } from '../fhir-store.ts';
+import type { StoreCaller } from '../access.ts';
 import { RetryableConflict } from '../sql/executor.ts';
 import type { SqlExecutor } from '../sql/executor.ts';
 import { migrate } from '../sql/schema.ts';
@@ -65,13 +65,11 @@ export interface PostgresStoreOptions {
 export class PostgresStore extends SqlStore {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
-  private readonly clock: () => Date;
 
   private constructor(pool: pg.Pool, options: PostgresStoreOptions) {
     const reader = new PgExecutor(pool);
     super(reader, options.now);
     this.pool = pool;
-    this.clock = options.now ?? (() => new Date());
   }
 
   static async open(connectionString: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -113,8 +111,13 @@ export class PostgresStore extends SqlStore {
     }
   }
 
-  override transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    return this.withClient((db) => work(new SqlTransaction(db, this.clock)));
+  override runTransaction<T>(caller: StoreCaller | undefined, work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    return this.withClient(async (db) => {
+      const tx = new SqlTransaction(db, this.clock, caller, this.settings);
+      const result = await work(tx);
+      await tx.finish();
+      return result;
+    });
   }
 
 

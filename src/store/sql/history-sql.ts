@@ -1,5 +1,7 @@
 // vread and history over resource_history, newest first.
 import type { HistoryOptions, StoredVersion } from '../fhir-store.ts';
+import type { ResolvedAccess } from './access-sql.ts';
+import { visibleWhere } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { toStoredVersion } from './sql-transaction.ts';
 
@@ -13,9 +15,15 @@ export async function readVersion(db: SqlExecutor, resourceType: string, id: str
   return rows[0] ? toStoredVersion(rows[0]) : undefined;
 }
 
-export async function readHistory(db: SqlExecutor, resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]> {
+/** History, newest first; with `access`, only of resources the caller may see now. */
+export async function readHistory(db: SqlExecutor, resourceType: string | undefined, id: string | undefined, options: HistoryOptions, access?: ResolvedAccess): Promise<StoredVersion[]> {
   const where: string[] = [];
   const params: unknown[] = [];
+  if (access) {
+    const visible = visibleWhere(access, 'r', db.dialect);
+    where.push(`EXISTS (SELECT 1 FROM resources r WHERE r.resource_type = resource_history.resource_type AND r.id = resource_history.id AND ${visible.sql})`);
+    params.push(...visible.params);
+  }
   if (resourceType) {
     where.push('resource_type = ?');
     params.push(resourceType);

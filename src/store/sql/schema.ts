@@ -1,5 +1,7 @@
 // Versioned, idempotent migrations: each runs once, in order, inside a transaction, and is
 // recorded in schema_migrations. Both dialects share the shape; the few differences are here.
+import { compartmentParamPairs } from '../../search/compartment.ts';
+import { DEFAULT_REFERRAL_ENDS_ON } from '../access.ts';
 import type { Dialect, SqlExecutor } from './executor.ts';
 
 interface Migration {
@@ -94,6 +96,35 @@ export const MIGRATIONS: Migration[] = [
       'DROP INDEX idx_token_lookup',
       'CREATE INDEX idx_token_lookup ON idx_token (resource_type, code, value, resource_id, system)',
     ],
+  },
+  {
+    version: 6,
+    description: 'tenancy: authoring organization, Patient compartments, access grants',
+    statements: () => {
+      const pairs = compartmentParamPairs();
+      return [
+        // The organization of the client that created the resource ("system|value"); kept on update.
+        'ALTER TABLE resources ADD COLUMN author_org TEXT',
+        'CREATE TABLE resource_patients (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, patient_id TEXT NOT NULL, PRIMARY KEY (resource_type, resource_id, patient_id))',
+        'CREATE INDEX resource_patients_patient ON resource_patients (patient_id)',
+        // org_key: an organization key "system|value" (author) or "Organization/<id>" (referral, care-team).
+        'CREATE TABLE access_grants (source_type TEXT NOT NULL, source_id TEXT NOT NULL, org_key TEXT NOT NULL, kind TEXT NOT NULL, patient_id TEXT NOT NULL, PRIMARY KEY (source_type, source_id, org_key, kind, patient_id))',
+        'CREATE INDEX access_grants_patient ON access_grants (patient_id, org_key, kind)',
+        // Data stored before tenancy: compartments and referral grants from the index rows.
+        `INSERT INTO resource_patients (resource_type, resource_id, patient_id)
+           SELECT DISTINCT x.resource_type, x.resource_id, x.target_id FROM idx_reference x
+           WHERE x.target_type = 'Patient' AND x.target_id IS NOT NULL AND (${pairs.map(([type, code]) => `(x.resource_type = '${type}' AND x.code = '${code}')`).join(' OR ')})
+           ON CONFLICT DO NOTHING`,
+        "INSERT INTO resource_patients (resource_type, resource_id, patient_id) SELECT resource_type, id, id FROM resources WHERE resource_type = 'Patient' ON CONFLICT DO NOTHING",
+        `INSERT INTO access_grants (source_type, source_id, org_key, kind, patient_id)
+           SELECT DISTINCT o.resource_type, o.resource_id, 'Organization/' || o.target_id, 'referral', p.patient_id
+           FROM idx_reference o JOIN resource_patients p ON p.resource_type = o.resource_type AND p.resource_id = o.resource_id
+           WHERE o.resource_type = 'Task' AND o.code = 'owner' AND o.target_type = 'Organization' AND o.target_id IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM idx_token s WHERE s.resource_type = 'Task' AND s.resource_id = o.resource_id AND s.code = 'status'
+                             AND s.value IN (${DEFAULT_REFERRAL_ENDS_ON.map((v) => `'${v}'`).join(', ')}))
+           ON CONFLICT DO NOTHING`,
+      ];
+    },
   },
 ];
 

@@ -4,6 +4,8 @@ import { OperationOutcomeError, badRequest, getSearchParameters } from '@medplum
 import type { Filter, SearchRequest } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 import type { SearchOptions, SearchResult } from '../fhir-store.ts';
+import type { ResolvedAccess } from './access-sql.ts';
+import { visibleWhere } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { dateRange } from '../../search/date-range.ts';
 // Queries must normalise text exactly as the index did.
@@ -109,9 +111,14 @@ class WhereBuilder {
    * "OFFSET 0" keeps it a per-row subplan that seeks by resource id (105 ms → 1 ms per search).
    */
   private readonly fence: string;
+  private readonly dialect: SqlExecutor['dialect'];
+  /** The caller's visibility: a chain only follows references to what the caller may see. */
+  private readonly access: ResolvedAccess | undefined;
 
-  constructor(dialect: SqlExecutor['dialect']) {
+  constructor(dialect: SqlExecutor['dialect'], access?: ResolvedAccess) {
     this.fence = dialect === 'postgres' ? ' OFFSET 0' : '';
+    this.dialect = dialect;
+    this.access = access;
   }
 
   /** The condition of one filter on the resources row aliased `alias` (`r`, or a chain's `c`). */
@@ -275,15 +282,17 @@ class WhereBuilder {
       return undefined;
     }
     const innerWhere = inner.drive && inner.selectivity >= DRIVE_THRESHOLD ? inner.drive : inner.check;
-    const targetsSql = `SELECT c.id FROM resources c WHERE c.resource_type = ? AND c.deleted = 0 AND (${innerWhere.sql})`;
+    const visible = this.access ? visibleWhere(this.access, 'c', this.dialect) : undefined;
+    const targetsSql = `SELECT c.id FROM resources c WHERE c.resource_type = ? AND c.deleted = 0 AND (${innerWhere.sql})${visible ? ` AND ${visible.sql}` : ''}`;
+    const targetsParams = [target, ...innerWhere.params, ...(visible?.params ?? [])];
     return {
       check: {
         sql: `EXISTS (SELECT 1 FROM idx_reference x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql})${this.fence})`,
-        params: [name, target, target, ...innerWhere.params],
+        params: [name, target, ...targetsParams],
       },
       drive: {
         sql: `${alias}.id IN (SELECT x.resource_id FROM idx_reference x WHERE x.resource_type = ? AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql}))`,
-        params: [resourceType, name, target, target, ...innerWhere.params],
+        params: [resourceType, name, target, ...targetsParams],
       },
       selectivity: inner.selectivity,
     };
@@ -353,13 +362,16 @@ interface Row {
   sort_value?: number | string | null;
 }
 
-export async function runSearch(db: SqlExecutor, request: SearchRequest, options: SearchOptions): Promise<SearchResult> {
+export async function runSearch(db: SqlExecutor, request: SearchRequest, options: SearchOptions, access?: ResolvedAccess): Promise<SearchResult> {
   const type = request.resourceType;
-  const builder = new WhereBuilder(db.dialect);
+  const builder = new WhereBuilder(db.dialect, access);
   const conditions = (request.filters ?? []).map((f) => builder.filter(type, f, 'r')).filter((c): c is Condition => c !== undefined);
   // The most selective filter drives (its ids from the index); the others check each candidate.
   const driver = conditions.reduce<Condition | undefined>((best, c) => (c.drive && c.selectivity >= DRIVE_THRESHOLD && c.selectivity > (best?.selectivity ?? 0) ? c : best), undefined);
   const where: Where[] = [{ sql: 'r.resource_type = ? AND r.deleted = 0', params: [type] }, ...conditions.map((c) => (c === driver ? (c.drive as Where) : c.check))];
+  if (access) {
+    where.push(visibleWhere(access, 'r', db.dialect));
+  }
   const count = Math.min(request.count ?? DEFAULT_COUNT, MAX_COUNT);
   const whereSql = where.map((w) => `(${w.sql})`).join(' AND ');
   const whereParams = where.flatMap((w) => w.params);
@@ -415,11 +427,12 @@ export async function runSearch(db: SqlExecutor, request: SearchRequest, options
   const next = backwards ? (cursor ? keyOf(last) : undefined) : more ? keyOf(last) : undefined;
   const previous = backwards ? (more ? keyOf(first, 'p') : undefined) : cursor && page.length > 0 ? keyOf(first, 'p') : undefined;
   const resources = page.map((r) => JSON.parse(r.content) as Resource);
-  const included = await includes(db, request, resources);
+  const included = await includes(db, request, resources, access);
   return { resources, included, total, next, previous, ignored: builder.ignored };
 }
 
-async function fetchByIds(db: SqlExecutor, pairs: { type: string; id: string }[]): Promise<Resource[]> {
+async function fetchByIds(db: SqlExecutor, pairs: { type: string; id: string }[], access: ResolvedAccess | undefined): Promise<Resource[]> {
+  const visible = access ? visibleWhere(access, 'r', db.dialect) : undefined;
   const out: Resource[] = [];
   const byType = new Map<string, Set<string>>();
   for (const { type, id } of pairs) {
@@ -429,7 +442,10 @@ async function fetchByIds(db: SqlExecutor, pairs: { type: string; id: string }[]
     const list = [...ids];
     for (let i = 0; i < list.length; i += 500) {
       const chunk = list.slice(i, i + 500);
-      const rows = await db.all<{ content: string }>(`SELECT content FROM resources WHERE resource_type = ? AND deleted = 0 AND id IN (${chunk.map(() => '?').join(', ')})`, [type, ...chunk]);
+      const rows = await db.all<{ content: string }>(
+        `SELECT r.content FROM resources r WHERE r.resource_type = ? AND r.deleted = 0 AND r.id IN (${chunk.map(() => '?').join(', ')})${visible ? ` AND ${visible.sql}` : ''}`,
+        [type, ...chunk, ...(visible?.params ?? [])],
+      );
       out.push(...rows.map((r) => JSON.parse(r.content) as Resource));
     }
   }
@@ -437,7 +453,7 @@ async function fetchByIds(db: SqlExecutor, pairs: { type: string; id: string }[]
 }
 
 /** _include (what the results point at) and _revinclude (what points at the results). */
-async function includes(db: SqlExecutor, request: SearchRequest, resources: Resource[]): Promise<Resource[]> {
+async function includes(db: SqlExecutor, request: SearchRequest, resources: Resource[], access: ResolvedAccess | undefined): Promise<Resource[]> {
   if (resources.length === 0 || (!request.include?.length && !request.revInclude?.length)) {
     return [];
   }
@@ -462,5 +478,5 @@ async function includes(db: SqlExecutor, request: SearchRequest, resources: Reso
     rows.forEach((r) => wanted.push({ type: rev.resourceType, id: r.resource_id }));
   }
   const fresh = wanted.filter((w) => !seen.has(`${w.type}/${w.id}`) && (seen.add(`${w.type}/${w.id}`), true)).slice(0, MAX_INCLUDED);
-  return fetchByIds(db, fresh);
+  return fetchByIds(db, fresh, access);
 }

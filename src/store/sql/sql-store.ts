@@ -1,23 +1,45 @@
 // What both SQL adapters share above their transactions: single writes run in a transaction of
-// their own; reads of versions, history and the schema go to the read connection.
+// their own; reads of versions, history and the schema go to the read connection. forCaller()
+// gives a view of the same store that reads and writes as one tenant.
+import { OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import type { StoreCaller } from '../access.ts';
 import type { CreateOptions, FhirStore, HistoryOptions, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import { resolveAccess } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { readHistory, readVersion } from './history-sql.ts';
 import { currentSchemaVersion } from './schema.ts';
-import { SqlTransaction } from './sql-transaction.ts';
+import { DEFAULT_SETTINGS, SqlTransaction } from './sql-transaction.ts';
+import type { TransactionSettings } from './sql-transaction.ts';
 
 export abstract class SqlStore extends SqlTransaction implements FhirStore {
   abstract readonly kind: FhirStore['kind'];
   protected readonly reader: SqlExecutor;
+  readonly clock: () => Date;
+  settings: TransactionSettings = DEFAULT_SETTINGS;
 
-  protected constructor(reader: SqlExecutor, now?: () => Date) {
+  protected constructor(reader: SqlExecutor, now: () => Date = () => new Date()) {
     super(reader, now);
     this.reader = reader;
+    this.clock = now;
   }
 
-  abstract transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  /** Runs `work` in one database transaction as `caller` (undefined: carebridge itself). */
+  abstract runTransaction<T>(caller: StoreCaller | undefined, work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   abstract close(): Promise<void>;
+
+  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    return this.runTransaction(undefined, work);
+  }
+
+  forCaller(caller: StoreCaller): FhirStore {
+    return new CallerStore(this, caller);
+  }
+
+  /** Settings every later transaction follows (from the config file at start). */
+  configure(settings: Partial<TransactionSettings>): void {
+    this.settings = { ...this.settings, ...settings };
+  }
 
   override create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {
     return this.transaction((tx) => tx.create(resource, options));
@@ -39,7 +61,79 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
     return readHistory(this.reader, resourceType, id, options);
   }
 
+  /** History as `caller` sees it. */
+  async historyFor(caller: StoreCaller, resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]> {
+    return readHistory(this.reader, resourceType, id, options, await resolveAccess(this.reader, caller));
+  }
+
+  /** A reader transaction as `caller`. */
+  readerFor(caller: StoreCaller): SqlTransaction {
+    return new SqlTransaction(this.reader, this.clock, caller, this.settings);
+  }
+
   schemaVersion(): Promise<number> {
     return currentSchemaVersion(this.reader);
+  }
+}
+
+/** The store as one caller sees it: every read filtered, every write authored and guarded. */
+class CallerStore implements FhirStore {
+  private readonly base: SqlStore;
+  private readonly caller: StoreCaller;
+  private readonly reads: SqlTransaction;
+
+  constructor(base: SqlStore, caller: StoreCaller) {
+    this.base = base;
+    this.caller = caller;
+    this.reads = base.readerFor(caller);
+  }
+
+  get kind(): FhirStore['kind'] {
+    return this.base.kind;
+  }
+
+  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    return this.base.runTransaction(this.caller, work);
+  }
+
+  forCaller(caller: StoreCaller): FhirStore {
+    return this.base.forCaller(caller);
+  }
+
+  read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    return this.reads.read(resourceType, id);
+  }
+
+  search(...args: Parameters<StoreTransaction['search']>): ReturnType<StoreTransaction['search']> {
+    return this.reads.search(...args);
+  }
+
+  create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {
+    return this.transaction((tx) => tx.create(resource, options));
+  }
+
+  update(resource: Resource, options?: UpdateOptions): Promise<WriteResult> {
+    return this.transaction((tx) => tx.update(resource, options));
+  }
+
+  delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
+    return this.transaction((tx) => tx.delete(resourceType, id));
+  }
+
+  async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
+    // A past version is visible when the resource is (its current row decides).
+    return (await this.reads.read(resourceType, id)) ? this.base.vread(resourceType, id, versionId) : undefined;
+  }
+
+  history(resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]> {
+    return this.base.historyFor(this.caller, resourceType, id, options);
+  }
+
+  schemaVersion(): Promise<number> {
+    return this.base.schemaVersion();
+  }
+
+  close(): Promise<void> {
+    return Promise.reject(new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', details: { text: 'A caller view does not close the store' } }] }));
   }
 }

@@ -1,18 +1,25 @@
 // The write and read path shared by both SQL adapters, on one connection inside one transaction
 // (or on a read connection, for reads). Each write stores the new version, its history row and
 // its search index rows together.
-import { OperationOutcomeError, Operator, badRequest, conflict, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, Operator, badRequest, conflict, forbidden, notFound, parseSearchRequest, preconditionFailed } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
+import { organizationGrants, patientCompartment } from '../../search/compartment.ts';
 import { extractIndexRows } from '../../search/extract-index.ts';
+import type { IndexRows } from '../../search/index-rows.ts';
 import { canonicalJson } from '../../util/canonical-json.ts';
 import type { CreateOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import type { StoreCaller } from '../access.ts';
+import { DEFAULT_REFERRAL_ENDS_ON, organizationKeyOf } from '../access.ts';
+import type { ResolvedAccess } from './access-sql.ts';
+import { resolveAccess, visibleWhere } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { INDEX_TABLE_NAMES } from './schema.ts';
 import { runSearch } from './search-sql.ts';
 
 interface ResourceRow {
+  author_org?: string | null;
   resource_type: string;
   id: string;
   version_id: number | string;
@@ -49,51 +56,93 @@ export function canonicalQuery(query: string): string {
   return params.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 }
 
-const SELECT_RESOURCE = 'SELECT resource_type, id, version_id, seq, last_updated, deleted, content FROM resources WHERE resource_type = ? AND id = ?';
+const SELECT_RESOURCE = 'SELECT r.author_org, r.resource_type, r.id, r.version_id, r.seq, r.last_updated, r.deleted, r.content FROM resources r WHERE r.resource_type = ? AND r.id = ?';
+
+/** Settings of the store that every transaction follows. */
+export interface TransactionSettings {
+  /** Task statuses after which a referral no longer opens the patient to the owning agency. */
+  referralEndsOn: readonly string[];
+}
+
+export const DEFAULT_SETTINGS: TransactionSettings = { referralEndsOn: DEFAULT_REFERRAL_ENDS_ON };
 
 export class SqlTransaction implements StoreTransaction {
   protected readonly db: SqlExecutor;
   private readonly now: () => Date;
+  /** Who is reading and writing; undefined: carebridge itself, which sees everything. */
+  protected readonly caller: StoreCaller | undefined;
+  private readonly rules: TransactionSettings;
+  private access: Promise<ResolvedAccess | undefined> | undefined;
+  /** Patients this transaction put resources in the compartment of (checked before commit). */
+  private readonly touchedPatients = new Set<string>();
+  /** Author grants written at finish(), after the check: writing about a patient must not be what opens it. */
+  private readonly pendingGrants: unknown[][] = [];
 
-  constructor(db: SqlExecutor, now: () => Date = () => new Date()) {
+  constructor(db: SqlExecutor, now: () => Date = () => new Date(), caller?: StoreCaller, settings: TransactionSettings = DEFAULT_SETTINGS) {
     this.db = db;
     this.now = now;
+    this.caller = caller;
+    this.rules = settings;
+  }
+
+  /** The caller's visibility, resolved once (again after an Organization is written). */
+  protected resolvedAccess(): Promise<ResolvedAccess | undefined> {
+    if (!this.caller?.access) {
+      return Promise.resolve(undefined);
+    }
+    this.access ??= resolveAccess(this.db, this.caller);
+    return this.access;
+  }
+
+  private async selectResource(resourceType: string, id: string, lock: boolean): Promise<ResourceRow | undefined> {
+    const access = await this.resolvedAccess();
+    const visible = access ? visibleWhere(access, 'r', this.db.dialect) : undefined;
+    const sql = SELECT_RESOURCE + (visible ? ` AND ${visible.sql}` : '') + (lock && this.db.dialect === 'postgres' ? ' FOR UPDATE OF r' : '');
+    const rows = await this.db.all<ResourceRow>(sql, [resourceType, id, ...(visible?.params ?? [])]);
+    return rows[0];
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    const rows = await this.db.all<ResourceRow>(SELECT_RESOURCE, [resourceType, id]);
-    return rows[0] ? toStoredVersion(rows[0]) : undefined;
+    const row = await this.selectResource(resourceType, id, false);
+    return row ? toStoredVersion(row) : undefined;
   }
 
   /** The current row, locked against concurrent writers until the transaction ends (PostgreSQL). */
-  private async readForUpdate(resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
-    const rows = await this.db.all<ResourceRow>(SELECT_RESOURCE + lock, [resourceType, id]);
-    return rows[0] ? toStoredVersion(rows[0]) : undefined;
+  private async readForUpdate(resourceType: string, id: string): Promise<{ version: StoredVersion; author: string | null } | undefined> {
+    const row = await this.selectResource(resourceType, id, true);
+    return row ? { version: toStoredVersion(row), author: row.author_org ?? null } : undefined;
   }
 
-  search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
-    return runSearch(this.db, request, options);
+  async search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+    return runSearch(this.db, request, options, await this.resolvedAccess());
   }
 
   async create(resource: Resource, options: CreateOptions = {}): Promise<WriteResult> {
+    this.caller?.guardWrite?.({ resourceType: resource.resourceType, next: resource });
     if (options.ifNoneExist !== undefined) {
       return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId);
     }
     const id = options.assignedId ?? randomUUID();
-    if (options.assignedId && (await this.read(resource.resourceType, id))) {
+    if (options.assignedId && (await this.exists(resource.resourceType, id))) {
       throw new OperationOutcomeError(conflict(`${resource.resourceType}/${id} already exists`));
     }
     return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false) };
   }
 
+  /** Whether the id is taken, seen or not (an id is never given out twice). */
+  private async exists(resourceType: string, id: string): Promise<boolean> {
+    return (await this.db.all('SELECT 1 FROM resources WHERE resource_type = ? AND id = ?', [resourceType, id])).length > 0;
+  }
+
   private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined): Promise<WriteResult> {
     const type = resource.resourceType;
-    if (assignedId && (await this.read(type, assignedId))) {
+    if (assignedId && (await this.exists(type, assignedId))) {
       throw new OperationOutcomeError(conflict(`${type}/${assignedId} already exists`));
     }
-    const query = canonicalQuery(ifNoneExist);
-    const condition = parseSearchRequest(`${type}?${query}`);
+    // Each tenant's conditions are its own: one hospital's "identifier=MRN|1" never matches (nor
+    // takes over the key of) another's resource.
+    const query = (this.caller?.access ? `${organizationKeyOf(this.caller)}#` : '') + canonicalQuery(ifNoneExist);
+    const condition = parseSearchRequest(`${type}?${canonicalQuery(ifNoneExist)}`);
     const newId = assignedId ?? randomUUID();
     // The key row is the lock: a second request with the same query waits here (PostgreSQL) or
     // behind the write transaction (SQLite) and then finds the first one's resource.
@@ -135,10 +184,16 @@ export class SqlTransaction implements StoreTransaction {
     if (!id) {
       throw new OperationOutcomeError(badRequest('Update needs the resource id', `${resource.resourceType}.id`));
     }
-    const current = await this.readForUpdate(resource.resourceType, id);
+    const locked = await this.readForUpdate(resource.resourceType, id);
+    const current = locked?.version;
+    if (!current && this.caller?.access) {
+      // Tenants create with POST (carebridge assigns ids); what they cannot see does not exist.
+      throw new OperationOutcomeError(notFound);
+    }
     if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
       throw new OperationOutcomeError(preconditionFailed);
     }
+    this.caller?.guardWrite?.({ resourceType: resource.resourceType, current: current?.resource, next: resource, currentAuthor: locked?.author });
     if (!current) {
       if (options.allowCreate === false) {
         throw new OperationOutcomeError(badRequest(`${resource.resourceType}/${id} does not exist`));
@@ -148,24 +203,26 @@ export class SqlTransaction implements StoreTransaction {
     if (!current.deleted && current.resource && contentKey(current.resource) === contentKey(resource)) {
       return { outcome: 'unchanged', version: current };
     }
-    return { outcome: current.deleted ? 'created' : 'updated', version: await this.writeVersion(resource, id, Number(current.versionId) + 1, false) };
+    return { outcome: current.deleted ? 'created' : 'updated', version: await this.writeVersion(resource, id, Number(current.versionId) + 1, false, locked.author) };
   }
 
   async delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
-    const current = await this.readForUpdate(resourceType, id);
-    if (!current) {
+    const locked = await this.readForUpdate(resourceType, id);
+    if (!locked) {
       return undefined;
     }
+    const current = locked.version;
     if (current.deleted) {
       return { outcome: 'deleted', version: current };
     }
+    this.caller?.guardWrite?.({ resourceType, current: current.resource, currentAuthor: locked.author });
     await this.db.run('DELETE FROM conditional_keys WHERE resource_type = ? AND resource_id = ?', [resourceType, id]);
-    const version = await this.writeVersion({ resourceType, id } as Resource, id, Number(current.versionId) + 1, true);
+    const version = await this.writeVersion({ resourceType, id } as Resource, id, Number(current.versionId) + 1, true, locked.author);
     return { outcome: 'deleted', version };
   }
 
-  /** Writes one version: history row, current row, index rows. */
-  private async writeVersion(input: Resource, id: string, versionId: number, deleted: boolean): Promise<StoredVersion> {
+  /** Writes one version: history row, current row, index rows, compartment and grants. */
+  private async writeVersion(input: Resource, id: string, versionId: number, deleted: boolean, currentAuthor: string | null = null): Promise<StoredVersion> {
     const type = input.resourceType;
     const date = this.now();
     const lastUpdated = date.toISOString();
@@ -176,17 +233,23 @@ export class SqlTransaction implements StoreTransaction {
       [type, id, versionId, lastUpdated, deleted ? 1 : 0, content],
     );
     const seq = Number(history?.seq);
+    // The author is whoever created the resource; later writers do not take it over.
+    const author = versionId === 1 ? (this.caller ? organizationKeyOf(this.caller) : null) : currentAuthor;
     await this.db.run(
-      `INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content, author_org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, seq = excluded.seq, last_updated = excluded.last_updated,
          last_updated_ms = excluded.last_updated_ms, deleted = excluded.deleted, content = excluded.content`,
-      [type, id, versionId, seq, seq, lastUpdated, date.getTime(), deleted ? 1 : 0, content],
+      [type, id, versionId, seq, seq, lastUpdated, date.getTime(), deleted ? 1 : 0, content, author],
     );
-    await this.writeIndex(type, id, resource, versionId === 1);
+    const rows = await this.writeIndex(type, id, resource, versionId === 1);
+    await this.writeAccess(type, id, resource, rows, versionId === 1, author);
+    if (type === 'Organization') {
+      this.access = undefined;
+    }
     return { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
   }
 
-  private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean): Promise<void> {
+  private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean): Promise<IndexRows | undefined> {
     // A first version has no rows to replace: skipping six DELETEs is most of a create's SQL.
     if (!firstVersion) {
       for (const table of INDEX_TABLE_NAMES) {
@@ -194,7 +257,7 @@ export class SqlTransaction implements StoreTransaction {
       }
     }
     if (!resource) {
-      return;
+      return undefined;
     }
     const rows = extractIndexRows(resource);
     await this.insertRows('idx_token', ['code', 'system', 'value', 'text'], type, id, rows.token.map((r) => [r.code, r.system, r.value, r.text]));
@@ -203,6 +266,76 @@ export class SqlTransaction implements StoreTransaction {
     await this.insertRows('idx_date', ['code', 'start_ms', 'end_ms'], type, id, rows.date.map((r) => [r.code, r.startMs, r.endMs]));
     await this.insertRows('idx_number', ['code', 'value', 'system', 'unit'], type, id, rows.number.map((r) => [r.code, r.value, r.system, r.unit]));
     await this.insertRows('idx_uri', ['code', 'value'], type, id, rows.uri.map((r) => [r.code, r.value]));
+    return rows;
+  }
+
+  /**
+   * The resource's Patient compartment and the access it grants. A deleted resource keeps its
+   * last compartment (its history and 410 stay visible to who saw it) but grants nothing.
+   */
+  private async writeAccess(type: string, id: string, resource: Resource | undefined, rows: IndexRows | undefined, firstVersion: boolean, author: string | null): Promise<void> {
+    let before = new Set<string>();
+    if (!firstVersion) {
+      await this.db.run('DELETE FROM access_grants WHERE source_type = ? AND source_id = ?', [type, id]);
+      if (!resource) {
+        return;
+      }
+      const old = await this.db.all<{ patient_id: string }>('SELECT patient_id FROM resource_patients WHERE resource_type = ? AND resource_id = ?', [type, id]);
+      before = new Set(old.map((r) => r.patient_id));
+      await this.db.run('DELETE FROM resource_patients WHERE resource_type = ? AND resource_id = ?', [type, id]);
+    }
+    if (!resource || !rows) {
+      return;
+    }
+    const patients = patientCompartment({ ...resource, id }, rows);
+    for (const patient of patients) {
+      await this.db.run('INSERT INTO resource_patients (resource_type, resource_id, patient_id) VALUES (?, ?, ?)', [type, id, patient]);
+      if (!before.has(patient)) {
+        this.touchedPatients.add(patient);
+      }
+    }
+    for (const patient of patients) {
+      if (author) {
+        const grant = [type, id, author, 'author', patient];
+        // A Patient opens itself to its author at once: the rest of the transaction writes about it.
+        if (type === 'Patient') {
+          await this.insertGrant(grant);
+        } else {
+          this.pendingGrants.push(grant);
+        }
+      }
+      for (const grant of organizationGrants(resource, rows, this.rules.referralEndsOn)) {
+        await this.insertGrant([type, id, grant.organization, grant.kind, patient]);
+      }
+    }
+  }
+
+  private async insertGrant(grant: unknown[]): Promise<void> {
+    await this.db.run('INSERT INTO access_grants (source_type, source_id, org_key, kind, patient_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING', grant);
+  }
+
+  /**
+   * Before commit (the adapters call it after the work): a tenant may only put resources in the
+   * compartment of a patient it may already see (one it created in this transaction counts), so
+   * writing about another tenant's patient never opens that patient to it. Then the author
+   * grants of the transaction are written.
+   */
+  async finish(): Promise<void> {
+    if (this.caller?.access && this.touchedPatients.size > 0) {
+      this.access = undefined;
+      for (const patient of this.touchedPatients) {
+        if (!(await this.read('Patient', patient))) {
+          throw new OperationOutcomeError({
+            ...forbidden,
+            issue: [{ severity: 'error', code: 'forbidden', details: { text: 'This client may not write about a patient it cannot see' } }],
+          });
+        }
+      }
+    }
+    for (const grant of this.pendingGrants.splice(0)) {
+      await this.insertGrant(grant);
+    }
+    this.touchedPatients.clear();
   }
 
   /**

@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { StoreTransaction } from '../fhir-store.ts';
+import type { StoreCaller } from '../access.ts';
 import { RetryableConflict } from '../sql/executor.ts';
 import type { SqlExecutor } from '../sql/executor.ts';
 import { migrate } from '../sql/schema.ts';
@@ -67,7 +67,6 @@ export class SqliteStore extends SqlStore {
   private readonly writerDb: Database.Database;
   private readonly readerDb: Database.Database;
   private readonly writer: SqliteExecutor;
-  private readonly clock: () => Date;
   /** Tail of the queue of write transactions. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -84,7 +83,6 @@ export class SqliteStore extends SqlStore {
     this.writerDb = writerDb;
     this.readerDb = readerDb;
     this.writer = new SqliteExecutor(writerDb);
-    this.clock = options.now ?? (() => new Date());
   }
 
   /** Opens (creating the folder and file if needed) and migrates. */
@@ -117,10 +115,17 @@ export class SqliteStore extends SqlStore {
     return run;
   }
 
-  override async transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+  override async runTransaction<T>(caller: StoreCaller | undefined, work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.serialized(() => this.inTransaction((db) => work(new SqlTransaction(db, this.clock))));
+        return await this.serialized(() =>
+          this.inTransaction(async (db) => {
+            const tx = new SqlTransaction(db, this.clock, caller, this.settings);
+            const result = await work(tx);
+            await tx.finish();
+            return result;
+          }),
+        );
       } catch (err) {
         if (!(err instanceof RetryableConflict) || attempt >= MAX_ATTEMPTS) {
           throw err;

@@ -1,0 +1,133 @@
+// Who may see and change what, by role, on top of the token's scopes (both must allow).
+// - hospital: the patients it sent data about (their whole compartments) and what it authored;
+//   writes what it authored, and referral Tasks (it is their requester).
+// - agency: the patients of its open referrals, limited to the types a home-care agency needs;
+//   other agencies' referrals of a broadcast stay hidden; writes only what an agency owns.
+// - case-management: Coverage, eligibility, Patient and CarePlan of the patients its organization
+//   is on the CareTeam of; reads only.
+// - admin: everything (audit records included).
+import { OperationOutcomeError, forbidden } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import type { AccessScope, StoreCaller, WriteGuard } from '../../store/access.ts';
+import { RESOURCE_TYPES } from '../../api/fhir/supported.ts';
+import { canonicalJson } from '../../util/canonical-json.ts';
+import type { ClientRole, Principal } from '../principal.ts';
+import { organizationKey } from '../principal.ts';
+import type { Permission } from '../scopes.ts';
+import { allows } from '../scopes.ts';
+
+/** Directory data, not about a patient: readable by every role that reads at all. */
+const DIRECTORY_TYPES = ['Organization', 'Practitioner', 'PractitionerRole', 'Location'];
+/** Written by carebridge itself, read by admins only. */
+const AUDIT_TYPES = ['AuditEvent', 'Provenance'];
+
+const AGENCY_READS = [
+  'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest',
+  'Appointment', 'AppointmentResponse', 'Coverage', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement',
+  ...DIRECTORY_TYPES,
+];
+const CASE_MANAGEMENT_READS = ['Patient', 'CarePlan', 'Coverage', 'CoverageEligibilityResponse', 'Organization'];
+
+const READABLE: Record<ClientRole, ReadonlySet<string>> = {
+  hospital: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
+  agency: new Set(AGENCY_READS),
+  'case-management': new Set(CASE_MANAGEMENT_READS),
+  admin: new Set(RESOURCE_TYPES),
+};
+
+/** Types each role may create / update / delete (narrowed further per resource by the guard). */
+const WRITABLE: Record<ClientRole, Record<'c' | 'u' | 'd', ReadonlySet<string>>> = {
+  hospital: {
+    c: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
+    u: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
+    d: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
+  },
+  agency: {
+    c: new Set(['AppointmentResponse', 'Observation', 'Communication']),
+    u: new Set(['Task', 'AppointmentResponse', 'Observation', 'Communication']),
+    d: new Set(['Observation', 'Communication']),
+  },
+  'case-management': { c: new Set(), u: new Set(), d: new Set() },
+  admin: { c: new Set(RESOURCE_TYPES), u: new Set(RESOURCE_TYPES), d: new Set(RESOURCE_TYPES) },
+};
+
+/** What an agency may change on a Task: its answer and progress, nothing the hospital owns. */
+const AGENCY_TASK_FIELDS = new Set(['status', 'statusReason', 'businessStatus', 'output', 'lastModified', 'executionPeriod', 'note', 'meta', 'text']);
+
+/** Does the role allow the permission on the type (before scopes)? */
+export function roleAllows(role: ClientRole, resourceType: string, permission: Permission): boolean {
+  if (permission === 'r' || permission === 's') {
+    return READABLE[role].has(resourceType);
+  }
+  return WRITABLE[role][permission].has(resourceType);
+}
+
+/** Scope and role: may this principal do `permission` on `resourceType` at all? */
+export function permitted(principal: Principal, resourceType: string, permission: Permission): boolean {
+  return roleAllows(principal.role, resourceType, permission) && allows(principal.scopes, resourceType, permission);
+}
+
+const PERMISSION_WORDS: Record<Permission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+
+export function forbiddenError(text: string): OperationOutcomeError {
+  return new OperationOutcomeError({ ...forbidden, issue: [{ severity: 'error', code: 'forbidden', details: { text } }] });
+}
+
+/** Throws 403 unless the principal may do `permission` on `resourceType`. */
+export function requirePermission(principal: Principal | undefined, resourceType: string, permission: Permission): void {
+  if (principal && !permitted(principal, resourceType, permission)) {
+    throw forbiddenError(`This client's token does not allow it to ${PERMISSION_WORDS[permission]} ${resourceType} (scope system/${resourceType}.${permission} and its role)`);
+  }
+}
+
+/**
+ * What the principal may see: the role's compartments, and only the types both its role and its
+ * token's scopes let it read — so _include, _revinclude, chains and history never reach past them.
+ */
+function scopeOf(principal: Principal): AccessScope | undefined {
+  const readable = new Set([...READABLE[principal.role]].filter((t) => allows(principal.scopes, t, 'r') || allows(principal.scopes, t, 's')));
+  switch (principal.role) {
+    case 'admin':
+      return readable.size === RESOURCE_TYPES.length ? undefined : { grantKinds: [], openTypes: [...readable], readableTypes: readable, ownAuthored: false, hideOtherOrganizationsAssignments: false };
+    case 'hospital':
+      return { grantKinds: ['author'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: true, hideOtherOrganizationsAssignments: false };
+    case 'agency':
+      return { grantKinds: ['referral'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: false, hideOtherOrganizationsAssignments: true };
+    case 'case-management':
+      return { grantKinds: ['care-team'], openTypes: ['Organization'], readableTypes: readable, ownAuthored: false, hideOtherOrganizationsAssignments: false };
+  }
+}
+
+function without(resource: Resource | undefined, keep: Set<string>): string {
+  const rest = Object.fromEntries(Object.entries(resource ?? {}).filter(([k]) => !keep.has(k)));
+  return canonicalJson(rest);
+}
+
+function guardFor(principal: Principal): WriteGuard {
+  const ownKey = organizationKey(principal.organization);
+  return ({ resourceType, current, next, currentAuthor }) => {
+    const permission = !current ? 'c' : next ? 'u' : 'd';
+    requirePermission(principal, resourceType, permission);
+    if (principal.role === 'admin' || !current) {
+      return;
+    }
+    const ownsIt = currentAuthor === ownKey;
+    if (principal.role === 'agency' && resourceType === 'Task') {
+      if (without(current, AGENCY_TASK_FIELDS) !== without(next, AGENCY_TASK_FIELDS)) {
+        throw forbiddenError('An agency may change only a Task\'s status, statusReason, businessStatus, output, executionPeriod and note');
+      }
+      return;
+    }
+    if (principal.role === 'hospital' && resourceType === 'Task') {
+      return;
+    }
+    if (!ownsIt) {
+      throw forbiddenError(`Only the organization that created this ${resourceType} may ${PERMISSION_WORDS[permission]} it`);
+    }
+  };
+}
+
+/** The store caller a principal reads and writes as. */
+export function callerFor(principal: Principal): StoreCaller {
+  return { organization: principal.organization, access: scopeOf(principal), guardWrite: guardFor(principal) };
+}
