@@ -6,6 +6,7 @@
 //   about the patient; "referral": a Task names it as owner; "care-team": a CareTeam names it).
 import type { Resource } from '@medplum/fhirtypes';
 import type { GrantKind } from '../search/compartment.ts';
+import type { StoreTransaction, StoredVersion } from './fhir-store.ts';
 
 export type { GrantKind };
 
@@ -33,6 +34,12 @@ export interface StoreCaller {
   access?: AccessScope;
   /** Checked before every create, update and delete. */
   guardWrite?: WriteGuard;
+  /**
+   * Called once before a transaction that wrote something commits, with what it wrote and a
+   * transaction on the same connection that writes as carebridge itself: Provenance and the
+   * write's AuditEvent commit with the write, or not at all.
+   */
+  recordWrites?: (written: StoredVersion[], system: StoreTransaction) => Promise<void>;
 }
 
 /** Task statuses after which a referral no longer opens the patient to the owning agency. */

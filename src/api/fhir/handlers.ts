@@ -93,6 +93,8 @@ export async function vread(store: FhirStore, request: FhirRequest, type: string
 /** POST /Type (If-None-Exist makes it conditional). */
 export async function create(tx: StoreTransaction, request: FhirRequest, type: string, assignedId?: string): Promise<FhirResponse> {
   checkType(type);
+  // The type-level permission first: the answer must not depend on what exists.
+  requirePermission(request.principal, type, 'c');
   const resource = checkBody(type, request.body, request.bodyValidated);
   const ifNoneExist = request.headers['if-none-exist'];
   if (ifNoneExist !== undefined) {
@@ -105,6 +107,7 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
 /** PUT /Type/id: update, or create with that id. */
 export async function update(tx: StoreTransaction, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
   checkType(type);
+  requirePermission(request.principal, type, 'u');
   checkId(id);
   const resource = checkBody(type, request.body, request.bodyValidated);
   if (resource.id !== undefined && resource.id !== id) {
@@ -120,6 +123,7 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
  */
 export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string): Promise<FhirResponse> {
   checkType(type);
+  requirePermission(request.principal, type, 'u');
   const resource = checkBody(type, request.body, request.bodyValidated);
   const ifMatch = parseIfMatch(request.headers['if-match']);
   const matches = await tx.search(conditionSearch(type, query));
@@ -147,8 +151,9 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
   return writeResponse(request, outcome === 'created' ? 201 : 200, version);
 }
 
-export async function remove(tx: StoreTransaction, type: string, id: string): Promise<FhirResponse> {
+export async function remove(tx: StoreTransaction, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
   checkType(type);
+  requirePermission(request.principal, type, 'd');
   checkId(id);
   const result = await tx.delete(type, id);
   if (!result) {

@@ -140,7 +140,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
   router.get('/:type/_history', handle((request, req, store) => history(store, request, req.params.type as string)));
   router.get('/:type/:id', handle((request, req, store) => read(store, request, req.params.type as string, req.params.id as string)));
   router.put('/:type/:id', handle((request, req, store) => store.transaction((tx) => update(tx, request, req.params.type as string, req.params.id as string))));
-  router.delete('/:type/:id', handle((request, req, store) => store.transaction((tx) => remove(tx, req.params.type as string, req.params.id as string))));
+  router.delete('/:type/:id', handle((request, req, store) => store.transaction((tx) => remove(tx, request, req.params.type as string, req.params.id as string))));
   router.get('/:type/:id/_history', handle((request, req, store) => history(store, request, req.params.type as string, req.params.id as string)));
   router.get('/:type/:id/_history/:vid', handle((request, req, store) => vread(store, request, req.params.type as string, req.params.id as string, req.params.vid as string)));
 

@@ -145,6 +145,7 @@ function entryRequest(base: FhirRequest, entry: BundleEntry, path: string, body?
     body,
     baseUrl: base.baseUrl,
     bodyValidated: base.bodyValidated,
+    principal: base.principal,
   };
 }
 
@@ -168,7 +169,7 @@ function toEntryResponse(response: FhirResponse): BundleEntry {
 
 /** A GET entry reads inside the transaction, so it sees the entries written before it. */
 function readEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry): Promise<FhirResponse> {
-  const request: FhirRequest = { method: 'GET', path: p.entry.request?.url ?? '', query: [...new URLSearchParams(p.query ?? '')], headers: {}, baseUrl: base.baseUrl };
+  const request: FhirRequest = { method: 'GET', path: p.entry.request?.url ?? '', query: [...new URLSearchParams(p.query ?? '')], headers: {}, baseUrl: base.baseUrl, principal: base.principal };
   return p.id ? read(tx, request, p.type, p.id) : search(tx, request, p.type);
 }
 
@@ -200,7 +201,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
       return response;
     }
     case 'DELETE':
-      return remove(tx, p.type, p.id as string);
+      return remove(tx, base, p.type, p.id as string);
     default:
       return readEntry(tx, base, p);
   }

@@ -77,6 +77,8 @@ export class SqlTransaction implements StoreTransaction {
   private readonly touchedPatients = new Set<string>();
   /** Author grants written at finish(), after the check: writing about a patient must not be what opens it. */
   private readonly pendingGrants: unknown[][] = [];
+  /** Versions this transaction wrote, for the caller's Provenance. */
+  private readonly written: StoredVersion[] = [];
 
   constructor(db: SqlExecutor, now: () => Date = () => new Date(), caller?: StoreCaller, settings: TransactionSettings = DEFAULT_SETTINGS) {
     this.db = db;
@@ -246,6 +248,7 @@ export class SqlTransaction implements StoreTransaction {
     if (type === 'Organization') {
       this.access = undefined;
     }
+    this.written.push({ resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource });
     return { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
   }
 
@@ -336,6 +339,10 @@ export class SqlTransaction implements StoreTransaction {
       await this.insertGrant(grant);
     }
     this.touchedPatients.clear();
+    const written = this.written.splice(0);
+    if (written.length > 0 && this.caller?.recordWrites) {
+      await this.caller.recordWrites(written, new SqlTransaction(this.db, this.now, undefined, this.rules));
+    }
   }
 
   /**
