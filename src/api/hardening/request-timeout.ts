@@ -20,7 +20,6 @@ export function requestTimeout(ms: number, fallbackLogger: Logger): RequestHandl
       if (res.headersSent) {
         return;
       }
-      res.locals.timedOut = true;
       ((res.locals.logger as Logger | undefined) ?? fallbackLogger).warn('request timed out', { method: req.method, limitMs: ms });
       sendOutcome(res, 504, body);
     }, ms);
