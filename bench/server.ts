@@ -179,8 +179,9 @@ async function startChild(label: string, args: string[], env: Record<string, str
 }
 
 function startCarebridge(database: string): Promise<Child> {
+  // Throughput from one load generator (one IP): the per-client rate limit would measure itself.
   const args = [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []), 'bin/carebridge.js', 'serve'];
-  return startChild('carebridge serve', args, { CAREBRIDGE_DATABASE: database, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' }, '/readyz');
+  return startChild('carebridge serve', args, { CAREBRIDGE_DATABASE: database, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', CAREBRIDGE_RATE_LIMIT: '0' }, '/readyz');
 }
 
 interface Run {

@@ -5,15 +5,22 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import type { Limits } from '../config/limits.ts';
+import { describeBytes, resolveLimits } from '../config/limits.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { FHIR_JSON, fhirRouter } from './fhir/router.ts';
+import { corsPolicy } from './hardening/cors.ts';
+import { requestTimeout } from './hardening/request-timeout.ts';
+import { securityHeaders } from './hardening/security-headers.ts';
 
 export interface AppOptions {
   store: FhirStore;
   logger: Logger;
   publicUrl?: string;
   version?: string;
+  /** Body size, handler timeout, rate limit, CORS origins; defaults (config/limits.ts) for what is left out. */
+  limits?: Partial<Limits>;
 }
 
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
@@ -21,7 +28,10 @@ function outcome(severity: 'error', code: string, text: string): OperationOutcom
 }
 
 export function createApp(options: AppOptions): express.Express {
+  const limits = resolveLimits(options.limits);
   const app = express();
+  // First, so every answer carries them: errors, 404s, timeouts, 429s.
+  app.use(securityHeaders());
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
@@ -30,10 +40,12 @@ export function createApp(options: AppOptions): express.Express {
     const started = process.hrtime.bigint();
     const requestId = (req.get('x-request-id') ?? '').replace(/[^A-Za-z0-9-]/g, '').slice(0, 64) || randomUUID();
     res.setHeader('X-Request-Id', requestId);
+    // Everything logged for this request from here on carries its id.
+    const logger = options.logger.child({ requestId });
+    res.locals.logger = logger;
     res.on('finish', () => {
       // The route pattern (/:type/:id), never the path: an id in a URL may be anything.
-      options.logger.info('request', {
-        requestId,
+      logger.info('request', {
         method: req.method,
         route: typeof req.route?.path === 'string' ? req.route.path : 'unmatched',
         status: res.statusCode,
@@ -42,6 +54,8 @@ export function createApp(options: AppOptions): express.Express {
     });
     next();
   });
+  app.use(corsPolicy(limits.corsOrigins));
+  app.use(requestTimeout(limits.requestTimeoutMs, options.logger));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -55,7 +69,7 @@ export function createApp(options: AppOptions): express.Express {
     }
   });
 
-  app.use('/fhir', fhirRouter({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, software: { name: 'carebridge', version: options.version ?? '0' } }));
+  app.use('/fhir', fhirRouter({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, software: { name: 'carebridge', version: options.version ?? '0' } }));
 
   app.use((_req, res) => {
     res.status(404).type(FHIR_JSON).send(JSON.stringify(outcome('error', 'not-found', 'Not found')));
@@ -69,7 +83,7 @@ export function createApp(options: AppOptions): express.Express {
     let body: OperationOutcome;
     if (type === 'entity.too.large') {
       status = 413;
-      body = outcome('error', 'too-costly', 'Request body too large (at most 5 MB)');
+      body = outcome('error', 'too-costly', `Request body too large (at most ${describeBytes(limits.maxBodyBytes)})`);
     } else if (type === 'request.aborted' || type === 'entity.verify.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
       status = type === 'request.aborted' ? 400 : 415;
       body = outcome('error', 'invalid', `Unreadable request body (${type})`);
@@ -83,7 +97,7 @@ export function createApp(options: AppOptions): express.Express {
       body = outcome('error', 'invalid', status === 415 ? 'Unsupported content encoding' : 'Malformed request');
     } else {
       body = normalizeOperationOutcome(err);
-      options.logger.error('unhandled error', { method: req.method, error: err });
+      ((res.locals.logger as Logger | undefined) ?? options.logger).error('unhandled error', { method: req.method, error: err });
     }
     if (!res.headersSent) {
       res.status(status).type(FHIR_JSON).send(JSON.stringify(body));

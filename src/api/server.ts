@@ -1,9 +1,11 @@
 // initServer / closeServer: listen, and on shutdown stop accepting, finish in-flight requests.
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
+import type { Limits } from '../config/limits.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { createApp } from './app.ts';
+import { securityHeaderLines } from './hardening/security-headers.ts';
 
 export interface RunningServer {
   server: Server;
@@ -11,7 +13,7 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-export async function initServer(options: { store: FhirStore; logger: Logger; port: number; host?: string; publicUrl?: string; version?: string }): Promise<RunningServer> {
+export async function initServer(options: { store: FhirStore; logger: Logger; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits> }): Promise<RunningServer> {
   const app = createApp(options);
   const server = createServer(app);
   // Slow or stalled clients do not hold a connection forever.
@@ -19,7 +21,8 @@ export async function initServer(options: { store: FhirStore; logger: Logger; po
   server.headersTimeout = 20_000;
   server.keepAliveTimeout = 5_000;
   // Requests Node refuses before express sees them (headers too large, malformed HTTP) still get
-  // a FHIR answer, not an empty body.
+  // a FHIR answer, not an empty body, with the same security headers as any other answer.
+  const securityHeaders = securityHeaderLines().map((line) => `${line}\r\n`).join('');
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) {
       return;
@@ -27,7 +30,7 @@ export async function initServer(options: { store: FhirStore; logger: Logger; po
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const text = status === 431 ? 'Request headers too large' : status === 408 ? 'Request timeout' : 'Malformed HTTP request';
     const body = JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: status === 408 ? 'timeout' : 'invalid', details: { text } }] });
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/fhir+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/fhir+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${securityHeaders}\r\n${body}`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -2,6 +2,8 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { initServer } from '../api/server.ts';
+import type { Limits } from '../config/limits.ts';
+import { ConfigError, limitsFromEnv } from '../config/limits.ts';
 import { createLogger } from '../log/logger.ts';
 import { DEFAULT_DATABASE, openStore } from '../store/open-store.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
@@ -17,6 +19,10 @@ Environment:
   PUBLIC_URL            base URL clients reach the server at (default http://<host>:<port>)
   LOG_LEVEL             error, warn, info (default), debug
   CAREBRIDGE_WORKERS    server processes sharing the port (default: the cores, at most 4; 1 = no cluster)
+  CAREBRIDGE_MAX_BODY_BYTES      largest request body (default 5242880 = 5 MB; 1024 to 52428800)
+  CAREBRIDGE_REQUEST_TIMEOUT_MS  a request still running after this answers 504 (default 30000; 100 to 600000)
+  CAREBRIDGE_RATE_LIMIT          requests per minute per client, per worker process (default 1200; 0 = off)
+  CAREBRIDGE_CORS_ORIGINS        comma-separated exact browser origins allowed by CORS (default: none, CORS off)
 Stops cleanly on SIGTERM or SIGINT: no new requests, in-flight ones finish, the store closes.
 Exit codes: 0 stopped cleanly, 1 could not start.`;
 
@@ -49,6 +55,16 @@ export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env): Pr
     io.err(`PORT must be a port number, not "${env.PORT}"`);
     return 1;
   }
+  let limits: Limits;
+  try {
+    limits = limitsFromEnv(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(err.message);
+      return 1;
+    }
+    throw err;
+  }
   const workers = workerCount(env);
   if (workers === undefined) {
     io.err(`CAREBRIDGE_WORKERS must be a number from 1 to 64, not "${env.CAREBRIDGE_WORKERS}"`);
@@ -57,7 +73,7 @@ export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env): Pr
   if (workers > 1 && cluster.isPrimary) {
     return runPrimary(io, env, workers);
   }
-  return runWorker(io, env, port);
+  return runWorker(io, env, port, limits);
 }
 
 /**
@@ -107,7 +123,7 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number): Prom
   return 0;
 }
 
-async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number): Promise<number> {
+async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, limits: Limits): Promise<number> {
   const logger = createLogger();
   let store;
   try {
@@ -117,7 +133,7 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number): Promise<
     io.err(`Cannot open the store: ${(err as Error).message}`);
     return 1;
   }
-  const running = await initServer({ store, logger, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version });
+  const running = await initServer({ store, logger, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits });
   if (cluster.isPrimary) {
     io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);
   }

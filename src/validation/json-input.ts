@@ -2,7 +2,7 @@
 // free of keys that could reach an object prototype, before anything else looks at it.
 import { OperationOutcomeError, badRequest, unsupportedMediaType } from '@medplum/core';
 
-/** 5 MB: a large transition plan with many tasks is ~50 kB; a Bundle of a whole stay stays far below. */
+/** Default; the HTTP server's limit is CAREBRIDGE_MAX_BODY_BYTES (config/limits.ts). 5 MB: a large transition plan with many tasks is ~50 kB; a Bundle of a whole stay stays far below. */
 export const MAX_JSON_BYTES = 5 * 1024 * 1024;
 /** Real FHIR resources nest ~10 levels; 64 leaves room and stops stack-exhaustion attacks. */
 export const MAX_JSON_DEPTH = 64;
@@ -120,7 +120,7 @@ export function checkJsonContentType(contentType: string | undefined): void {
 }
 
 /** An HTTP request body: Content-Type first, then the same limits as any untrusted JSON. */
-export function parseJsonBody(contentType: string | undefined, body: Uint8Array): unknown {
+export function parseJsonBody(contentType: string | undefined, body: Uint8Array, maxBytes = MAX_JSON_BYTES): unknown {
   checkJsonContentType(contentType);
-  return parseUntrustedJsonBytes(body);
+  return parseUntrustedJsonBytes(body, maxBytes);
 }

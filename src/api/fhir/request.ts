@@ -3,6 +3,7 @@
 import { OperationOutcomeError, allOk, badRequest, getStatus, normalizeOperationOutcome } from '@medplum/core';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../../auth/principal.ts';
+import type { Logger } from '../../log/logger.ts';
 import type { StoredVersion } from '../../store/fhir-store.ts';
 
 export interface FhirRequest {
@@ -20,6 +21,8 @@ export interface FhirRequest {
   bodyValidated?: boolean;
   /** The authenticated caller (set by the bearer-token middleware as res.locals.principal). */
   principal?: Principal;
+  /** The request's child logger (carries its requestId), when it came over HTTP. */
+  logger?: Logger;
 }
 
 export interface FhirResponse {

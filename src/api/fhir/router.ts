@@ -6,9 +6,12 @@ import express from 'express';
 import type { Request, Response, Router } from 'express';
 import type { Principal } from '../../auth/principal.ts';
 import { callerFor } from '../../auth/access/policy.ts';
+import type { Limits } from '../../config/limits.ts';
+import { DEFAULT_LIMITS } from '../../config/limits.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
-import { MAX_JSON_BYTES, parseJsonBody } from '../../validation/json-input.ts';
+import { parseJsonBody } from '../../validation/json-input.ts';
+import { rateLimiter } from '../hardening/rate-limit.ts';
 import { capabilityStatement } from './capability.ts';
 import { conditionalUpdate, create, history, read, remove, update, validateOperation, vread } from './handlers.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
@@ -24,6 +27,7 @@ export interface FhirApiOptions {
   /** Public base URL of the server (http://host:port); /fhir is appended. */
   publicUrl?: string;
   software?: { name: string; version: string };
+  limits?: Limits;
 }
 
 function baseUrlOf(req: Request, options: FhirApiOptions): string {
@@ -56,6 +60,10 @@ function headersOf(req: Request): Record<string, string | undefined> {
 }
 
 function send(res: Response, response: FhirResponse, pretty: boolean): void {
+  if (res.headersSent) {
+    // Already answered (the request timed out): the late result is dropped.
+    return;
+  }
   res.status(response.status);
   for (const [key, value] of Object.entries(response.headers)) {
     res.setHeader(key, value);
@@ -71,10 +79,18 @@ function send(res: Response, response: FhirResponse, pretty: boolean): void {
 export function fhirRouter(options: FhirApiOptions): Router {
   const startedAt = new Date().toISOString();
   const router = express.Router({ caseSensitive: true, strict: false });
+  const limits = options.limits ?? DEFAULT_LIMITS;
+
+  // After authentication (mounted before this router) so a client is counted by its principal;
+  // before the body is read, so a throttled client costs no upload.
+  const limiter = rateLimiter(limits.rateLimitPerMinute, options.logger);
+  if (limiter) {
+    router.use(limiter);
+  }
 
   // Bodies are read raw and parsed by parseJsonBody: one place bounds size and depth and refuses
   // __proto__ keys and non-JSON content types.
-  router.use(express.raw({ type: () => true, limit: MAX_JSON_BYTES }));
+  router.use(express.raw({ type: () => true, limit: limits.maxBodyBytes }));
 
   // Each request reads and writes through the store as its caller sees it (tenancy).
   const handle = (run: (request: FhirRequest, req: Request, store: FhirStore) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
@@ -83,7 +99,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
       checkAcceptable(req);
       const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
       const isForm = req.is('application/x-www-form-urlencoded');
-      const body = hasBody && !isForm ? parseJsonBody(req.get('content-type'), req.body as Buffer) : undefined;
+      const body = hasBody && !isForm ? parseJsonBody(req.get('content-type'), req.body as Buffer, limits.maxBodyBytes) : undefined;
       const request: FhirRequest = {
         method: req.method as FhirRequest['method'],
         path: req.path.replace(/^\//, ''),
@@ -92,12 +108,13 @@ export function fhirRouter(options: FhirApiOptions): Router {
         body,
         baseUrl: baseUrlOf(req, options),
         principal: res.locals.principal as Principal | undefined,
+        logger: res.locals.logger as Logger | undefined,
       };
       response = await run(request, req, request.principal ? options.store.forCaller(callerFor(request.principal)) : options.store);
     } catch (err) {
       response = errorResponse(err);
       if (response.status >= 500) {
-        options.logger.error('FHIR request failed', { method: req.method, route: req.route?.path, error: err });
+        ((res.locals.logger as Logger | undefined) ?? options.logger).error('FHIR request failed', { method: req.method, route: req.route?.path, error: err });
       }
     }
     send(res, response, req.query._pretty === 'true');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { RunningServer } from '../../../src/api/server.ts';
+import type { Limits } from '../../../src/config/limits.ts';
 import { initServer } from '../../../src/api/server.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import type { FhirStore } from '../../../src/store/fhir-store.ts';
@@ -33,7 +34,15 @@ export function uniqueSchema(prefix = 'carebridge_api'): string {
   return `${prefix}_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
 }
 
-async function serve(store: FhirStore, database: string, cleanup: () => Promise<void>, logLevel = 'warn'): Promise<TestServer> {
+/** What a test may change about the server it starts. */
+export interface ServeOptions {
+  /** Body size, timeout, rate limit, CORS; the production defaults otherwise. */
+  limits?: Partial<Limits>;
+  /** Wraps the store the server uses (a slow or failing store, to test what the server does then). */
+  wrapStore?: (store: FhirStore) => FhirStore;
+}
+
+async function serve(store: FhirStore, database: string, cleanup: () => Promise<void>, logLevel = 'warn', options: ServeOptions = {}): Promise<TestServer> {
   loadDefinitions();
   const logs: string[] = [];
   const stream = new Writable({
@@ -45,7 +54,7 @@ async function serve(store: FhirStore, database: string, cleanup: () => Promise<
   const logger = createLogger({ level: logLevel, stream });
   let running: RunningServer;
   try {
-    running = await initServer({ store, logger, port: 0, host: '127.0.0.1' });
+    running = await initServer({ store: options.wrapStore ? options.wrapStore(store) : store, logger, port: 0, host: '127.0.0.1', limits: options.limits });
   } catch (err) {
     await cleanup();
     throw err;
@@ -66,7 +75,7 @@ async function serve(store: FhirStore, database: string, cleanup: () => Promise<
 }
 
 /** A server on a new SQLite file in a temp folder (removed on stop); logs kept from `logLevel` up. */
-export async function startSqliteServer(logLevel = 'warn'): Promise<TestServer> {
+export async function startSqliteServer(logLevel = 'warn', options: ServeOptions = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'carebridge-api-'));
   const file = join(dir, 'carebridge.db');
   const store = await SqliteStore.open(file);
@@ -78,6 +87,7 @@ export async function startSqliteServer(logLevel = 'warn'): Promise<TestServer> 
       rmSync(dir, { recursive: true, force: true });
     },
     logLevel,
+    options,
   );
 }
 

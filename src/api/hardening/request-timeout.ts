@@ -1,0 +1,30 @@
+// A handler that runs too long answers 504 `timeout` instead of holding the client; whatever it
+// produces later is dropped (senders check res.headersSent). Node's server.requestTimeout and
+// headersTimeout (server.ts) still bound how long receiving a request may take.
+import { serverTimeout } from '@medplum/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from '../../log/logger.ts';
+import { sendOutcome } from './outcome.ts';
+
+/**
+ * 504, not 503: 503 tells a client the request was not handled and may simply be sent again, but
+ * a late write may still commit after this answer. 504 (Medplum's status for `timeout`) says the
+ * outcome is unknown; FHIR clients retry writes as conditional creates/updates, which is safe.
+ * The work is not cancelled: a synchronous SQLite transaction cannot be interrupted, and a
+ * half-cancelled write is worse than a complete one nobody waited for.
+ */
+export function requestTimeout(ms: number, fallbackLogger: Logger): RequestHandler {
+  const body = JSON.stringify(serverTimeout(`The request did not complete within ${ms} ms; a write may still have been applied: read before retrying one that is not conditional`));
+  return (req: Request, res: Response, next: NextFunction) => {
+    const timer = setTimeout(() => {
+      if (res.headersSent) {
+        return;
+      }
+      ((res.locals.logger as Logger | undefined) ?? fallbackLogger).warn('request timed out', { method: req.method, limitMs: ms });
+      sendOutcome(res, 504, body);
+    }, ms);
+    // 'close' follows 'finish' and also fires when the client goes away: one listener covers both.
+    res.once('close', () => clearTimeout(timer));
+    next();
+  };
+}
