@@ -189,8 +189,8 @@ function entities(input: AuditEventInput): AuditEventEntity[] {
     out.push({
       type: CODES.systemObject,
       role: CODES.queryRole,
-      description: query ? `${target}?${redactQuery(query)}` : target || '(system)',
-      query: Buffer.from(query ? `${target}?${query}` : target, 'utf8').toString('base64'),
+      description: `${target}?${redactQuery(query)}`,
+      query: Buffer.from(`${target}?${query}`, 'utf8').toString('base64'),
     });
   } else if (type && !(input.references ?? []).length) {
     // A create, or a failed request, with no id yet: at least the type it was about.

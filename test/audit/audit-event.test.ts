@@ -113,6 +113,16 @@ describe('auditEventFor', () => {
     expect(redactQuery('')).toBe('');
   });
 
+  it('records a search or history without parameters, at type and system level', () => {
+    for (const interaction of ['search-type', 'search-system', 'history-type', 'history-system'] as AuditInteraction[]) {
+      const resourceType = interaction.endsWith('system') ? undefined : 'Task';
+      const event = auditEventFor({ interaction, principal: undefined, resourceType, status: 200, recorded, observer });
+      expect(validateFhirResource(event).filter((i) => i.severity === 'error')).toEqual([]);
+      const query = event.entity?.find((e) => e.role?.code === '24');
+      expect([query?.description, Buffer.from(query?.query ?? '', 'base64').toString('utf8')]).toEqual([`${resourceType ?? ''}?`, `${resourceType ?? ''}?`]);
+    }
+  });
+
   it('records the type of a request that touched no resource yet', () => {
     const event = auditEventFor({ interaction: 'create', principal: agencyPrincipal(), resourceType: 'Task', status: 400, issueCode: 'invalid', recorded, observer });
     expect(event.entity).toEqual([expect.objectContaining({ type: expect.objectContaining({ code: 'Task' }) })]);
