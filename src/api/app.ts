@@ -5,9 +5,12 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import { AuditTrail } from '../audit/audit-trail.ts';
 import type { Limits } from '../config/limits.ts';
 import { describeBytes, resolveLimits } from '../config/limits.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { Logger } from '../log/logger.ts';
+import { recordRefusal } from './fhir/audit-hook.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { FHIR_JSON, fhirRouter } from './fhir/router.ts';
 import { corsPolicy } from './hardening/cors.ts';
@@ -21,6 +24,10 @@ export interface AppOptions {
   version?: string;
   /** Body size, handler timeout, rate limit, CORS origins; defaults (config/limits.ts) for what is left out. */
   limits?: Partial<Limits>;
+  /** The audit trail every request records to (one is made on the store when not given; close it on shutdown). */
+  auditTrail?: AuditTrail;
+  /** AuditEvent.source.site: which deployment recorded (default "carebridge"). */
+  auditSite?: string;
 }
 
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
@@ -29,6 +36,7 @@ function outcome(severity: 'error', code: string, text: string): OperationOutcom
 
 export function createApp(options: AppOptions): express.Express {
   const limits = resolveLimits(options.limits);
+  const auditTrail = options.auditTrail ?? new AuditTrail(options.store);
   const app = express();
   // First, so every answer carries them: errors, 404s, timeouts, 429s.
   app.use(securityHeaders());
@@ -41,6 +49,7 @@ export function createApp(options: AppOptions): express.Express {
     const requestId = (req.get('x-request-id') ?? '').replace(/[^A-Za-z0-9-]/g, '').slice(0, 64) || randomUUID();
     res.setHeader('X-Request-Id', requestId);
     // Everything logged for this request from here on carries its id.
+    res.locals.requestId = requestId;
     const logger = options.logger.child({ requestId });
     res.locals.logger = logger;
     res.on('finish', () => {
@@ -69,7 +78,18 @@ export function createApp(options: AppOptions): express.Express {
     }
   });
 
-  app.use('/fhir', fhirRouter({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, software: { name: 'carebridge', version: options.version ?? '0' } }));
+  app.use(
+    '/fhir',
+    fhirRouter({
+      store: options.store,
+      logger: options.logger,
+      publicUrl: options.publicUrl,
+      limits,
+      software: { name: 'carebridge', version: options.version ?? '0' },
+      auditTrail,
+      auditObserver: { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl },
+    }),
+  );
 
   app.use((_req, res) => {
     res.status(404).type(FHIR_JSON).send(JSON.stringify(outcome('error', 'not-found', 'Not found')));
@@ -99,9 +119,13 @@ export function createApp(options: AppOptions): express.Express {
       body = normalizeOperationOutcome(err);
       ((res.locals.logger as Logger | undefined) ?? options.logger).error('unhandled error', { method: req.method, error: err });
     }
-    if (!res.headersSent) {
-      res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
+    if (res.headersSent) {
+      return;
     }
+    // A request refused before its handler ran is audited too (best effort: the refusal is the answer).
+    recordRefusal(auditTrail, { principal: res.locals.principal as Principal | undefined, address: req.ip, requestId: res.locals.requestId as string | undefined, observer: { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl } }, status, body)
+      .catch((auditError: unknown) => ((res.locals.logger as Logger | undefined) ?? options.logger).error('audit trail write failed', { error: auditError }))
+      .finally(() => res.status(status).type(FHIR_JSON).send(JSON.stringify(body)));
   });
   return app;
 }

@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { Limits } from '../config/limits.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
+import { AuditTrail } from '../audit/audit-trail.ts';
 import { createApp } from './app.ts';
 import { securityHeaderLines } from './hardening/security-headers.ts';
 
@@ -13,8 +14,9 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-export async function initServer(options: { store: FhirStore; logger: Logger; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits> }): Promise<RunningServer> {
-  const app = createApp(options);
+export async function initServer(options: { store: FhirStore; logger: Logger; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string }): Promise<RunningServer> {
+  const auditTrail = new AuditTrail(options.store);
+  const app = createApp({ ...options, auditTrail });
   const server = createServer(app);
   // Slow or stalled clients do not hold a connection forever.
   server.requestTimeout = 60_000;
@@ -43,10 +45,13 @@ export async function initServer(options: { store: FhirStore; logger: Logger; po
   return {
     server,
     url,
-    close: () =>
-      new Promise<void>((resolve) => {
+    // In-flight requests finish (and record their AuditEvents), then what is queued is flushed.
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      }),
+      });
+      await auditTrail.close();
+    },
   };
 }

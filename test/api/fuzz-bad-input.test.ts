@@ -811,10 +811,12 @@ describe('fuzz: bad requests against a real server', () => {
   const families = new Map<string, number>();
 
   /** Rows in every table a write touches (read through a separate read-only connection). */
+  // Every request records an AuditEvent: that is the one write a bad request must cause.
   const writtenRows = (): number => {
-    const tables = ['resources', 'resource_history', 'conditional_keys', 'idx_token', 'idx_string', 'idx_reference', 'idx_date', 'idx_number', 'idx_uri'];
-    return tables.reduce((n, t) => n + Number((db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n), 0);
+    const tables = ['resources', 'resource_history', 'conditional_keys', 'idx_token', 'idx_string', 'idx_reference', 'idx_date', 'idx_number', 'idx_uri', 'resource_patients'];
+    return tables.reduce((n, t) => n + Number((db.prepare(`SELECT COUNT(*) AS n FROM ${t} WHERE resource_type <> 'AuditEvent'`).get() as { n: number }).n), 0);
   };
+  const auditEvents = (): number => Number((db.prepare("SELECT COUNT(*) AS n FROM resources WHERE resource_type = 'AuditEvent'").get() as { n: number }).n);
 
   beforeAll(async () => {
     loadDefinitions();
@@ -859,6 +861,7 @@ describe('fuzz: bad requests against a real server', () => {
       await fc.assert(
         fc.asyncProperty(fuzzCase, async (c) => {
           const rowsBefore = writtenRows();
+          const auditBefore = auditEvents();
           let answer: Answer;
           try {
             answer = await send(running.url, c);
@@ -869,6 +872,11 @@ describe('fuzz: bad requests against a real server', () => {
           families.set(c.family, (families.get(c.family) ?? 0) + 1);
           const problems = problemsWith(c, answer);
           const rowsAfter = writtenRows();
+          // Every request that reached the FHIR API left an AuditEvent (CORS preflights and paths
+          // that resolve outside /fhir never did).
+          if (auditEvents() === auditBefore && c.method !== 'OPTIONS' && !/%2e%2e/i.test(c.path)) {
+            problems.push('it was not audited');
+          }
           if (rowsAfter !== rowsBefore) {
             problems.push(`it wrote ${rowsAfter - rowsBefore} rows`);
           }
@@ -899,10 +907,9 @@ describe('fuzz: bad requests against a real server', () => {
 
   it('wrote nothing at all: no rows, an empty _history, and every type searches to 0', async () => {
     expect(writtenRows()).toBe(0);
-    expect(await store.history(undefined, undefined, { count: 10 })).toEqual([]);
-    const history = (await (await fetch(`${running.url}/fhir/_history`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).json()) as { entry?: unknown[] };
-    expect(history.entry ?? []).toEqual([]);
-    for (const type of RESOURCE_TYPES) {
+    const notAudit = (versions: { resourceType: string }[]): unknown[] => versions.filter((v) => v.resourceType !== 'AuditEvent');
+    expect(notAudit(await store.history(undefined, undefined, { count: 1000 }))).toEqual([]);
+    for (const type of RESOURCE_TYPES.filter((t) => t !== 'AuditEvent')) {
       const bundle = (await (await fetch(`${running.url}/fhir/${type}?_summary=count`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).json()) as { total?: number };
       expect({ type, total: bundle.total }).toEqual({ type, total: 0 });
     }

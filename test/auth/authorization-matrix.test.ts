@@ -28,7 +28,8 @@ const SPEC: Record<ClientRole, { read: string[]; create: string[]; update: strin
     delete: ['Observation', 'Communication'],
   },
   'case-management': { read: ['Coverage', 'CoverageEligibilityResponse', 'Patient', 'CarePlan', 'Organization'], create: [], update: [], delete: [] },
-  admin: { read: [...RESOURCE_TYPES], create: [...RESOURCE_TYPES], update: [...RESOURCE_TYPES], delete: [...RESOURCE_TYPES] },
+  // "Audit records are readable only by admin clients" — and written only by carebridge.
+  admin: { read: [...RESOURCE_TYPES], create: [...CLINICAL, ...DIRECTORY], update: [...CLINICAL, ...DIRECTORY], delete: [...CLINICAL, ...DIRECTORY] },
 };
 /** Resources an agency writes itself (its report-back); the rest of a patient's data the hospital wrote. */
 const AGENCY_AUTHORED = ['AppointmentResponse', 'Observation', 'Communication'];

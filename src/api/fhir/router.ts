@@ -5,13 +5,16 @@ import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Request, Response, Router } from 'express';
 import type { Principal } from '../../auth/principal.ts';
-import { callerFor } from '../../auth/access/policy.ts';
+import type { AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
+import type { AuditTrail } from '../../audit/audit-trail.ts';
 import type { Limits } from '../../config/limits.ts';
 import { DEFAULT_LIMITS } from '../../config/limits.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import { parseJsonBody } from '../../validation/json-input.ts';
 import { rateLimiter } from '../hardening/rate-limit.ts';
+import type { RequestAudit } from './audit-hook.ts';
+import { auditedCaller, recordRequest } from './audit-hook.ts';
 import { capabilityStatement } from './capability.ts';
 import { conditionalUpdate, create, history, read, remove, update, validateOperation, vread } from './handlers.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
@@ -21,6 +24,11 @@ import { batch, transaction } from './transaction.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
+const auditUnavailable: OperationOutcome = {
+  resourceType: 'OperationOutcome',
+  issue: [{ severity: 'error', code: 'transient', details: { text: 'The audit trail could not be written; the request was not answered. Try again.' } }],
+};
+
 export interface FhirApiOptions {
   store: FhirStore;
   logger: Logger;
@@ -28,6 +36,10 @@ export interface FhirApiOptions {
   publicUrl?: string;
   software?: { name: string; version: string };
   limits?: Limits;
+  /** Where every request's AuditEvent goes (reads and searches; writes record in their transaction). */
+  auditTrail: AuditTrail;
+  /** AuditEvent.source: this deployment. */
+  auditObserver?: AuditObserver;
 }
 
 function baseUrlOf(req: Request, options: FhirApiOptions): string {
@@ -93,8 +105,21 @@ export function fhirRouter(options: FhirApiOptions): Router {
   router.use(express.raw({ type: () => true, limit: limits.maxBodyBytes }));
 
   // Each request reads and writes through the store as its caller sees it (tenancy).
-  const handle = (run: (request: FhirRequest, req: Request, store: FhirStore) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
+  const observer: AuditObserver = options.auditObserver ?? { site: 'carebridge', baseUrl: options.publicUrl };
+  // `interaction` names the request for its AuditEvent; undefined: nothing to audit (metadata).
+  const handle = (interaction: AuditInteraction | undefined, run: (request: FhirRequest, req: Request, store: FhirStore) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
     let response: FhirResponse;
+    const principal = res.locals.principal as Principal | undefined;
+    const audit: RequestAudit = {
+      interaction: interaction ?? 'operation',
+      principal,
+      resourceType: typeof req.params.type === 'string' ? req.params.type : undefined,
+      query: req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : undefined,
+      address: req.ip,
+      requestId: res.locals.requestId as string | undefined,
+      observer,
+      recordedInTransaction: false,
+    };
     try {
       checkAcceptable(req);
       const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
@@ -107,24 +132,35 @@ export function fhirRouter(options: FhirApiOptions): Router {
         headers: headersOf(req),
         body,
         baseUrl: baseUrlOf(req, options),
-        principal: res.locals.principal as Principal | undefined,
+        principal,
         logger: res.locals.logger as Logger | undefined,
       };
-      response = await run(request, req, request.principal ? options.store.forCaller(callerFor(request.principal)) : options.store);
+      response = await run(request, req, principal ? options.store.forCaller(auditedCaller(principal, audit)) : options.store);
     } catch (err) {
       response = errorResponse(err);
       if (response.status >= 500) {
         ((res.locals.logger as Logger | undefined) ?? options.logger).error('FHIR request failed', { method: req.method, route: req.route?.path, error: err });
       }
     }
+    if (interaction) {
+      try {
+        await recordRequest(options.auditTrail, audit, response);
+      } catch (err) {
+        // No unaudited access: what could not be recorded is not answered.
+        ((res.locals.logger as Logger | undefined) ?? options.logger).error('audit trail write failed', { method: req.method, route: req.route?.path, error: err });
+        // Too many events pending is the trail's back-pressure (429); anything else: unavailable.
+        const refused = errorResponse(err);
+        response = refused.status === 429 ? refused : { status: 503, body: auditUnavailable, headers: {} };
+      }
+    }
     send(res, response, req.query._pretty === 'true');
   };
 
-  router.get('/metadata', handle((request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt), headers: {} })));
-  router.get('/_history', handle((request, _req, store) => history(store, request)));
+  router.get('/metadata', handle(undefined, (request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt), headers: {} })));
+  router.get('/_history', handle('history-system', (request, _req, store) => history(store, request)));
   router.post(
     '/',
-    handle((request, _req, store) => {
+    handle('transaction', (request, _req, store) => {
       const bundle = request.body as Bundle | undefined;
       if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch')) {
         throw new OperationOutcomeError(badRequest('POST /fhir takes a Bundle of type transaction or batch'));
@@ -132,21 +168,21 @@ export function fhirRouter(options: FhirApiOptions): Router {
       return bundle.type === 'transaction' ? transaction(store, request, bundle) : batch(store, request, bundle);
     }),
   );
-  router.get('/:type', handle((request, req, store) => search(store, request, req.params.type as string)));
+  router.get('/:type', handle('search-type', (request, req, store) => search(store, request, req.params.type as string)));
   router.post(
     '/:type/_search',
-    handle((request, req, store) => {
+    handle('search-type', (request, req, store) => {
       // POST _search: parameters in a form body (and the URL), as GET would have them.
       const form = Buffer.isBuffer(req.body) && req.is('application/x-www-form-urlencoded') ? [...new URLSearchParams((req.body as Buffer).toString('utf8'))] : [];
       return search(store, { ...request, query: [...request.query, ...form] }, req.params.type as string);
     }),
   );
-  router.post('/:type/\\$validate', handle((request, req) => validateOperation(request, req.params.type as string)));
-  router.post('/:type/:id/\\$validate', handle((request, req) => validateOperation(request, req.params.type as string)));
-  router.post('/:type', handle((request, req, store) => store.transaction((tx) => create(tx, request, req.params.type as string))));
+  router.post('/:type/\\$validate', handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
+  router.post('/:type/:id/\\$validate', handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
+  router.post('/:type', handle('create', (request, req, store) => store.transaction((tx) => create(tx, request, req.params.type as string))));
   router.put(
     '/:type',
-    handle((request, req, store) => {
+    handle('update', (request, req, store) => {
       const query = new URLSearchParams(request.query.filter(([k]) => !k.startsWith('_format') && k !== '_pretty')).toString();
       if (!query) {
         throw new OperationOutcomeError(badRequest('PUT /Type needs search parameters (conditional update) or an id: PUT /Type/id'));
@@ -154,18 +190,18 @@ export function fhirRouter(options: FhirApiOptions): Router {
       return store.transaction((tx) => conditionalUpdate(tx, request, req.params.type as string, query));
     }),
   );
-  router.get('/:type/_history', handle((request, req, store) => history(store, request, req.params.type as string)));
-  router.get('/:type/:id', handle((request, req, store) => read(store, request, req.params.type as string, req.params.id as string)));
-  router.put('/:type/:id', handle((request, req, store) => store.transaction((tx) => update(tx, request, req.params.type as string, req.params.id as string))));
-  router.delete('/:type/:id', handle((request, req, store) => store.transaction((tx) => remove(tx, request, req.params.type as string, req.params.id as string))));
-  router.get('/:type/:id/_history', handle((request, req, store) => history(store, request, req.params.type as string, req.params.id as string)));
-  router.get('/:type/:id/_history/:vid', handle((request, req, store) => vread(store, request, req.params.type as string, req.params.id as string, req.params.vid as string)));
+  router.get('/:type/_history', handle('history-type', (request, req, store) => history(store, request, req.params.type as string)));
+  router.get('/:type/:id', handle('read', (request, req, store) => read(store, request, req.params.type as string, req.params.id as string)));
+  router.put('/:type/:id', handle('update', (request, req, store) => store.transaction((tx) => update(tx, request, req.params.type as string, req.params.id as string))));
+  router.delete('/:type/:id', handle('delete', (request, req, store) => store.transaction((tx) => remove(tx, request, req.params.type as string, req.params.id as string))));
+  router.get('/:type/:id/_history', handle('history-instance', (request, req, store) => history(store, request, req.params.type as string, req.params.id as string)));
+  router.get('/:type/:id/_history/:vid', handle('vread', (request, req, store) => vread(store, request, req.params.type as string, req.params.id as string, req.params.vid as string)));
 
   // Known paths with other methods: 405; anything else under /fhir: 404.
-  router.all(['/', '/metadata', '/:type', '/:type/:id'], handle(() => {
+  router.all(['/', '/metadata', '/:type', '/:type/:id'], handle('operation', () => {
     const outcome: OperationOutcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', details: { text: 'Method not allowed here' } }] };
     return { status: 405, body: outcome, headers: {} };
   }));
-  router.use(handle(() => Promise.reject(new OperationOutcomeError(notFound))));
+  router.use(handle('operation', () => Promise.reject(new OperationOutcomeError(notFound))));
   return router;
 }

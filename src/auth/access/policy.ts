@@ -5,7 +5,8 @@
 //   other agencies' referrals of a broadcast stay hidden; writes only what an agency owns.
 // - case-management: Coverage, eligibility, Patient and CarePlan of the patients its organization
 //   is on the CareTeam of; reads only.
-// - admin: everything (audit records included).
+// - admin: everything; the only role that reads the audit trail (AuditEvent, Provenance),
+//   which nobody writes through the API.
 import { OperationOutcomeError, forbidden } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessScope, StoreCaller, WriteGuard } from '../../store/access.ts';
@@ -48,7 +49,12 @@ const WRITABLE: Record<ClientRole, Record<'c' | 'u' | 'd', ReadonlySet<string>>>
     d: new Set(['Observation', 'Communication']),
   },
   'case-management': { c: new Set(), u: new Set(), d: new Set() },
-  admin: { c: new Set(RESOURCE_TYPES), u: new Set(RESOURCE_TYPES), d: new Set(RESOURCE_TYPES) },
+  // The audit trail is carebridge's own record: nobody writes, changes or deletes it through the API.
+  admin: {
+    c: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
+    u: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
+    d: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
+  },
 };
 
 /** What an agency may change on a Task: its answer and progress, nothing the hospital owns. */

@@ -7,7 +7,9 @@ import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { createApp } from '../../../src/api/app.ts';
+import type { AuditTrail } from '../../../src/audit/audit-trail.ts';
 import type { Principal } from '../../../src/auth/principal.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
@@ -15,11 +17,13 @@ import { loadDefinitions } from '../../../src/validation/definitions.ts';
 
 export interface AuthTestServer {
   store: SqliteStore;
+  /** Log lines the server wrote (JSON). */
+  logs: string[];
   as: (principal: Principal) => (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Resource | undefined }>;
   stop: () => Promise<void>;
 }
 
-export async function startAuthTestServer(): Promise<AuthTestServer> {
+export async function startAuthTestServer(options: { auditTrail?: (store: SqliteStore) => AuditTrail } = {}): Promise<AuthTestServer> {
   loadDefinitions();
   const dir = mkdtempSync(join(tmpdir(), 'carebridge-auth-'));
   const store = await SqliteStore.open(join(dir, 'carebridge.db'));
@@ -29,13 +33,21 @@ export async function startAuthTestServer(): Promise<AuthTestServer> {
     res.locals.principal = principals.get(req.get('x-test-principal') ?? '');
     next();
   });
-  outer.use(createApp({ store, logger: createLogger({ level: 'error' }) }));
+  const logs: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  outer.use(createApp({ store, logger: createLogger({ level: 'warn', stream }), auditTrail: options.auditTrail?.(store) }));
   const server: Server = createServer(outer);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/fhir`;
   return {
     store,
+    logs,
     as: (principal) => {
       principals.set(principal.clientId, principal);
       return async (method, path, body) => {

@@ -1,0 +1,116 @@
+// Audit and provenance through the API: every access leaves an AuditEvent, every write a
+// Provenance in its own transaction; only admins read them; no audit, no answer.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { AuditEvent, Bundle, Provenance, Resource } from '@medplum/fhirtypes';
+import { parseSearchRequest } from '@medplum/core';
+import { AuditTrail } from '../../src/audit/audit-trail.ts';
+import type { ClientRole, Principal } from '../../src/auth/principal.ts';
+import { parseScopes } from '../../src/auth/scopes.ts';
+import type { FhirStore, StoreTransaction } from '../../src/store/fhir-store.ts';
+import type { AuthTestServer } from '../auth/support/auth-server.ts';
+import { startAuthTestServer } from '../auth/support/auth-server.ts';
+
+const as = (role: ClientRole, value: string): Principal => ({ clientId: `${value}-client`, clientName: value, role, organization: { system: 'urn:orgs', value }, scopes: parseScopes('system/*.cruds').scopes });
+const HOSPITAL = as('hospital', 'riverside');
+const ADMIN = as('admin', 'ops');
+
+async function auditEvents(store: FhirStore): Promise<AuditEvent[]> {
+  return (await store.search(parseSearchRequest('AuditEvent?_count=1000'))).resources as AuditEvent[];
+}
+
+describe('audit and provenance through the API', () => {
+  let server: AuthTestServer;
+  beforeAll(async () => {
+    server = await startAuthTestServer();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('a create records, in its transaction, a Provenance of the new version and an AuditEvent naming client, organization and patient', async () => {
+    const hospital = server.as(HOSPITAL);
+    const patient = await hospital('POST', 'Patient', { resourceType: 'Patient', active: true });
+    expect(patient.status).toBe(201);
+    const id = (patient.body as Resource).id as string;
+    const provenances = (await server.store.search(parseSearchRequest(`Provenance?target=Patient/${id}`))).resources as Provenance[];
+    expect(provenances).toHaveLength(1);
+    expect(provenances[0]?.target.map((t) => t.reference)).toEqual([`Patient/${id}/_history/1`]);
+    expect(provenances[0]?.activity?.coding?.[0]?.code).toBe('CREATE');
+    const events = (await auditEvents(server.store)).filter((e) => e.entity?.some((en) => en.what?.reference === `Patient/${id}`));
+    expect(events).toHaveLength(1);
+    const event = events[0] as AuditEvent;
+    expect(event.action).toBe('C');
+    expect(event.outcome).toBe('0');
+    expect(JSON.stringify(event.agent)).toContain('riverside-client');
+    expect(JSON.stringify(event.agent)).toContain('urn:orgs');
+  });
+
+  it('a read, a search and a refused read each record an AuditEvent with their outcome', async () => {
+    const hospital = server.as(HOSPITAL);
+    const created = await hospital('POST', 'Patient', { resourceType: 'Patient', active: true });
+    const id = (created.body as Resource).id as string;
+    const before = (await auditEvents(server.store)).length;
+    expect((await hospital('GET', `Patient/${id}`)).status).toBe(200);
+    expect((await hospital('GET', `Patient?_id=${id}`)).status).toBe(200);
+    expect((await hospital('GET', 'AuditEvent')).status).toBe(403);
+    const events = await auditEvents(server.store);
+    expect(events.length - before).toBe(3);
+    const outcomes = events.map((e) => e.outcome);
+    expect(outcomes).toContain('4');
+  });
+
+  it('only admins read the audit trail', async () => {
+    expect((await server.as(HOSPITAL)('GET', 'Provenance')).status).toBe(403);
+    const admin = await server.as(ADMIN)('GET', 'AuditEvent?_count=5');
+    expect(admin.status).toBe(200);
+    expect(((admin.body as Bundle).entry ?? []).length).toBeGreaterThan(0);
+  });
+
+  it('a transaction Bundle records one Provenance per kind of change, all in the Bundle\'s transaction', async () => {
+    const hospital = server.as(HOSPITAL);
+    const response = await hospital('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { fullUrl: 'urn:uuid:6a8f4c52-1d9e-4c3b-9a57-2f0e8b1c7d41', resource: { resourceType: 'Patient', active: true }, request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'CarePlan', status: 'active', intent: 'plan', subject: { reference: 'urn:uuid:6a8f4c52-1d9e-4c3b-9a57-2f0e8b1c7d41' } }, request: { method: 'POST', url: 'CarePlan' } },
+      ],
+    });
+    expect(response.status).toBe(200);
+    const carePlanUrl = (response.body as Bundle).entry?.[1]?.response?.location as string;
+    const carePlanId = (/CarePlan\/([^/]+)/.exec(carePlanUrl) as RegExpExecArray)[1] as string;
+    const provenances = (await server.store.search(parseSearchRequest(`Provenance?target=CarePlan/${carePlanId}`))).resources as Provenance[];
+    expect(provenances).toHaveLength(1);
+    expect(provenances[0]?.target).toHaveLength(2);
+  });
+});
+
+describe('no audit, no answer', () => {
+  let server: AuthTestServer;
+  beforeAll(async () => {
+    // An audit trail whose store refuses every transaction: the requests must fail, not be answered unaudited.
+    server = await startAuthTestServer({
+      auditTrail: (store) =>
+        new AuditTrail({
+          ...store,
+          kind: store.kind,
+          transaction: async <T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> => {
+            void work;
+            throw new Error('disk full');
+          },
+        } as unknown as FhirStore),
+    });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('a read whose AuditEvent cannot be written fails with 503 and discloses nothing', async () => {
+    const { version } = await server.store.create({ resourceType: 'Patient', active: true } as Resource);
+    const answer = await server.as(ADMIN)('GET', `Patient/${version.id}`);
+    expect(answer.status).toBe(503);
+    expect(answer.body?.resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(answer.body)).not.toContain(version.id);
+    expect(server.logs.some((line) => line.includes('audit trail write failed'))).toBe(true);
+  });
+});
