@@ -19,11 +19,11 @@ export interface AuthTestServer {
   store: SqliteStore;
   /** Log lines the server wrote (JSON). */
   logs: string[];
-  as: (principal: Principal) => (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Resource | undefined }>;
+  as: (principal: Principal) => (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: Resource | undefined; text?: string }>;
   stop: () => Promise<void>;
 }
 
-export async function startAuthTestServer(options: { auditTrail?: (store: SqliteStore) => AuditTrail } = {}): Promise<AuthTestServer> {
+export async function startAuthTestServer(options: { auditTrail?: (store: SqliteStore) => AuditTrail; logLevel?: string } = {}): Promise<AuthTestServer> {
   loadDefinitions();
   const dir = mkdtempSync(join(tmpdir(), 'carebridge-auth-'));
   const store = await SqliteStore.open(join(dir, 'carebridge.db'));
@@ -40,7 +40,7 @@ export async function startAuthTestServer(options: { auditTrail?: (store: Sqlite
       done();
     },
   });
-  outer.use(createApp({ store, logger: createLogger({ level: 'warn', stream }), auditTrail: options.auditTrail?.(store) }));
+  outer.use(createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auditTrail: options.auditTrail?.(store) }));
   const server: Server = createServer(outer);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -50,14 +50,20 @@ export async function startAuthTestServer(options: { auditTrail?: (store: Sqlite
     logs,
     as: (principal) => {
       principals.set(principal.clientId, principal);
-      return async (method, path, body) => {
+      return async (method, path, body, headers = {}) => {
         const response = await fetch(`${base}/${path}`, {
           method,
-          headers: { 'x-test-principal': principal.clientId, ...(body ? { 'content-type': 'application/fhir+json' } : {}) },
-          body: body ? JSON.stringify(body) : undefined,
+          headers: { 'x-test-principal': principal.clientId, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
+          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
         });
         const text = await response.text();
-        return { status: response.status, body: text ? (JSON.parse(text) as Resource) : undefined };
+        let parsed: Resource | undefined;
+        try {
+          parsed = text ? (JSON.parse(text) as Resource) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        return { status: response.status, body: parsed, text };
       };
     },
     stop: async () => {
