@@ -2,6 +2,7 @@
 // (embedded default) and postgres/ (several instances). Both pass test/store/store-contract.ts.
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
+import type { AuthStore } from './auth-store.ts';
 
 /** A resource as stored: its current (or a past) version, or the marker of its deletion. */
 export interface StoredVersion {
@@ -73,7 +74,7 @@ export interface StoreTransaction {
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
 }
 
-export interface FhirStore extends StoreTransaction {
+export interface FhirStore extends StoreTransaction, AuthStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Runs `work` in one database transaction (retried when the database asks for it). */
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;

@@ -18,6 +18,8 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
 
   abstract transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
   abstract close(): Promise<void>;
+  abstract claimAssertion(clientId: string, jti: string, expiresMs: number): Promise<boolean>;
+  abstract claimSigningKey(name: string, candidate: string): Promise<string>;
 
   override create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {
     return this.transaction((tx) => tx.create(resource, options));
