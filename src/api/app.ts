@@ -5,13 +5,19 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import type { AuthService } from '../auth/auth-service.ts';
+import { TOKEN_PATH } from '../auth/auth-service.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
+import { authRoutes } from './auth/auth-routes.ts';
+import { isFhirMetadata, requireBearer } from './auth/bearer.ts';
 import { FHIR_JSON, fhirRouter } from './fhir/router.ts';
 
 export interface AppOptions {
   store: FhirStore;
   logger: Logger;
+  /** Tokens and the bearer check: every /fhir request but GET /fhir/metadata needs a token. */
+  auth: AuthService;
   publicUrl?: string;
   version?: string;
 }
@@ -55,7 +61,9 @@ export function createApp(options: AppOptions): express.Express {
     }
   });
 
-  app.use('/fhir', fhirRouter({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, software: { name: 'carebridge', version: options.version ?? '0' } }));
+  app.use(authRoutes(options.auth, { publicUrl: options.publicUrl, logger: options.logger }));
+  app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata }));
+  app.use('/fhir', fhirRouter({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, software: { name: 'carebridge', version: options.version ?? '0' }, tokenPath: TOKEN_PATH }));
 
   app.use((_req, res) => {
     res.status(404).type(FHIR_JSON).send(JSON.stringify(outcome('error', 'not-found', 'Not found')));

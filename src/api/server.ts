@@ -1,6 +1,7 @@
 // initServer / closeServer: listen, and on shutdown stop accepting, finish in-flight requests.
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
+import type { AuthService } from '../auth/auth-service.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { createApp } from './app.ts';
@@ -11,7 +12,7 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-export async function initServer(options: { store: FhirStore; logger: Logger; port: number; host?: string; publicUrl?: string; version?: string }): Promise<RunningServer> {
+export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string }): Promise<RunningServer> {
   const app = createApp(options);
   const server = createServer(app);
   // Slow or stalled clients do not hold a connection forever.

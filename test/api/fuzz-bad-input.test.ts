@@ -20,6 +20,7 @@ import type { Logger } from '../../src/log/logger.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
+import { adminClient, testAuthService, tokenFor } from '../support/auth.ts';
 
 // The search parameter tables the generators read come with the definitions.
 loadDefinitions();
@@ -704,9 +705,12 @@ function bodyOf(spec: BodySpec): { body: Uint8Array | ReadableStream<Uint8Array>
   }
 }
 
+/** The test admin's bearer token: the bad requests come from a client allowed everything. */
+let authorization = '';
+
 async function send(base: string, c: FuzzCase): Promise<Answer> {
   const started = performance.now();
-  const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers: c.headers, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+  const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers: { authorization, ...c.headers }, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
   if (c.body) {
     const { body, stream } = bodyOf(c.body);
     init.body = body as RequestInit['body'];
@@ -829,7 +833,9 @@ describe('fuzz: bad requests against a real server', () => {
       },
     });
     logger = createLogger({ level: 'debug', stream });
-    running = await initServer({ store, logger, port: 0, host: '127.0.0.1' });
+    const admin = await adminClient();
+    running = await initServer({ store, logger, auth: await testAuthService(store, [admin]), port: 0, host: '127.0.0.1' });
+    authorization = `Bearer ${await tokenFor(running, admin)}`;
   });
 
   afterAll(async () => {
@@ -899,10 +905,10 @@ describe('fuzz: bad requests against a real server', () => {
   it('wrote nothing at all: no rows, an empty _history, and every type searches to 0', async () => {
     expect(writtenRows()).toBe(0);
     expect(await store.history(undefined, undefined, { count: 10 })).toEqual([]);
-    const history = (await (await fetch(`${running.url}/fhir/_history`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).json()) as { entry?: unknown[] };
+    const history = (await (await fetch(`${running.url}/fhir/_history`, { headers: { authorization }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).json()) as { entry?: unknown[] };
     expect(history.entry ?? []).toEqual([]);
     for (const type of RESOURCE_TYPES) {
-      const bundle = (await (await fetch(`${running.url}/fhir/${type}?_summary=count`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).json()) as { total?: number };
+      const bundle = (await (await fetch(`${running.url}/fhir/${type}?_summary=count`, { headers: { authorization }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).json()) as { total?: number };
       expect({ type, total: bundle.total }).toEqual({ type, total: 0 });
     }
   });

@@ -23,6 +23,8 @@ export interface FhirApiOptions {
   /** Public base URL of the server (http://host:port); /fhir is appended. */
   publicUrl?: string;
   software?: { name: string; version: string };
+  /** Path of the SMART token endpoint (/auth/token), announced in the CapabilityStatement. */
+  tokenPath?: string;
 }
 
 function baseUrlOf(req: Request, options: FhirApiOptions): string {
@@ -102,7 +104,8 @@ export function fhirRouter(options: FhirApiOptions): Router {
     send(res, response, req.query._pretty === 'true');
   };
 
-  router.get('/metadata', handle((request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt), headers: {} })));
+  const security = (baseUrl: string): { tokenUrl: string } | undefined => (options.tokenPath ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}${options.tokenPath}` } : undefined);
+  router.get('/metadata', handle((request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt, security(request.baseUrl)), headers: {} })));
   router.get('/_history', handle((request) => history(store, request)));
   router.post(
     '/',
