@@ -3,6 +3,7 @@
 import { createLocalJWKSet, errors } from 'jose';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import type { ClientConfig } from '../config/config.ts';
+import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
 
 /** A JWKS of a few keys is a few kB; anything much larger is not one. */
 export const MAX_JWKS_BYTES = 64 * 1024;
@@ -14,32 +15,6 @@ export const JWKS_COOLDOWN_MS = 30_000;
 
 /** The client's keys could not be had (unreachable, too large, not a JWKS): not the client's fault alone. */
 export class JwksUnavailableError extends Error {}
-
-async function readBounded(response: Response, limit: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > limit) {
-    throw new JwksUnavailableError(`JWKS larger than ${limit} bytes`);
-  }
-  if (!response.body) {
-    return '';
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) {
-      break;
-    }
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new JwksUnavailableError(`JWKS larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** GET a JWKS: 200, JSON, a `keys` array, at most MAX_JWKS_BYTES, within JWKS_TIMEOUT_MS. */
 export async function fetchJwks(url: string, timeoutMs = JWKS_TIMEOUT_MS): Promise<JSONWebKeySet> {
@@ -55,9 +30,9 @@ export async function fetchJwks(url: string, timeoutMs = JWKS_TIMEOUT_MS): Promi
   }
   let value: unknown;
   try {
-    value = JSON.parse(await readBounded(response, MAX_JWKS_BYTES));
+    value = JSON.parse(await readBoundedText(response, MAX_JWKS_BYTES));
   } catch (err) {
-    throw err instanceof JwksUnavailableError ? err : new JwksUnavailableError('JWKS is not JSON');
+    throw new JwksUnavailableError(err instanceof BodyTooLargeError ? `JWKS larger than ${MAX_JWKS_BYTES} bytes` : err instanceof SyntaxError ? 'JWKS is not JSON' : `JWKS fetch failed (${(err as Error).name})`);
   }
   const keys = (value as { keys?: unknown }).keys;
   if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'object' || k === null || 'd' in k || 'k' in k)) {

@@ -23,6 +23,8 @@ export interface TestClient {
   /** The entry for the config file's `clients` (public key only). */
   config: ClientConfig;
   privateKey: CryptoKey;
+  /** The private key as a JWK (with kid and alg), e.g. for SmartClient. */
+  privateJwk: JWK;
   /** The public key as a JWK (with kid and alg), e.g. to serve from a jwksUrl. */
   publicJwk: JWK;
   kid: string;
@@ -39,9 +41,10 @@ export interface MakeClientOptions {
 
 export async function makeClient(role: ClientRole, organization: OrganizationIdentity, scopes: string[], options: MakeClientOptions = {}): Promise<TestClient> {
   const alg = options.alg ?? 'ES384';
-  const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'RS384' ? { modulusLength: 2048 } : {});
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS384' ? { modulusLength: 2048 } : {}) });
   const kid = `key-${randomUUID()}`;
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg };
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg };
   const clientId = options.clientId ?? `${role}-${randomUUID()}`;
   const config: ClientConfig = {
     clientId,
@@ -51,7 +54,7 @@ export async function makeClient(role: ClientRole, organization: OrganizationIde
     scopes,
     ...(options.jwksUrl ? { jwksUrl: options.jwksUrl } : { jwks: { keys: [publicJwk as PublicJwk] } }),
   };
-  return { config, privateKey, publicJwk, kid, alg };
+  return { config, privateKey, privateJwk, publicJwk, kid, alg };
 }
 
 export const TEST_ADMIN_ORGANIZATION: OrganizationIdentity = { system: 'urn:carebridge-test:org', value: 'admin', display: 'Test administration' };
