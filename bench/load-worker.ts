@@ -16,9 +16,12 @@ export interface LoadJob {
   paths?: string[];
   /** POST /fhir transaction Bundles generated here (not sent over a pipe): count, seed, tag. */
   ingest?: { count: number; seed: number; tag: string };
+  /** Bearer token sent with every request (carebridge runs in development mode here). */
+  token?: string;
 }
 
 const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as LoadJob;
+const auth: Record<string, string> = job.token ? { authorization: `Bearer ${job.token}` } : {};
 let requests: autocannon.Request[];
 let amount = job.amount;
 if (job.ingest) {
@@ -29,14 +32,14 @@ if (job.ingest) {
     {
       method: 'POST',
       path: '/fhir',
-      headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+      headers: { ...auth, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
       setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }),
     },
   ];
 } else {
   const paths = job.paths ?? ['/'];
   let next = 0;
-  requests = [{ method: 'GET', headers: { accept: 'application/fhir+json' }, setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length] as string }) }];
+  requests = [{ method: 'GET', headers: { ...auth, accept: 'application/fhir+json' }, setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length] as string }) }];
 }
 
 const result = await autocannon({

@@ -179,8 +179,9 @@ async function startChild(label: string, args: string[], env: Record<string, str
 }
 
 function startCarebridge(database: string): Promise<Child> {
-  // Throughput from one load generator (one IP): the per-client rate limit would measure itself.
-  const args = [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []), 'bin/carebridge.js', 'serve'];
+  // Development mode: the built-in client's token (devToken) spares the bench a key pair. Throughput
+  // from one load generator (one client): the per-client rate limit would measure itself.
+  const args = [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []), 'bin/carebridge.js', 'serve', '--dev'];
   return startChild('carebridge serve', args, { CAREBRIDGE_DATABASE: database, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', CAREBRIDGE_RATE_LIMIT: '0' }, '/readyz');
 }
 
@@ -190,11 +191,18 @@ interface Run {
   peakRssKb: number;
 }
 
+/** A fresh token of the development client (tokens live 5 minutes; a bench runs longer). */
+async function devToken(url: string): Promise<string> {
+  const response = await fetch(`${url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=carebridge-dev' });
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
 let jobs = 0;
 /** Runs bench/load-worker.ts in its own process against `target`, sampling the server's RSS. */
 async function load(target: Child, job: Omit<LoadJob, 'url'>): Promise<Run> {
   const file = join(tempDir, `job-${++jobs}.json`);
-  writeFileSync(file, JSON.stringify({ ...job, url: target.url }));
+  const token = target.process.spawnargs.includes('--dev') ? await devToken(target.url) : undefined;
+  writeFileSync(file, JSON.stringify({ ...job, url: target.url, ...(token ? { token } : {}) }));
   let peakRssKb = procStatus(target.process.pid, 'VmRSS');
   const sampler = setInterval(() => {
     peakRssKb = Math.max(peakRssKb, procStatus(target.process.pid, 'VmRSS') || 0);
@@ -219,7 +227,7 @@ async function load(target: Child, job: Omit<LoadJob, 'url'>): Promise<Run> {
 }
 
 async function getJson(url: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(url, { headers: { accept: 'application/fhir+json' } });
+  const response = await fetch(url, { headers: { accept: 'application/fhir+json', authorization: `Bearer ${await devToken(new URL(url).origin)}` } });
   return { status: response.status, text: await response.text() };
 }
 

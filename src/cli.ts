@@ -12,7 +12,7 @@ export const HELP = `carebridge — carries a patient's care plan from the hospi
 Usage: carebridge <command> [options]
 
 Commands:
-  serve                      run the FHIR R4 server (PORT, CAREBRIDGE_DATABASE)
+  serve [--dev]              run the FHIR R4 server (CAREBRIDGE_CONFIG, PORT, CAREBRIDGE_DATABASE)
   demo                       run the bundled example plans through validation and mapping
   validate <file...>         validate transition plans or FHIR JSON (--json for OperationOutcomes)
   map <plan.json>            print the FHIR transaction Bundle a transition plan becomes
@@ -21,7 +21,7 @@ Run "carebridge <command> --help" for a command's options and exit codes.
 Exit codes: 0 success, 1 the input has errors, 2 bad usage.`;
 
 const COMMANDS: Record<string, { help: string; run: (positionals: string[], flags: Record<string, boolean>, io: Io) => number | Promise<number>; options: string[]; args: 'none' | 'one' | 'many' }> = {
-  serve: { help: SERVE_HELP, options: [], args: 'none', run: (_p, _f, io) => runServe(io) },
+  serve: { help: SERVE_HELP, options: ['dev'], args: 'none', run: (_p, f, io) => runServe(io, process.env, { dev: f.dev === true }) },
   demo: { help: DEMO_HELP, options: [], args: 'none', run: (_p, _f, io) => runDemo(io) },
   validate: { help: VALIDATE_HELP, options: ['json'], args: 'many', run: (p, f, io) => runValidate(p, f.json === true, io) },
   map: { help: MAP_HELP, options: ['stable-ids'], args: 'one', run: (p, f, io) => runMap(p[0] as string, f['stable-ids'] === true, io) },

@@ -9,9 +9,13 @@ import { AuditTrail } from '../audit/audit-trail.ts';
 import type { Limits } from '../config/limits.ts';
 import { describeBytes, resolveLimits } from '../config/limits.ts';
 import type { Principal } from '../auth/principal.ts';
+import type { AuthService } from '../auth/auth-service.ts';
+import { TOKEN_PATH } from '../auth/auth-service.ts';
 import type { Logger } from '../log/logger.ts';
 import { recordRefusal } from './fhir/audit-hook.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
+import { authRoutes } from './auth/auth-routes.ts';
+import { isFhirMetadata, requireBearer } from './auth/bearer.ts';
 import { FHIR_JSON, fhirRouter } from './fhir/router.ts';
 import { corsPolicy } from './hardening/cors.ts';
 import { requestTimeout } from './hardening/request-timeout.ts';
@@ -20,6 +24,8 @@ import { securityHeaders } from './hardening/security-headers.ts';
 export interface AppOptions {
   store: FhirStore;
   logger: Logger;
+  /** Tokens and the bearer check: every /fhir request but GET /fhir/metadata needs a token. */
+  auth: AuthService;
   publicUrl?: string;
   version?: string;
   /** Body size, handler timeout, rate limit, CORS origins; defaults (config/limits.ts) for what is left out. */
@@ -78,6 +84,8 @@ export function createApp(options: AppOptions): express.Express {
     }
   });
 
+  app.use(authRoutes(options.auth, { publicUrl: options.publicUrl, logger: options.logger }));
+  app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata }));
   app.use(
     '/fhir',
     fhirRouter({
@@ -86,6 +94,7 @@ export function createApp(options: AppOptions): express.Express {
       publicUrl: options.publicUrl,
       limits,
       software: { name: 'carebridge', version: options.version ?? '0' },
+      tokenPath: TOKEN_PATH,
       auditTrail,
       auditObserver: { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl },
     }),

@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import type { Limits } from '../config/limits.ts';
+import type { AuthService } from '../auth/auth-service.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
@@ -14,7 +15,7 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-export async function initServer(options: { store: FhirStore; logger: Logger; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string }): Promise<RunningServer> {
+export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string }): Promise<RunningServer> {
   const auditTrail = new AuditTrail(options.store);
   const app = createApp({ ...options, auditTrail });
   const server = createServer(app);

@@ -4,15 +4,28 @@ import { availableParallelism } from 'node:os';
 import { initServer } from '../api/server.ts';
 import type { Limits } from '../config/limits.ts';
 import { ConfigError, limitsFromEnv } from '../config/limits.ts';
+import { AuthService } from '../auth/auth-service.ts';
+import { DEV_MODE_WARNING } from '../auth/dev-mode.ts';
+import type { AuthSettings } from '../auth/startup.ts';
+import { StartupError, authSettingsFromEnv } from '../auth/startup.ts';
 import { createLogger } from '../log/logger.ts';
 import { DEFAULT_DATABASE, openStore } from '../store/open-store.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
 import type { Io } from './output.ts';
 
-export const SERVE_HELP = `Usage: carebridge serve
+export const SERVE_HELP = `Usage: carebridge serve [--dev]
 
-Runs the FHIR R4 server.
+Runs the FHIR R4 server. Every /fhir request but GET /fhir/metadata needs an access token from
+POST /auth/token (SMART Backend Services: client_credentials with a private_key_jwt assertion).
+Options:
+  --dev                 development mode: a built-in admin client "carebridge-dev" gets a token
+                        with no key (POST /auth/token grant_type=client_credentials&client_id=carebridge-dev).
+                        Never with real patient data. Same as CAREBRIDGE_DEV_MODE=true.
 Environment:
+  CAREBRIDGE_CONFIG     JSON config file: the clients, their organizations, roles, scopes and public
+                        keys (profiles/carebridge-config.schema.json). Required unless --dev.
+  CAREBRIDGE_TOKEN_KEY  private JWK (EC P-384 or RSA) that signs access tokens; or
+  CAREBRIDGE_TOKEN_KEY_FILE, a file holding it. Default: a key generated once and kept in the store.
   PORT                  port to listen on (default 8080)
   HOST                  interface to listen on (default 0.0.0.0)
   CAREBRIDGE_DATABASE   sqlite:<path> (default ${DEFAULT_DATABASE}) or postgres://user@host:port/db[?schema=name]
@@ -49,7 +62,7 @@ function untilSignal(): Promise<void> {
   });
 }
 
-export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env, options: { dev?: boolean } = {}): Promise<number> {
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     io.err(`PORT must be a port number, not "${env.PORT}"`);
@@ -70,17 +83,30 @@ export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env): Pr
     io.err(`CAREBRIDGE_WORKERS must be a number from 1 to 64, not "${env.CAREBRIDGE_WORKERS}"`);
     return 1;
   }
-  if (workers > 1 && cluster.isPrimary) {
-    return runPrimary(io, env, workers);
+  let auth: AuthSettings;
+  try {
+    auth = authSettingsFromEnv(env, options.dev);
+  } catch (err) {
+    if (err instanceof StartupError) {
+      io.err(err.message);
+      return 1;
+    }
+    throw err;
   }
-  return runWorker(io, env, port, limits);
+  if (auth.devMode && cluster.isPrimary) {
+    io.out(DEV_MODE_WARNING);
+  }
+  if (workers > 1 && cluster.isPrimary) {
+    return runPrimary(io, env, workers, auth);
+  }
+  return runWorker(io, env, port, auth, limits);
 }
 
 /**
  * The primary of a cluster: migrates once, forks the workers (Node shares the port among them,
  * so both cores serve), restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
  */
-async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number): Promise<number> {
+async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth: AuthSettings): Promise<number> {
   const logger = createLogger();
   let kind: string;
   try {
@@ -92,15 +118,17 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number): Prom
     return 1;
   }
   let stopping = false;
+  // Workers see --dev through their environment (the flag may not be on their command line).
+  const workerEnv = auth.devMode ? { CAREBRIDGE_DEV_MODE: 'true' } : {};
   const listening = new Promise<number>((resolve) => cluster.once('listening', (_worker, address) => resolve(address.port)));
   cluster.on('exit', (worker, code, signal) => {
     if (!stopping) {
       logger.error('worker stopped; starting another', { pid: worker.process.pid, code, signal });
-      cluster.fork();
+      cluster.fork(workerEnv);
     }
   });
   for (let i = 0; i < workers; i++) {
-    cluster.fork();
+    cluster.fork(workerEnv);
   }
   const port = await listening;
   const host = env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1';
@@ -123,7 +151,7 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number): Prom
   return 0;
 }
 
-async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, limits: Limits): Promise<number> {
+async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings: AuthSettings, limits: Limits): Promise<number> {
   const logger = createLogger();
   let store;
   try {
@@ -133,7 +161,21 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, limits: L
     io.err(`Cannot open the store: ${(err as Error).message}`);
     return 1;
   }
-  const running = await initServer({ store, logger, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits });
+  let auth: AuthService;
+  try {
+    auth = await AuthService.init({ config: settings.config, store, devMode: settings.devMode, env });
+  } catch (err) {
+    io.err(`Cannot set up authentication: ${(err as Error).message}`);
+    await store.close();
+    return 1;
+  }
+  if (settings.devMode) {
+    logger.warn('DEVELOPMENT MODE: the built-in client carebridge-dev gets an admin token without a key; never use real patient data');
+  }
+  if (settings.config) {
+    store.configure({ referralEndsOn: settings.config.referralAccess.endsOnStatus });
+  }
+  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits });
   if (cluster.isPrimary) {
     io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);
   }

@@ -3,6 +3,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
 import type { StoreCaller } from './access.ts';
+import type { AuthStore } from './auth-store.ts';
 
 /** A resource as stored: its current (or a past) version, or the marker of its deletion. */
 export interface StoredVersion {
@@ -74,12 +75,14 @@ export interface StoreTransaction {
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
 }
 
-export interface FhirStore extends StoreTransaction {
+export interface FhirStore extends StoreTransaction, AuthStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Runs `work` in one database transaction (retried when the database asks for it). */
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
   vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined>;
   history(resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]>;
+  /** Rules every later transaction follows (from the config file at start). */
+  configure(settings: { referralEndsOn?: readonly string[] }): void;
   /** The same store as one tenant sees it: reads filtered to what it may see, writes authored by it. */
   forCaller(caller: StoreCaller): FhirStore;
   /** Schema version after migrations ran. */

@@ -24,7 +24,7 @@ const patient = (family: string, mrn?: string): Patient => ({
 });
 
 async function raw(method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${server.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const response = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${server.token}`, ...headers }, ...(body !== undefined ? { body } : {}) });
   return { status: response.status, text: await response.text() };
 }
 

@@ -11,6 +11,12 @@ import { startPostgresServer, startSqliteServer, uniqueSchema } from './support/
 
 const REQUESTS = 50;
 const SYSTEM = 'urn:carebridge-test:mrn';
+/** Each server's FHIR base → the admin's access token there (tokens name their server as audience). */
+const TOKENS = new Map<string, string>();
+
+function auth(fhirBase: string): Record<string, string> {
+  return { authorization: `Bearer ${TOKENS.get(fhirBase) ?? ''}` };
+}
 
 /** POST /fhir/Patient with If-None-Exist, spread over the base URLs in turn, all at once. */
 async function fireConditionalCreates(fhirBases: string[], value: string): Promise<{ status: number; id?: string }[]> {
@@ -19,7 +25,7 @@ async function fireConditionalCreates(fhirBases: string[], value: string): Promi
     Array.from({ length: REQUESTS }, async (_, i) => {
       const response = await fetch(`${fhirBases[i % fhirBases.length]}/Patient`, {
         method: 'POST',
-        headers: { 'content-type': 'application/fhir+json', 'if-none-exist': `identifier=${encodeURIComponent(`${SYSTEM}|${value}`)}` },
+        headers: { ...auth(fhirBases[i % fhirBases.length] as string), 'content-type': 'application/fhir+json', 'if-none-exist': `identifier=${encodeURIComponent(`${SYSTEM}|${value}`)}` },
         body,
       });
       return { status: response.status, id: ((await response.json()) as Patient).id };
@@ -28,7 +34,7 @@ async function fireConditionalCreates(fhirBases: string[], value: string): Promi
 }
 
 async function countMatches(fhirBase: string, value: string): Promise<number> {
-  const response = await fetch(`${fhirBase}/Patient?identifier=${encodeURIComponent(`${SYSTEM}|${value}`)}&_summary=count`);
+  const response = await fetch(`${fhirBase}/Patient?identifier=${encodeURIComponent(`${SYSTEM}|${value}`)}&_summary=count`, { headers: auth(fhirBase) });
   expect(response.status).toBe(200);
   return ((await response.json()) as Bundle).total as number;
 }
@@ -55,6 +61,8 @@ describe.each([
   beforeAll(async () => {
     server = await start();
     child = await startChildServer(server.database);
+    TOKENS.set(server.fhir, server.token);
+    TOKENS.set(child.fhir, child.token);
   });
 
   afterAll(async () => {
@@ -76,7 +84,7 @@ describe.each([
     const url = `Patient?identifier=${encodeURIComponent(`${SYSTEM}|${value}`)}`;
     const body = JSON.stringify({ resourceType: 'Patient', identifier: [{ system: SYSTEM, value }] });
     const statuses = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => fetch(`${[server.fhir, child.fhir][i % 2]}/${url}`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body }).then((r) => r.status)),
+      Array.from({ length: 20 }, (_, i) => fetch(`${[server.fhir, child.fhir][i % 2]}/${url}`, { method: 'PUT', headers: { ...auth([server.fhir, child.fhir][i % 2] as string), 'content-type': 'application/fhir+json' }, body }).then((r) => r.status)),
     );
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 200)).toHaveLength(19);
@@ -101,7 +109,7 @@ describe.each([
     };
     const responses = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        fetch([server.fhir, child.fhir][i % 2] as string, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) }).then(async (r) => ({ status: r.status, body: (await r.json()) as Bundle })),
+        fetch([server.fhir, child.fhir][i % 2] as string, { method: 'POST', headers: { ...auth([server.fhir, child.fhir][i % 2] as string), 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) }).then(async (r) => ({ status: r.status, body: (await r.json()) as Bundle })),
       ),
     );
     expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
@@ -109,6 +117,6 @@ describe.each([
     const subjects = new Set(responses.map((r) => (r.body.entry?.[1]?.resource as { subject?: { reference?: string } }).subject?.reference));
     expect(subjects.size).toBe(1);
     const [subject] = [...subjects];
-    expect((await fetch(`${server.fhir}/${subject}`)).status).toBe(200);
+    expect((await fetch(`${server.fhir}/${subject}`, { headers: auth(server.fhir) })).status).toBe(200);
   });
 });

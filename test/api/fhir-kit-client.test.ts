@@ -35,7 +35,7 @@ async function statusOf(promise: Promise<unknown>): Promise<number | undefined> 
 
 beforeAll(async () => {
   server = await startSqliteServer();
-  client = new Client({ baseUrl: server.fhir });
+  client = new Client({ baseUrl: server.fhir, bearerToken: server.token });
 });
 
 afterAll(async () => {

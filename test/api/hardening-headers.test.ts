@@ -54,6 +54,10 @@ function failingReads(store: FhirStore): FhirStore {
       if (prop === 'read') {
         return (type: string, id: string) => (id.startsWith('boom') ? Promise.reject(new Error('disk I/O error')) : target.read(type, id));
       }
+      if (prop === 'forCaller') {
+        // Each request reads through its caller's view of the store: wrap that view too.
+        return (caller: Parameters<FhirStore['forCaller']>[0]) => failingReads(target.forCaller(caller));
+      }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
@@ -89,14 +93,14 @@ describe('security headers', () => {
     ['an unsupported resource type', '/fhir/Bogus', 404],
     ['a store failure', '/fhir/Patient/boom-1', 500],
   ])('are on %s (GET %s → %i)', async (_name, path, status) => {
-    const response = await fetch(`${server.url}${path}`);
+    const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${server.token}` } });
     expect(response.status).toBe(status);
     expectSecurityHeaders(response.headers);
     await response.text();
   });
 
   it('are on a 400 OperationOutcome for a malformed body', async () => {
-    const response = await fetch(`${server.fhir}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: '{not json' });
+    const response = await fetch(`${server.fhir}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${server.token}` }, body: '{not json' });
     expect(response.status).toBe(400);
     expect(outcomeCode(await response.text())).toBe('invalid');
     expectSecurityHeaders(response.headers);
@@ -159,7 +163,7 @@ describe('CORS with CAREBRIDGE_CORS_ORIGINS', () => {
 });
 
 describe(`the body limit (configured: ${LIMIT} bytes)`, () => {
-  const post = (body: RequestInit['body'], extra: RequestInit = {}) => fetch(`${server.fhir}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body, ...extra });
+  const post = (body: RequestInit['body'], extra: RequestInit = {}) => fetch(`${server.fhir}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${server.token}` }, body, ...extra });
 
   it('accepts a body of exactly the limit', async () => {
     const response = await post(patientOfSize(LIMIT));

@@ -28,6 +28,10 @@ function slowReads(store: FhirStore): FhirStore {
           return target.read(type, id);
         };
       }
+      if (prop === 'forCaller') {
+        // Each request reads through its caller's view of the store: wrap that view too.
+        return (caller: Parameters<FhirStore['forCaller']>[0]) => slowReads(target.forCaller(caller));
+      }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
@@ -49,7 +53,7 @@ describe(`a request that runs longer than the timeout (${TIMEOUT_MS} ms)`, () =>
 
   it('answers 504 timeout at the limit, drops the late result, and the server keeps serving', async () => {
     const started = Date.now();
-    const response = await fetch(`${server.fhir}/Patient/slow-1`, { headers: { 'x-request-id': 'slow-request-1' } });
+    const response = await fetch(`${server.fhir}/Patient/slow-1`, { headers: { 'x-request-id': 'slow-request-1', authorization: `Bearer ${server.token}` } });
     const elapsed = Date.now() - started;
     expect(response.status).toBe(504);
     const body = (await response.json()) as OperationOutcome;
@@ -63,7 +67,7 @@ describe(`a request that runs longer than the timeout (${TIMEOUT_MS} ms)`, () =>
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
     await health.text();
-    const read = await fetch(`${server.fhir}/Patient/fast-1`);
+    const read = await fetch(`${server.fhir}/Patient/fast-1`, { headers: { authorization: `Bearer ${server.token}` } });
     expect(read.status).toBe(404);
     await read.text();
 
@@ -157,7 +161,7 @@ describe('the per-request logger', () => {
   });
 
   it('stamps every line of a request with its id, never with the Authorization header', async () => {
-    const token = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+    const token = server.token;
     const response = await fetch(`${server.fhir}/Patient/abc`, { headers: { 'x-request-id': 'trace-7', authorization: `Bearer ${token}` } });
     expect(response.headers.get('x-request-id')).toBe('trace-7');
     await response.text();

@@ -31,6 +31,7 @@ beforeAll(async () => {
   server = await startSqliteServer();
   // No auth: carebridge's API is open here; cacheTime 0 so every read goes over HTTP.
   medplum = new MedplumClient({ baseUrl: `${server.url}/`, fhirUrlPath: 'fhir', fetch: (url, init) => fetch(url, init), cacheTime: 0 });
+  medplum.setAccessToken(server.token);
 });
 
 afterAll(async () => {

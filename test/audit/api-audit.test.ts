@@ -21,7 +21,7 @@ async function auditEvents(store: FhirStore): Promise<AuditEvent[]> {
 describe('audit and provenance through the API', () => {
   let server: AuthTestServer;
   beforeAll(async () => {
-    server = await startAuthTestServer();
+    server = await startAuthTestServer({ principals: [HOSPITAL, ADMIN] });
   });
   afterAll(async () => {
     await server.stop();
@@ -90,6 +90,7 @@ describe('no audit, no answer', () => {
   beforeAll(async () => {
     // An audit trail whose store refuses every transaction: the requests must fail, not be answered unaudited.
     server = await startAuthTestServer({
+      principals: [ADMIN],
       auditTrail: (store) =>
         new AuditTrail({
           ...store,

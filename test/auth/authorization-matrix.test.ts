@@ -40,7 +40,7 @@ type Interaction = (typeof INTERACTIONS)[number];
 type Expected = 'allowed' | 'hidden' | 'forbidden';
 
 function principal(role: ClientRole, value: string): Principal {
-  return { clientId: value, clientName: value, role, organization: { system: ORG, value }, scopes: parseScopes('system/*.cruds').scopes };
+  return { clientId: `${value}-client`, clientName: value, role, organization: { system: ORG, value }, scopes: parseScopes('system/*.cruds').scopes };
 }
 const TENANTS: Record<ClientRole, [Principal, Principal]> = {
   hospital: [principal('hospital', 'h1'), principal('hospital', 'h2')],
@@ -125,7 +125,7 @@ describe('authorization matrix', () => {
   const outcomes: { role: ClientRole; type: string; interaction: Interaction; tenant: string; expected: Expected; status: number; found?: boolean }[] = [];
 
   beforeAll(async () => {
-    server = await startAuthTestServer();
+    server = await startAuthTestServer({ principals: ROLES.flatMap((role) => TENANTS[role]) });
     const orgIds: Record<string, string> = {};
     for (const value of ['a1', 'a2', 'c1', 'c2']) {
       orgIds[value] = (await server.store.create({ resourceType: 'Organization', identifier: [{ system: ORG, value }] } as Resource)).version.id;

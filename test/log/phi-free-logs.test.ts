@@ -34,7 +34,7 @@ describe('logs of a whole transition carry no patient data', () => {
   const phi = phiOf(readPlan('broadcast-three-agencies.json'));
 
   beforeAll(async () => {
-    server = await startAuthTestServer({ logLevel: 'debug' });
+    server = await startAuthTestServer({ principals: [HOSPITAL, AGENCY, OTHER_AGENCY], logLevel: 'debug' });
     const hospital = server.as(HOSPITAL);
     const agency = server.as(AGENCY);
     // Push.

@@ -19,7 +19,7 @@ indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
 indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
 
-const NOT_GENERATED = new Set(['transition-plan.schema.json']);
+const NOT_GENERATED = new Set(['transition-plan.schema.json', 'carebridge-config.schema.json']);
 const resources = buildProfiles();
 const profiles = resources.filter((r): r is StructureDefinition => r.resourceType === 'StructureDefinition');
 const profileByUrl = new Map(profiles.map((p) => [p.url, p]));

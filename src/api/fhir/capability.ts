@@ -1,8 +1,17 @@
 // GET /fhir/metadata: the CapabilityStatement, generated from supported.ts.
-import type { CapabilityStatement } from '@medplum/fhirtypes';
+import type { CapabilityStatement, CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
 import { OPERATIONS, RESOURCE_TYPES, SYSTEM_INTERACTIONS, TYPE_INTERACTIONS, searchParametersOf } from './supported.ts';
 
-export function capabilityStatement(baseUrl: string, software: { name: string; version: string }, startedAt: string): CapabilityStatement {
+/** How clients authenticate: SMART on FHIR, with the token endpoint in the oauth-uris extension. */
+function restSecurity(tokenUrl: string): CapabilityStatementRestSecurity {
+  return {
+    cors: false,
+    service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }], text: 'SMART Backend Services (client_credentials, private_key_jwt)' }],
+    extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'token', valueUri: tokenUrl }] }],
+  };
+}
+
+export function capabilityStatement(baseUrl: string, software: { name: string; version: string }, startedAt: string, security?: { tokenUrl: string }): CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -15,6 +24,7 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
     rest: [
       {
         mode: 'server',
+        ...(security ? { security: restSecurity(security.tokenUrl) } : {}),
         resource: RESOURCE_TYPES.map((type) => ({
           type,
           profile: `http://hl7.org/fhir/StructureDefinition/${type}`,

@@ -40,6 +40,8 @@ export interface FhirApiOptions {
   auditTrail: AuditTrail;
   /** AuditEvent.source: this deployment. */
   auditObserver?: AuditObserver;
+  /** Path of the SMART token endpoint (/auth/token), announced in the CapabilityStatement. */
+  tokenPath?: string;
 }
 
 function baseUrlOf(req: Request, options: FhirApiOptions): string {
@@ -156,7 +158,8 @@ export function fhirRouter(options: FhirApiOptions): Router {
     send(res, response, req.query._pretty === 'true');
   };
 
-  router.get('/metadata', handle(undefined, (request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt), headers: {} })));
+  const security = (baseUrl: string): { tokenUrl: string } | undefined => (options.tokenPath ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}${options.tokenPath}` } : undefined);
+  router.get('/metadata', handle(undefined, (request) => ({ status: 200, body: capabilityStatement(request.baseUrl, options.software ?? { name: 'carebridge', version: '0' }, startedAt, security(request.baseUrl)), headers: {} })));
   router.get('/_history', handle('history-system', (request, _req, store) => history(store, request)));
   router.post(
     '/',

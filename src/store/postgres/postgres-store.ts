@@ -3,6 +3,7 @@
 // concurrent writers; serialization failures and deadlocks are retried.
 import pg from 'pg';
 import type { StoreCaller } from '../access.ts';
+import { claimAssertionSql, claimSigningKeySql } from '../sql/auth-sql.ts';
 import { RetryableConflict } from '../sql/executor.ts';
 import type { SqlExecutor } from '../sql/executor.ts';
 import { migrate } from '../sql/schema.ts';
@@ -120,6 +121,14 @@ export class PostgresStore extends SqlStore {
     });
   }
 
+
+  override claimAssertion(clientId: string, jti: string, expiresMs: number): Promise<boolean> {
+    return this.withClient((db) => claimAssertionSql(db, clientId, jti, expiresMs, this.clock().getTime()));
+  }
+
+  override claimSigningKey(name: string, candidate: string): Promise<string> {
+    return this.withClient((db) => claimSigningKeySql(db, name, candidate, this.clock().toISOString()));
+  }
 
   /** Drops the schema and everything in it: for test runs that own their schema. */
   async dropSchema(schema: string): Promise<void> {

@@ -98,6 +98,18 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 5,
+    description: 'authentication: used client-assertion ids, the token-signing key',
+    statements: (d) => [
+      // SMART Backend Services: a client assertion's jti is used once, across every worker and
+      // instance; rows live until the assertion expires.
+      `CREATE TABLE auth_assertions (client_id TEXT NOT NULL, jti TEXT NOT NULL, expires_ms ${bigint(d)} NOT NULL, PRIMARY KEY (client_id, jti))`,
+      'CREATE INDEX auth_assertions_expires ON auth_assertions (expires_ms)',
+      // The key carebridge signs its access tokens with, when none is given in the environment.
+      'CREATE TABLE auth_keys (name TEXT PRIMARY KEY, key_json TEXT NOT NULL, created_at TEXT NOT NULL)',
+    ],
+  },
+  {
     version: 6,
     description: 'tenancy: authoring organization, Patient compartments, access grants',
     statements: () => {

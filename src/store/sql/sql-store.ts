@@ -27,6 +27,8 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
   /** Runs `work` in one database transaction as `caller` (undefined: carebridge itself). */
   abstract runTransaction<T>(caller: StoreCaller | undefined, work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   abstract close(): Promise<void>;
+  abstract claimAssertion(clientId: string, jti: string, expiresMs: number): Promise<boolean>;
+  abstract claimSigningKey(name: string, candidate: string): Promise<string>;
 
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     return this.runTransaction(undefined, work);
@@ -98,6 +100,18 @@ class CallerStore implements FhirStore {
 
   forCaller(caller: StoreCaller): FhirStore {
     return this.base.forCaller(caller);
+  }
+
+  configure(settings: Parameters<FhirStore['configure']>[0]): void {
+    this.base.configure(settings);
+  }
+
+  claimAssertion(...args: Parameters<FhirStore['claimAssertion']>): ReturnType<FhirStore['claimAssertion']> {
+    return this.base.claimAssertion(...args);
+  }
+
+  claimSigningKey(...args: Parameters<FhirStore['claimSigningKey']>): ReturnType<FhirStore['claimSigningKey']> {
+    return this.base.claimSigningKey(...args);
   }
 
   read(resourceType: string, id: string): Promise<StoredVersion | undefined> {

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { StoreCaller } from '../access.ts';
+import { claimAssertionSql, claimSigningKeySql } from '../sql/auth-sql.ts';
 import { RetryableConflict } from '../sql/executor.ts';
 import type { SqlExecutor } from '../sql/executor.ts';
 import { migrate } from '../sql/schema.ts';
@@ -134,6 +135,14 @@ export class SqliteStore extends SqlStore {
     }
   }
 
+
+  override claimAssertion(clientId: string, jti: string, expiresMs: number): Promise<boolean> {
+    return this.serialized(() => this.inTransaction((db) => claimAssertionSql(db, clientId, jti, expiresMs, this.clock().getTime())));
+  }
+
+  override claimSigningKey(name: string, candidate: string): Promise<string> {
+    return this.serialized(() => this.inTransaction((db) => claimSigningKeySql(db, name, candidate, this.clock().toISOString())));
+  }
 
   override async close(): Promise<void> {
     await this.queue;

@@ -1,7 +1,7 @@
-// A carebridge server for authorization tests, and a way to call it as a given principal.
-// Until the token endpoint lands the principal is put on the request by a test-only wrapper.
+// A carebridge server for authorization tests, and a way to call it as a given principal: each
+// principal becomes a registered client with its own key pair, and calls carry an access token
+// from the server's real token endpoint (SMART Backend Services).
 import type { Resource } from '@medplum/fhirtypes';
-import express from 'express';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,25 +14,37 @@ import type { Principal } from '../../../src/auth/principal.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import { loadDefinitions } from '../../../src/validation/definitions.ts';
+import type { TestClient } from '../../support/auth.ts';
+import { makeClient, testAuthService, tokenFor } from '../../support/auth.ts';
+
+export type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: Resource | undefined; text?: string }>;
 
 export interface AuthTestServer {
   store: SqliteStore;
   /** Log lines the server wrote (JSON). */
   logs: string[];
-  as: (principal: Principal) => (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: Resource | undefined; text?: string }>;
+  /** Calls as one of the principals the server was started with. */
+  as: (principal: Principal) => Call;
   stop: () => Promise<void>;
 }
 
-export async function startAuthTestServer(options: { auditTrail?: (store: SqliteStore) => AuditTrail; logLevel?: string } = {}): Promise<AuthTestServer> {
+export interface AuthTestServerOptions {
+  /** The clients the server trusts, one per principal (same id, role, organization, scopes). */
+  principals: Principal[];
+  auditTrail?: (store: SqliteStore) => AuditTrail;
+  logLevel?: string;
+}
+
+export async function startAuthTestServer(options: AuthTestServerOptions): Promise<AuthTestServer> {
   loadDefinitions();
   const dir = mkdtempSync(join(tmpdir(), 'carebridge-auth-'));
   const store = await SqliteStore.open(join(dir, 'carebridge.db'));
-  const principals = new Map<string, Principal>();
-  const outer = express();
-  outer.use((req, res, next) => {
-    res.locals.principal = principals.get(req.get('x-test-principal') ?? '');
-    next();
-  });
+  const clients = new Map<string, TestClient>();
+  for (const p of options.principals) {
+    if (!clients.has(p.clientId)) {
+      clients.set(p.clientId, await makeClient(p.role, p.organization, p.scopes.map((s) => s.text), { clientId: p.clientId, name: p.clientName }));
+    }
+  }
   const logs: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -40,20 +52,30 @@ export async function startAuthTestServer(options: { auditTrail?: (store: Sqlite
       done();
     },
   });
-  outer.use(createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auditTrail: options.auditTrail?.(store) }));
-  const server: Server = createServer(outer);
+  const auth = await testAuthService(store, [...clients.values()]);
+  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 } });
+  const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/fhir`;
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const tokens = new Map<string, Promise<string>>();
   return {
     store,
     logs,
     as: (principal) => {
-      principals.set(principal.clientId, principal);
+      const client = clients.get(principal.clientId);
+      if (!client) {
+        throw new Error(`${principal.clientId} is not one of the server's principals`);
+      }
       return async (method, path, body, headers = {}) => {
-        const response = await fetch(`${base}/${path}`, {
+        let token = tokens.get(principal.clientId);
+        if (!token) {
+          token = tokenFor({ url }, client);
+          tokens.set(principal.clientId, token);
+        }
+        const response = await fetch(`${url}/fhir/${path}`, {
           method,
-          headers: { 'x-test-principal': principal.clientId, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
+          headers: { authorization: `Bearer ${await token}`, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
           body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
         });
         const text = await response.text();
