@@ -85,7 +85,14 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   app.use(authRoutes(options.auth, { publicUrl: options.publicUrl, logger: options.logger }));
-  app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata }));
+  const observer = { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl };
+  // A refused token is a security event: audited like any other refusal.
+  const auditRefusal = (req: Request, res: Response, err: { message: string }): Promise<void> =>
+    recordRefusal(auditTrail, { principal: undefined, address: req.ip, requestId: res.locals.requestId as string | undefined, observer }, 401, {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'security', details: { text: err.message } }],
+    });
+  app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata, onRefused: auditRefusal }));
   app.use(
     '/fhir',
     fhirRouter({
@@ -96,7 +103,7 @@ export function createApp(options: AppOptions): express.Express {
       software: { name: 'carebridge', version: options.version ?? '0' },
       tokenPath: TOKEN_PATH,
       auditTrail,
-      auditObserver: { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl },
+      auditObserver: observer,
     }),
   );
 
@@ -132,7 +139,7 @@ export function createApp(options: AppOptions): express.Express {
       return;
     }
     // A request refused before its handler ran is audited too (best effort: the refusal is the answer).
-    recordRefusal(auditTrail, { principal: res.locals.principal as Principal | undefined, address: req.ip, requestId: res.locals.requestId as string | undefined, observer: { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl } }, status, body)
+    recordRefusal(auditTrail, { principal: res.locals.principal as Principal | undefined, address: req.ip, requestId: res.locals.requestId as string | undefined, observer }, status, body)
       .catch((auditError: unknown) => ((res.locals.logger as Logger | undefined) ?? options.logger).error('audit trail write failed', { error: auditError }))
       .finally(() => res.status(status).type(FHIR_JSON).send(JSON.stringify(body)));
   });

@@ -40,6 +40,8 @@ export interface BearerOptions {
   logger: Logger;
   /** Requests that need no token (GET /fhir/metadata). */
   isPublic?: (req: Request) => boolean;
+  /** Told of every refused request before the 401 goes out (the audit trail records it). */
+  onRefused?: (req: Request, res: Response, err: InvalidTokenError) => Promise<void>;
 }
 
 export function requireBearer(auth: AuthService, options: BearerOptions): RequestHandler {
@@ -55,7 +57,8 @@ export function requireBearer(auth: AuthService, options: BearerOptions): Reques
       },
       (err: unknown) => {
         if (err instanceof InvalidTokenError) {
-          sendUnauthorized(res, err);
+          const refused = options.onRefused?.(req, res, err) ?? Promise.resolve();
+          refused.catch((auditError: unknown) => options.logger.error('audit trail write failed', { error: auditError })).finally(() => sendUnauthorized(res, err));
         } else {
           options.logger.error('authentication failed', { error: err });
           next(err);

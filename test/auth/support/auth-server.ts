@@ -20,6 +20,8 @@ import { makeClient, testAuthService, tokenFor } from '../../support/auth.ts';
 export type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: Resource | undefined; text?: string }>;
 
 export interface AuthTestServer {
+  /** http://127.0.0.1:<port> */
+  url: string;
   store: SqliteStore;
   /** Log lines the server wrote (JSON). */
   logs: string[];
@@ -60,6 +62,7 @@ export async function startAuthTestServer(options: AuthTestServerOptions): Promi
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const tokens = new Map<string, Promise<string>>();
   return {
+    url,
     store,
     logs,
     as: (principal) => {
