@@ -52,10 +52,12 @@ describe('/fhir without a valid bearer token', () => {
     expect(outcome.issue[0]?.code).toBe('login');
   });
 
-  it('writes nothing without a token', async () => {
+  it('writes nothing without a token but the AuditEvent of the refusal', async () => {
     const response = await fhirFetch(server, 'Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Intruder' }] }, token: null });
     expect(response.status).toBe(401);
-    expect(await server.store.history(undefined, undefined, { count: 10 })).toEqual([]);
+    const written = await server.store.history(undefined, undefined, { count: 1000 });
+    expect(written.filter((v) => v.resourceType !== 'AuditEvent')).toEqual([]);
+    expect(written.some((v) => v.resourceType === 'AuditEvent' && v.resource?.meta && JSON.stringify(v.resource).includes('401'))).toBe(true);
   });
 
   it.each([
