@@ -41,6 +41,8 @@ const sizes = (value: string | undefined, fallback: string): number[] =>
 const SQLITE_PATIENTS = sizes(process.env.BENCH_SQLITE_PATIENTS, '10000,100000');
 const PG_PATIENTS = sizes(process.env.BENCH_PG_PATIENTS, '10000');
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+/** Which sections run (BENCH_SECTIONS=search,auth): all by default. */
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'ingest,search,ceiling,auth').split(',').map((x) => x.trim()));
 /** Patients per agency Organization: Task?owner=Organization/x finds the same amount at any size. */
 const PATIENTS_PER_AGENCY = 10;
 const SEARCH_CONNECTIONS = 32;
@@ -500,6 +502,75 @@ async function ceiling(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4. The cost of authentication + audit
+
+const AUTH_PATIENTS = Number(process.env.BENCH_AUTH_PATIENTS ?? 2000);
+
+/**
+ * The same requests against one server process with everything on (bearer token checked,
+ * tenancy, an AuditEvent durably written per request) and against bench/bare-fhir.ts, the same
+ * router without them; one process each, so the difference is per-request work, not scheduling.
+ */
+async function authCost(): Promise<void> {
+  const backend = newBackend('SQLite', 'auth');
+  const seeded: Seeded = { patients: [], owners: new Set(), resources: 0 };
+  const store = await backend.open();
+  try {
+    await store.transaction(async (tx) => {
+      for (let j = 0; j < Math.max(1, Math.round(AUTH_PATIENTS / PATIENTS_PER_AGENCY)); j++) {
+        await tx.create(agency(j), { assignedId: `org-${j}` });
+      }
+    });
+    await seed(store, 0, AUTH_PATIENTS, Math.max(1, Math.round(AUTH_PATIENTS / PATIENTS_PER_AGENCY)), seeded);
+  } finally {
+    await store.close();
+  }
+  const requests: { name: string; paths: string[] }[] = [
+    { name: 'GET Patient/{id}', paths: shuffled(seeded.patients.map((id) => `/fhir/Patient/${id}`), 7) },
+    { name: 'CarePlan?patient=…&_include=CarePlan:care-team', paths: shuffled(seeded.patients.map((id) => `/fhir/CarePlan?patient=Patient/${id}&_include=CarePlan:care-team`), 11) },
+  ];
+  const env = { CAREBRIDGE_DATABASE: backend.database, CAREBRIDGE_WORKERS: '1', CAREBRIDGE_RATE_LIMIT: '0', LOG_LEVEL: 'warn' };
+  const servers: [string, () => Promise<Child>][] = [
+    ['with auth + audit', () => startChild('carebridge serve --dev', ['bin/carebridge.js', 'serve', '--dev'], env, '/readyz')],
+    ['without (bench/bare-fhir.ts)', () => startChild('bare FHIR router', [join(ROOT, 'bench/bare-fhir.ts')], env, '/readyz')],
+  ];
+  const figures = new Map<string, SearchFigure>();
+  for (const [label, start] of servers) {
+    const server = await start();
+    try {
+      for (const request of requests) {
+        await load(server, { connections: SEARCH_CONNECTIONS, duration: 2, paths: request.paths.slice(0, 500) });
+        const run = await load(server, { connections: SEARCH_CONNECTIONS, duration: SEARCH_SECONDS, paths: request.paths });
+        const r = run.result;
+        const { p50, p99 } = latency(r);
+        figures.set(`${label}|${request.name}`, { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 });
+        console.log(`  ${label}, ${request.name}: ${fmt(r.requests.average)} req/s, p50 ${p50}, p99 ${p99}; failures ${failures(r)}; peak RSS ${mb(run.peakRssKb)}`);
+        summary.push({ what: `${request.name.split('?')[0]} ${label === servers[0]?.[0] ? 'with' : 'without'} auth+audit (1 process)`, store: 'SQLite', conns: SEARCH_CONNECTIONS, rate: `${fmt(r.requests.average)} req/s`, p50, p99, errors: failures(r), rss: mb(run.peakRssKb) });
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+  const after = await backend.open();
+  try {
+    const audited = await after.search({ resourceType: 'AuditEvent', count: 0, total: 'accurate' });
+    console.log(`  AuditEvents written by the audited runs: ${fmt(audited.total ?? 0)}`);
+  } finally {
+    await after.close();
+  }
+  for (const request of requests) {
+    const on = figures.get(`${servers[0]?.[0]}|${request.name}`);
+    const off = figures.get(`${servers[1]?.[0]}|${request.name}`);
+    if (on && off) {
+      const costUs = 1e6 / on.rps - 1e6 / off.rps;
+      console.log(`  ${request.name}: auth + audit keep ${fmt((100 * on.rps) / off.rps)}% of the throughput; ~${fmt(costUs)} µs of server time per request`);
+      notes.push(`auth + audit on ${request.name}: ${fmt(on.rps)} vs ${fmt(off.rps)} req/s without (${fmt((100 * on.rps) / off.rps)}%), ~${fmt(costUs)} µs per request`);
+    }
+  }
+  await backend.discard();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 
 const totalStart = performance.now();
@@ -515,19 +586,26 @@ try {
   const backends: Backend['name'][] = pgProblem ? ['SQLite'] : ['SQLite', 'PostgreSQL'];
 
   section(`1. Ingest: POST /fhir transaction Bundles of ${ENTRIES_PER_BUNDLE} entries (mapped plans, one new patient each), validated and stored`);
-  for (const name of backends) {
+  for (const name of SECTIONS.has('ingest') ? backends : []) {
     await ingest(name);
   }
 
   section(`2. Search at ${SEARCH_CONNECTIONS} connections over many different ids (${SEARCH_SECONDS} s per run)`);
   console.log(`  seeding ${templates.length} mapped plans as templates: per patient a Patient, CareTeam, CarePlan and its Tasks; 1 agency Organization per ${PATIENTS_PER_AGENCY} patients owns the referral Tasks`);
-  await search('SQLite', SQLITE_PATIENTS);
-  if (!pgProblem) {
+  await search('SQLite', SECTIONS.has('search') ? SQLITE_PATIENTS : []);
+  if (!pgProblem && SECTIONS.has('search')) {
     await search('PostgreSQL', PG_PATIENTS);
   }
 
   section('3. Ceiling: a bare express route answering the same bytes');
-  await ceiling();
+  if (SECTIONS.has('ceiling')) {
+    await ceiling();
+  }
+
+  section(`4. The cost of authentication + audit: one server process with and without them (${fmt(AUTH_PATIENTS)} patients)`);
+  if (SECTIONS.has('auth')) {
+    await authCost();
+  }
 
   section('Summary');
   table(

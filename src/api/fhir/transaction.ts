@@ -3,7 +3,7 @@
 // is written; any failure rolls all of it back. A batch runs each entry on its own.
 import { OperationOutcomeError, badRequest, getStatus, normalizeOperationOutcome, preconditionFailed } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from '../../store/resource-id.ts';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
 import { RetryableConflict } from '../../store/sql/executor.ts';
 import { UNPROCESSABLE_ID, checkType, conditionalUpdate, create, read, remove, update } from './handlers.ts';
@@ -225,10 +225,10 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
           p.existing = true;
         }
       }
-      p.assignedId ??= randomUUID();
+      p.assignedId ??= newResourceId();
     } else if (p.method === 'PUT' && p.query !== undefined) {
       const found = await tx.search(conditionSearch(p.type, p.query));
-      p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : p.entry.resource?.id ?? randomUUID();
+      p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : p.entry.resource?.id ?? newResourceId();
     } else if (p.method === 'PUT') {
       p.assignedId = p.id;
     }

@@ -4,7 +4,7 @@
 import { OperationOutcomeError, Operator, badRequest, conflict, forbidden, notFound, parseSearchRequest, preconditionFailed } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { randomUUID } from 'node:crypto';
+import { newResourceId } from '../resource-id.ts';
 import { organizationGrants, patientCompartment } from '../../search/compartment.ts';
 import { extractIndexRows } from '../../search/extract-index.ts';
 import type { IndexRows } from '../../search/index-rows.ts';
@@ -124,7 +124,7 @@ export class SqlTransaction implements StoreTransaction {
     if (options.ifNoneExist !== undefined) {
       return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId);
     }
-    const id = options.assignedId ?? randomUUID();
+    const id = options.assignedId ?? newResourceId();
     if (options.assignedId && (await this.exists(resource.resourceType, id))) {
       throw new OperationOutcomeError(conflict(`${resource.resourceType}/${id} already exists`));
     }
@@ -145,7 +145,7 @@ export class SqlTransaction implements StoreTransaction {
     // takes over the key of) another's resource.
     const query = (this.caller?.access ? `${organizationKeyOf(this.caller)}#` : '') + canonicalQuery(ifNoneExist);
     const condition = parseSearchRequest(`${type}?${canonicalQuery(ifNoneExist)}`);
-    const newId = assignedId ?? randomUUID();
+    const newId = assignedId ?? newResourceId();
     // The key row is the lock: a second request with the same query waits here (PostgreSQL) or
     // behind the write transaction (SQLite) and then finds the first one's resource.
     const claimed = await this.db.run('INSERT INTO conditional_keys (resource_type, query, resource_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [type, query, newId]);
@@ -244,7 +244,10 @@ export class SqlTransaction implements StoreTransaction {
       [type, id, versionId, seq, seq, lastUpdated, date.getTime(), deleted ? 1 : 0, content, author],
     );
     const rows = await this.writeIndex(type, id, resource, versionId === 1);
-    await this.writeAccess(type, id, resource, rows, versionId === 1, author);
+    // The audit trail is admin-only: it opens no compartment and needs none.
+    if (type !== 'AuditEvent' && type !== 'Provenance') {
+      await this.writeAccess(type, id, resource, rows, versionId === 1, author);
+    }
     if (type === 'Organization') {
       this.access = undefined;
     }
