@@ -1,5 +1,7 @@
 # carebridge image: Node 24 LTS, production dependencies only, non-root.
-# Build: docker build -t carebridge .    Run: docker run --rm -p 8080:8080 -v carebridge-data:/app/data carebridge
+# Build: docker build -t carebridge .
+# Run:   docker run --rm -p 8080:8080 -v carebridge-data:/app/data -v "$PWD/carebridge.json:/config.json:ro" -e CAREBRIDGE_CONFIG=/config.json carebridge
+#        (serve refuses to start without a client config, unless explicitly `serve --dev`)
 # (keep in step with README.md: same commands, same Node major as package.json "engines")
 
 # 1. Production dependencies, installed from the lockfile. The `node` devDependency that pins

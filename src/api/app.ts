@@ -18,6 +18,7 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { isFhirMetadata, requireBearer } from './auth/bearer.ts';
 import { FHIR_JSON, fhirRouter } from './fhir/router.ts';
 import { corsPolicy } from './hardening/cors.ts';
+import { rateLimiter } from './hardening/rate-limit.ts';
 import { requestTimeout } from './hardening/request-timeout.ts';
 import { securityHeaders } from './hardening/security-headers.ts';
 
@@ -84,6 +85,11 @@ export function createApp(options: AppOptions): express.Express {
     }
   });
 
+  // The token endpoint is throttled per address too: guessing at assertions costs the guesser.
+  const tokenLimiter = rateLimiter(limits.rateLimitPerMinute, options.logger);
+  if (tokenLimiter) {
+    app.use(TOKEN_PATH, tokenLimiter);
+  }
   app.use(authRoutes(options.auth, { publicUrl: options.publicUrl, logger: options.logger }));
   const observer = { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl };
   // A refused token is a security event: audited like any other refusal.

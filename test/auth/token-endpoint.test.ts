@@ -219,3 +219,24 @@ describe('SMART discovery', () => {
     expect(security?.extension[0]).toEqual({ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'token', valueUri: server.tokenUrl }] });
   });
 });
+
+describe('the token endpoint under a flood', () => {
+  it('answers 429 with Retry-After once an address passes the rate limit', async () => {
+    const server = await startSqliteServer('warn', { limits: { rateLimitPerMinute: 5 } });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 8; i++) {
+        const response = await fetch(`${server.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+        statuses.push(response.status);
+        retryAfter ??= response.headers.get('retry-after');
+        await response.text();
+      }
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+      expect(statuses.slice(0, 3).every((s) => s === 400)).toBe(true);
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
