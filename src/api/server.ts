@@ -15,8 +15,41 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
+/** How often the audit trail's deferred index rows are written, when nobody searched them first. */
+const DEFERRED_INDEX_INTERVAL_MS = 500;
+
+/**
+ * Writes deferred index rows in the background, a batch per transaction, yielding between batches
+ * so requests interleave; one pass at a time.
+ */
+function startDeferredIndexer(store: FhirStore, logger: Logger): { stop: () => Promise<void> } {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const pass = async (): Promise<void> => {
+    try {
+      while (!stopped && (await store.indexDeferred()) > 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      logger.error('deferred indexing failed', { error: err });
+    }
+  };
+  const timer = setInterval(() => {
+    running ??= pass().finally(() => (running = undefined));
+  }, DEFERRED_INDEX_INTERVAL_MS);
+  timer.unref();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string }): Promise<RunningServer> {
   const auditTrail = new AuditTrail(options.store);
+  const indexer = startDeferredIndexer(options.store, options.logger);
   const app = createApp({ ...options, auditTrail });
   const server = createServer(app);
   // Slow or stalled clients do not hold a connection forever.
@@ -53,6 +86,7 @@ export async function initServer(options: { store: FhirStore; logger: Logger; au
         server.closeIdleConnections();
       });
       await auditTrail.close();
+      await indexer.stop();
     },
   };
 }

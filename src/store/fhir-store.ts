@@ -30,6 +30,11 @@ export interface CreateOptions {
   ifNoneExist?: string;
   /** An id the server already chose (transaction entries referenced before they exist). */
   assignedId?: string;
+  /**
+   * Store the resource now, its search index rows later (indexDeferred): for the audit trail,
+   * whose records must be durable before a response leaves but are searched rarely.
+   */
+  deferIndex?: boolean;
 }
 
 export interface UpdateOptions {
@@ -81,6 +86,11 @@ export interface FhirStore extends StoreTransaction, AuthStore {
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
   vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined>;
   history(resourceType: string | undefined, id: string | undefined, options: HistoryOptions): Promise<StoredVersion[]>;
+  /**
+   * Writes the search index rows of resources stored with deferIndex (at most `limit`, of one
+   * type or all); returns how many. Searches of such a type call it first, so they miss nothing.
+   */
+  indexDeferred(resourceType?: string, limit?: number): Promise<number>;
   /** Rules every later transaction follows (from the config file at start). */
   configure(settings: { referralEndsOn?: readonly string[] }): void;
   /** The same store as one tenant sees it: reads filtered to what it may see, writes authored by it. */

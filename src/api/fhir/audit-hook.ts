@@ -78,7 +78,7 @@ export function auditedCaller(principal: Principal, audit: RequestAudit): StoreC
       for (const activity of ['CREATE', 'UPDATE', 'DELETE'] as const) {
         const targets = written.filter((v) => activityOf(v) === activity).map((v) => `${v.resourceType}/${v.id}/_history/${v.versionId}`);
         if (targets.length > 0) {
-          await system.create(provenanceFor({ principal, targets, activity, recorded, sourceSystem: `urn:carebridge:client:${encodeURIComponent(principal.clientId)}`, requestId: audit.requestId }));
+          await system.create(provenanceFor({ principal, targets, activity, recorded, sourceSystem: `urn:carebridge:client:${encodeURIComponent(principal.clientId)}`, requestId: audit.requestId }), { deferIndex: true });
         }
       }
       const resources = written.map((v) => v.resource ?? ({ resourceType: v.resourceType, id: v.id } as Resource));

@@ -138,6 +138,15 @@ export const MIGRATIONS: Migration[] = [
       ];
     },
   },
+  {
+    version: 7,
+    description: 'resources whose search index rows are written later (the audit trail)',
+    statements: () => [
+      // The audit trail stores each AuditEvent before the response leaves, and its ~18 index rows
+      // in big batches afterwards (or when somebody searches AuditEvents, whichever comes first).
+      'CREATE TABLE index_backlog (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, PRIMARY KEY (resource_type, resource_id))',
+    ],
+  },
 ];
 
 export const INDEX_TABLE_NAMES = INDEX_TABLES.map(([table]) => table);

@@ -128,7 +128,7 @@ export class SqlTransaction implements StoreTransaction {
     if (options.assignedId && (await this.exists(resource.resourceType, id))) {
       throw new OperationOutcomeError(conflict(`${resource.resourceType}/${id} already exists`));
     }
-    return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false) };
+    return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false, null, options.deferIndex === true) };
   }
 
   /** Whether the id is taken, seen or not (an id is never given out twice). */
@@ -224,7 +224,7 @@ export class SqlTransaction implements StoreTransaction {
   }
 
   /** Writes one version: history row, current row, index rows, compartment and grants. */
-  private async writeVersion(input: Resource, id: string, versionId: number, deleted: boolean, currentAuthor: string | null = null): Promise<StoredVersion> {
+  private async writeVersion(input: Resource, id: string, versionId: number, deleted: boolean, currentAuthor: string | null = null, deferIndex = false): Promise<StoredVersion> {
     const type = input.resourceType;
     const date = this.now();
     const lastUpdated = date.toISOString();
@@ -243,6 +243,11 @@ export class SqlTransaction implements StoreTransaction {
          last_updated_ms = excluded.last_updated_ms, deleted = excluded.deleted, content = excluded.content`,
       [type, id, versionId, seq, seq, lastUpdated, date.getTime(), deleted ? 1 : 0, content, author],
     );
+    if (deferIndex) {
+      await this.db.run('INSERT INTO index_backlog (resource_type, resource_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [type, id]);
+      this.written.push({ resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource });
+      return { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
+    }
     const rows = await this.writeIndex(type, id, resource, versionId === 1);
     // The audit trail is admin-only: it opens no compartment and needs none.
     if (type !== 'AuditEvent' && type !== 'Provenance') {
@@ -253,6 +258,22 @@ export class SqlTransaction implements StoreTransaction {
     }
     this.written.push({ resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource });
     return { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
+  }
+
+  /** The index rows of up to `limit` resources stored with deferIndex; how many were done. */
+  async indexBacklog(resourceType: string | undefined, limit: number): Promise<number> {
+    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+    const rows = await this.db.all<{ resource_type: string; resource_id: string }>(
+      `SELECT resource_type, resource_id FROM index_backlog${resourceType ? ' WHERE resource_type = ?' : ''} LIMIT ?${skipLocked}`,
+      resourceType ? [resourceType, limit] : [limit],
+    );
+    for (const row of rows) {
+      const current = await this.db.all<ResourceRow>(SELECT_RESOURCE, [row.resource_type, row.resource_id]);
+      const version = current[0] ? toStoredVersion(current[0]) : undefined;
+      await this.writeIndex(row.resource_type, row.resource_id, version?.resource, false);
+      await this.db.run('DELETE FROM index_backlog WHERE resource_type = ? AND resource_id = ?', [row.resource_type, row.resource_id]);
+    }
+    return rows.length;
   }
 
   private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean): Promise<IndexRows | undefined> {
