@@ -57,6 +57,20 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(read?.resource).toEqual(version.resource);
     });
 
+    it('stores a resource with deferred index rows at once, and indexes it before any search of its type', async () => {
+      const event = { resourceType: 'AuditEvent', type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' }, recorded: '2026-11-24T10:00:00Z', agent: [{ requestor: true, altId: 'deferred-client' }], source: { observer: { display: 'carebridge' } } } as unknown as Resource;
+      const { version } = await store.transaction((tx) => tx.create(event, { deferIndex: true }));
+      expect((await store.read('AuditEvent', version.id))?.resource).toMatchObject({ recorded: '2026-11-24T10:00:00Z' });
+      // The search catches up first: nothing stored is ever missed.
+      const found = await store.search(parseSearchRequest('AuditEvent?altid=deferred-client'));
+      expect(found.resources.map((r) => r.id)).toEqual([version.id]);
+      expect(await store.indexDeferred()).toBe(0);
+      // And the background pass finds nothing left either; a second deferred one it indexes.
+      const second = await store.transaction((tx) => tx.create({ ...event, recorded: '2026-11-24T11:00:00Z' } as Resource, { deferIndex: true }));
+      expect(await store.indexDeferred()).toBe(1);
+      expect((await store.search(parseSearchRequest('AuditEvent?altid=deferred-client&_count=10'))).resources.map((r) => r.id).sort()).toEqual([version.id, second.version.id].sort());
+    });
+
     it('versions every update, keeps history, and makes no version for an unchanged update', async () => {
       const created = (await store.create(patient('mrn-2'))).version;
       const changed = { ...(created.resource as Patient), gender: 'male' as const };
