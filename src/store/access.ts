@@ -66,6 +66,12 @@ export interface StoreCaller {
   writeLocks?: (resource: Resource) => string[];
   /** Called on every create and update once the current version is read (and locked), before the If-Match check: a rule's 409 says more than a 412. */
   beforeWrite?: BeforeWrite;
+  /**
+   * A tenant updates a resource it cannot see (404). The hook may refuse with something more
+   * useful, when that tells the tenant nothing it did not know (an agency whose referral was just
+   * placed with another agency learns why it lost it). `organizationIds`: the caller's Organizations.
+   */
+  explainHidden?: (target: { resourceType: string; id: string }, context: { system: StoreTransaction; organizationIds: readonly string[] }) => Promise<void>;
 }
 
 /** Task statuses after which a referral no longer opens the patient to the owning agency. */

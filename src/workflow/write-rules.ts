@@ -31,10 +31,11 @@ export interface WorkflowChange {
   ifMatch?: string;
 }
 
-/** The store hooks the rules plug into (StoreCaller.writeLocks and beforeWrite). */
+/** The store hooks the rules plug into (StoreCaller.writeLocks, beforeWrite and explainHidden). */
 export interface WorkflowHooks {
   writeLocks: (resource: Resource) => string[];
   beforeWrite: (change: WorkflowChange, context: { system: WorkflowStore }) => Promise<Resource | void>;
+  explainHidden: (target: { resourceType: string; id: string }, context: { system: WorkflowStore; organizationIds: readonly string[] }) => Promise<void>;
 }
 
 /** The outcome id carebridge answers 428 Precondition Required for (see api/fhir/request.ts). */
@@ -202,5 +203,17 @@ export function workflowRules(actor: WorkflowActor | undefined): WorkflowHooks {
     const carePlan = resource.resourceType === 'Task' ? carePlanOf(resource) : undefined;
     return carePlan ? [planLock(carePlan)] : [];
   };
-  return { beforeWrite, writeLocks };
+  // The agencies that lost a broadcast lose sight of their referral with it: the one that owned it
+  // is told why its acceptance failed instead of a bare 404.
+  const explainHidden: WorkflowHooks['explainHidden'] = async ({ resourceType, id }, { system, organizationIds }) => {
+    if (resourceType !== 'Task') {
+      return;
+    }
+    const task = (await system.read('Task', id))?.resource as Task | undefined;
+    const owner = task?.owner?.reference;
+    if (task && isReferralTask(task) && wasPlacedElsewhere(task) && owner && organizationIds.some((org) => owner === `Organization/${org}`)) {
+      throw refuse(409, `Task/${id}: ${ANOTHER_AGENCY_ACCEPTED}`);
+    }
+  };
+  return { beforeWrite, writeLocks, explainHidden };
 }

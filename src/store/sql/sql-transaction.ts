@@ -213,6 +213,11 @@ export class SqlTransaction implements StoreTransaction {
     const locked = await this.readForUpdate(input.resourceType, id);
     const current = locked?.version;
     if (!current && this.caller?.access) {
+      const explain = this.caller.explainHidden;
+      const access = await this.resolvedAccess();
+      if (explain && access) {
+        await explain({ resourceType: input.resourceType, id }, { system: new SqlTransaction(this.db, this.now, undefined, this.rules), organizationIds: access.organizationIds });
+      }
       // Tenants create with POST (carebridge assigns ids); what they cannot see does not exist.
       throw new OperationOutcomeError(notFound);
     }
