@@ -100,7 +100,7 @@ async function planAppointments(system: WorkflowStore, carePlan: CarePlan): Prom
  * An agency accepts: the plan's other unanswered referrals are cancelled as carebridge. If another
  * referral of the plan is placed already, this acceptance is the one that lost.
  */
-async function placeReferral(system: WorkflowStore, task: Task, carePlan: string, now: string): Promise<Task[]> {
+async function placeReferral(system: WorkflowStore, task: Task, carePlan: string): Promise<Task[]> {
   const siblings = (await planTasks(system, carePlan)).filter((t) => t.id !== task.id && isReferralTask(t));
   if (siblings.some((t) => PLACED_STATUSES.has(t.status) && t.status !== 'completed')) {
     throw refuse(409, `Task/${task.id}: ${ANOTHER_AGENCY_ACCEPTED}`);
@@ -112,7 +112,8 @@ async function placeReferral(system: WorkflowStore, task: Task, carePlan: string
       continue;
     }
     const { meta: _meta, ...content } = sibling;
-    const cancelled: Task = { ...content, status: 'cancelled', statusReason: { coding: [{ ...PLACED_ELSEWHERE }], text: PLACED_ELSEWHERE_TEXT }, lastModified: now };
+    // No lastModified: meta.lastUpdated says when, and plans may be authored ahead of the clock (Task inv-1).
+    const cancelled: Task = { ...content, status: 'cancelled', statusReason: { coding: [{ ...PLACED_ELSEWHERE }], text: PLACED_ELSEWHERE_TEXT } };
     after.push((await system.update(cancelled)).version.resource as Task);
   }
   return after;
@@ -165,11 +166,9 @@ async function beforeTaskWrite(actor: WorkflowActor | undefined, current: Task |
   if (!referral || !carePlan) {
     return;
   }
-  const now = new Date().toISOString();
-  const changed: Task = { ...next, lastModified: now };
-  const siblings = next.status === 'accepted' ? await placeReferral(system, current, carePlan, now) : (await planTasks(system, carePlan)).filter((t) => t.id !== current.id);
-  await recordReferralState(system, carePlan, [...siblings, changed]);
-  return changed;
+  const siblings = next.status === 'accepted' ? await placeReferral(system, current, carePlan) : (await planTasks(system, carePlan)).filter((t) => t.id !== current.id);
+  await recordReferralState(system, carePlan, [...siblings, next]);
+  return undefined;
 }
 
 /** CarePlan writes by clients: carebridge's referral state is kept; completion needs the roll-up's consent. */
