@@ -33,7 +33,6 @@ export interface FhirResponse {
 }
 
 /** 428 Precondition Required (RFC 6585; a referral's change of status without If-Match), unknown to @medplum/core's getStatus. */
-
 function statusOf(outcome: OperationOutcome): number {
   return outcome.id === PRECONDITION_REQUIRED_ID ? 428 : getStatus(outcome);
 }
