@@ -24,8 +24,25 @@ export interface AccessScope {
   hideOtherOrganizationsAssignments: boolean;
 }
 
+/** A write about to happen: `current` undefined for a create, `next` undefined for a delete. */
+export interface WriteChange {
+  resourceType: string;
+  current?: Resource;
+  next?: Resource;
+  currentAuthor?: string | null;
+  /** The versionId the client said it last saw (If-Match), when it said one. */
+  ifMatch?: string;
+}
+
 /** A write the caller's role may not make; throw an OperationOutcomeError to refuse it. */
-export type WriteGuard = (change: { resourceType: string; current?: Resource; next?: Resource; currentAuthor?: string | null }) => void;
+export type WriteGuard = (change: WriteChange) => void;
+
+/**
+ * Rules that need the database (HAPI's storage pointcut "pre-storage"): refuse the write (throw an
+ * OperationOutcomeError), return the resource to store instead of `next`, and make writes of their
+ * own through `system` (same transaction, written as carebridge itself, no hooks).
+ */
+export type BeforeWrite = (change: WriteChange & { next: Resource }, context: { caller: StoreTransaction; system: StoreTransaction }) => Promise<Resource | void>;
 
 export interface StoreCaller {
   /** The organization the caller acts for; its key ("system|value") is stored as the author. */
@@ -40,6 +57,21 @@ export interface StoreCaller {
    * write's AuditEvent commit with the write, or not at all.
    */
   recordWrites?: (written: StoredVersion[], system: StoreTransaction) => Promise<void>;
+  /**
+   * Names of the groups a create or update of `resource` belongs to (e.g. the referrals of one
+   * plan). The store locks them, in order, before it reads and locks the resource's own row, so
+   * writers of one group run one at a time on every instance and never deadlock (PostgreSQL:
+   * transaction-scoped advisory locks; SQLite has one writer already).
+   */
+  writeLocks?: (resource: Resource) => string[];
+  /** Called on every create and update once the current version is read (and locked), before the If-Match check: a rule's 409 says more than a 412. */
+  beforeWrite?: BeforeWrite;
+  /**
+   * A tenant updates a resource it cannot see (404). The hook may refuse with something more
+   * useful, when that tells the tenant nothing it did not know (an agency whose referral was just
+   * placed with another agency learns why it lost it). `organizationIds`: the caller's Organizations.
+   */
+  explainHidden?: (target: { resourceType: string; id: string }, context: { system: StoreTransaction; organizationIds: readonly string[] }) => Promise<void>;
 }
 
 /** Task statuses after which a referral no longer opens the patient to the owning agency. */

@@ -5,6 +5,7 @@ import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../../auth/principal.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { StoredVersion } from '../../store/fhir-store.ts';
+import { PRECONDITION_REQUIRED_ID } from '../../workflow/write-rules.ts';
 
 export interface FhirRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -31,7 +32,12 @@ export interface FhirResponse {
   headers: Record<string, string>;
 }
 
-export function outcomeResponse(outcome: OperationOutcome, status = getStatus(outcome)): FhirResponse {
+/** 428 Precondition Required (RFC 6585; a referral's change of status without If-Match), unknown to @medplum/core's getStatus. */
+function statusOf(outcome: OperationOutcome): number {
+  return outcome.id === PRECONDITION_REQUIRED_ID ? 428 : getStatus(outcome);
+}
+
+export function outcomeResponse(outcome: OperationOutcome, status = statusOf(outcome)): FhirResponse {
   return { status, body: outcome, headers: {} };
 }
 

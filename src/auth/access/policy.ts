@@ -16,6 +16,8 @@ import type { ClientRole, Principal } from '../principal.ts';
 import { organizationKey } from '../principal.ts';
 import type { Permission } from '../scopes.ts';
 import { allows } from '../scopes.ts';
+import type { WorkflowActor } from '../../workflow/lifecycle.ts';
+import { workflowRules } from '../../workflow/write-rules.ts';
 
 /** Directory data, not about a patient: readable by every role that reads at all. */
 const DIRECTORY_TYPES = ['Organization', 'Practitioner', 'PractitionerRole', 'Location'];
@@ -133,7 +135,10 @@ function guardFor(principal: Principal): WriteGuard {
   };
 }
 
-/** The store caller a principal reads and writes as. */
+/** Which side of a Task the role is on: the hospital (and an admin) asks, the agency does. */
+const WORKFLOW_ACTORS: Record<ClientRole, WorkflowActor | undefined> = { hospital: 'requester', admin: 'requester', agency: 'performer', 'case-management': undefined };
+
+/** The store caller a principal reads and writes as; the workflow's rules ride on its writes. */
 export function callerFor(principal: Principal): StoreCaller {
-  return { organization: principal.organization, access: scopeOf(principal), guardWrite: guardFor(principal) };
+  return { organization: principal.organization, access: scopeOf(principal), guardWrite: guardFor(principal), ...workflowRules(WORKFLOW_ACTORS[principal.role]) };
 }

@@ -119,8 +119,31 @@ export class SqlTransaction implements StoreTransaction {
     return runSearch(this.db, request, options, await this.resolvedAccess());
   }
 
-  async create(resource: Resource, options: CreateOptions = {}): Promise<WriteResult> {
-    this.caller?.guardWrite?.({ resourceType: resource.resourceType, next: resource });
+  /** Transaction-scoped locks on named groups (see StoreCaller.writeLocks), taken in one order. */
+  private async lockGroups(resource: Resource): Promise<void> {
+    const keys = [...new Set(this.caller?.writeLocks?.(resource) ?? [])].sort();
+    if (this.db.dialect !== 'postgres') {
+      return; // SQLite: the write transaction already has the database to itself
+    }
+    for (const key of keys) {
+      await this.db.run('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
+    }
+  }
+
+  /** The caller's beforeWrite rules; they may give the resource to store instead. */
+  private async runBeforeWrite(change: Parameters<NonNullable<StoreCaller['beforeWrite']>>[0]): Promise<Resource> {
+    const hook = this.caller?.beforeWrite;
+    if (!hook) {
+      return change.next;
+    }
+    const system = new SqlTransaction(this.db, this.now, undefined, this.rules);
+    return (await hook(change, { caller: this, system })) ?? change.next;
+  }
+
+  async create(input: Resource, options: CreateOptions = {}): Promise<WriteResult> {
+    this.caller?.guardWrite?.({ resourceType: input.resourceType, next: input });
+    await this.lockGroups(input);
+    const resource = await this.runBeforeWrite({ resourceType: input.resourceType, next: input });
     if (options.ifNoneExist !== undefined) {
       return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId);
     }
@@ -181,17 +204,25 @@ export class SqlTransaction implements StoreTransaction {
     return (await this.search({ ...condition, filters, count: 1 })).resources.length === 1;
   }
 
-  async update(resource: Resource, options: UpdateOptions = {}): Promise<WriteResult> {
-    const id = resource.id;
+  async update(input: Resource, options: UpdateOptions = {}): Promise<WriteResult> {
+    const id = input.id;
     if (!id) {
-      throw new OperationOutcomeError(badRequest('Update needs the resource id', `${resource.resourceType}.id`));
+      throw new OperationOutcomeError(badRequest('Update needs the resource id', `${input.resourceType}.id`));
     }
-    const locked = await this.readForUpdate(resource.resourceType, id);
+    await this.lockGroups(input);
+    const locked = await this.readForUpdate(input.resourceType, id);
     const current = locked?.version;
     if (!current && this.caller?.access) {
+      const explain = this.caller.explainHidden;
+      const access = await this.resolvedAccess();
+      if (explain && access) {
+        await explain({ resourceType: input.resourceType, id }, { system: new SqlTransaction(this.db, this.now, undefined, this.rules), organizationIds: access.organizationIds });
+      }
       // Tenants create with POST (carebridge assigns ids); what they cannot see does not exist.
       throw new OperationOutcomeError(notFound);
     }
+    const live = current && !current.deleted ? current.resource : undefined;
+    const resource = { ...(await this.runBeforeWrite({ resourceType: input.resourceType, current: live, next: input, currentAuthor: locked?.author, ifMatch: options.ifMatch })), id };
     if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
       throw new OperationOutcomeError(preconditionFailed);
     }

@@ -145,7 +145,7 @@ export function describeTenancy(name: string, open: () => Promise<FhirStore>, di
       expect(await refused(as(AGENCY_X).update({ ...task, description: 'rewritten' } as Resource))).toBe(403);
       expect(await refused(as(AGENCY_X).update({ ...task, owner: { reference: `Organization/${s.orgY}` } } as Resource))).toBe(403);
       expect(await refused(as(AGENCY_X).create({ resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: `Patient/${s.patientP}` } } as Resource))).toBe(403);
-      const rejected = await as(AGENCY_X).update({ ...task, status: 'rejected', statusReason: { text: 'No capacity' } } as Resource);
+      const rejected = await as(AGENCY_X).update({ ...task, status: 'rejected', statusReason: { text: 'No capacity' } } as Resource, { ifMatch: task.meta?.versionId });
       expect(rejected.outcome).toBe('updated');
       expect(await ids(as(AGENCY_X), 'Patient')).toEqual([]);
       expect(await as(AGENCY_X).read('CarePlan', s.carePlanP as string)).toBeUndefined();

@@ -1,0 +1,218 @@
+// The workflow's rules on the one write path (store hooks, see StoreCaller.writeLocks/beforeWrite):
+// - a Task changes status only along its lifecycle, by the side that owns that status;
+// - a referral's change of status carries If-Match (428 without it);
+// - when an agency accepts a broadcast referral, the plan's other open referrals are cancelled in
+//   the same transaction, written as carebridge ("placed with another agency"); a second agency
+//   accepting gets 409. Writers of one plan's Tasks hold the plan's lock (PostgreSQL: an advisory
+//   lock taken before any row lock), so on several instances exactly one acceptance wins;
+// - the plan's referral state is kept on the CarePlan (roll-up.ts), and a CarePlan is completed
+//   only when its roll-up allows it.
+import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
+import type { SearchRequest } from '@medplum/core';
+import type { Appointment, CarePlan, OperationOutcome, Resource, Task } from '@medplum/fhirtypes';
+import { CARE_TASK_LIFECYCLE, isCareTask } from './care-task.ts';
+import type { Lifecycle, Refusal, WorkflowActor } from './lifecycle.ts';
+import { checkInitial, checkTransition, isTerminal } from './lifecycle.ts';
+import { PLACED_ELSEWHERE, PLACED_ELSEWHERE_TEXT, PLACED_STATUSES, REFERRAL_LIFECYCLE, carePlanOf, isReferralTask, wasPlacedElsewhere } from './referral-task.ts';
+import { recordedReferralState, rollUp, withReferralState } from './roll-up.ts';
+
+/** What the rules need from a store transaction (the store port's StoreTransaction is one: the core does not import the store). */
+export interface WorkflowStore {
+  read(resourceType: string, id: string): Promise<{ deleted: boolean; resource?: Resource } | undefined>;
+  update(resource: Resource): Promise<{ version: { resource?: Resource } }>;
+  search(request: SearchRequest): Promise<{ resources: Resource[] }>;
+}
+
+/** A write as the store's beforeWrite hook describes it (StoreCaller.beforeWrite). */
+export interface WorkflowChange {
+  resourceType: string;
+  current?: Resource;
+  next: Resource;
+  ifMatch?: string;
+}
+
+/** The store hooks the rules plug into (StoreCaller.writeLocks, beforeWrite and explainHidden). */
+export interface WorkflowHooks {
+  writeLocks: (resource: Resource) => string[];
+  beforeWrite: (change: WorkflowChange, context: { system: WorkflowStore }) => Promise<Resource | void>;
+  explainHidden: (target: { resourceType: string; id: string }, context: { system: WorkflowStore; organizationIds: readonly string[] }) => Promise<void>;
+}
+
+/** The outcome id carebridge answers 428 Precondition Required for (see api/fhir/request.ts). */
+export const PRECONDITION_REQUIRED_ID = 'precondition-required';
+
+/** Tasks of one plan read at once; a plan has a handful (three referrals, ten to-dos). */
+const MAX_PLAN_TASKS = 1000;
+
+export const ANOTHER_AGENCY_ACCEPTED = 'another agency accepted this referral';
+
+// Outcome ids @medplum/core's getStatus maps to 403, 409 and 422 (428 is mapped by api/fhir/request.ts).
+const OUTCOME_IDS = { 403: 'forbidden', 409: 'conflict', 422: 'business-rule', 428: PRECONDITION_REQUIRED_ID } as const;
+const ISSUE_CODES = { 403: 'forbidden', 409: 'conflict', 422: 'business-rule', 428: 'required' } as const;
+
+function refuse(status: keyof typeof OUTCOME_IDS, text: string, expression = 'Task.status'): OperationOutcomeError {
+  const ids = OUTCOME_IDS;
+  const codes = ISSUE_CODES;
+  const outcome: OperationOutcome = { resourceType: 'OperationOutcome', id: ids[status], issue: [{ severity: 'error', code: codes[status], details: { text }, expression: [expression] }] };
+  return new OperationOutcomeError(outcome);
+}
+
+function fromRefusal(refusal: Refusal): OperationOutcomeError {
+  return refuse(refusal.status, refusal.text, refusal.status === 422 && refusal.text.includes('statusReason') ? 'Task.statusReason' : 'Task.status');
+}
+
+/** Which lifecycle rules a Task (as stored, when it is) follows; undefined: none (other intents). */
+export function lifecycleOf(task: Task): Lifecycle | undefined {
+  return isReferralTask(task) ? REFERRAL_LIFECYCLE : isCareTask(task) ? CARE_TASK_LIFECYCLE : undefined;
+}
+
+function hasReason(task: Task): boolean {
+  const reason = task.statusReason;
+  return Boolean(reason?.text?.trim() || reason?.coding?.some((c) => c.code));
+}
+
+/** The lock name of a plan's group of Tasks. */
+export function planLock(carePlan: string): string {
+  return `carebridge:plan:${carePlan}`;
+}
+
+/** Every Task based on the plan, as carebridge sees them. */
+async function planTasks(system: WorkflowStore, carePlan: string): Promise<Task[]> {
+  const found = await system.search({ ...parseSearchRequest(`Task?based-on=${encodeURIComponent(carePlan)}`), count: MAX_PLAN_TASKS });
+  return found.resources as Task[];
+}
+
+async function planAppointments(system: WorkflowStore, carePlan: CarePlan): Promise<Appointment[]> {
+  const out: Appointment[] = [];
+  for (const activity of carePlan.activity ?? []) {
+    const reference = activity.reference?.reference;
+    if (reference?.startsWith('Appointment/')) {
+      const version = await system.read('Appointment', reference.slice('Appointment/'.length));
+      if (version?.resource) {
+        out.push(version.resource as Appointment);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * An agency accepts: the plan's other unanswered referrals are cancelled as carebridge. If another
+ * referral of the plan is placed already, this acceptance is the one that lost.
+ */
+async function placeReferral(system: WorkflowStore, task: Task, carePlan: string): Promise<Task[]> {
+  const siblings = (await planTasks(system, carePlan)).filter((t) => t.id !== task.id && isReferralTask(t));
+  if (siblings.some((t) => PLACED_STATUSES.has(t.status) && t.status !== 'completed')) {
+    throw refuse(409, `Task/${task.id}: ${ANOTHER_AGENCY_ACCEPTED}`);
+  }
+  const after: Task[] = [];
+  for (const sibling of siblings) {
+    if (isTerminal(REFERRAL_LIFECYCLE, sibling.status) || PLACED_STATUSES.has(sibling.status)) {
+      after.push(sibling);
+      continue;
+    }
+    const { meta: _meta, ...content } = sibling;
+    // No lastModified: meta.lastUpdated says when, and plans may be authored ahead of the clock (Task inv-1).
+    const cancelled: Task = { ...content, status: 'cancelled', statusReason: { coding: [{ ...PLACED_ELSEWHERE }], text: PLACED_ELSEWHERE_TEXT } };
+    after.push((await system.update(cancelled)).version.resource as Task);
+  }
+  return after;
+}
+
+/** Records the plan's referral state on the CarePlan (as carebridge) when it changed. */
+async function recordReferralState(system: WorkflowStore, carePlan: string, tasks: Task[]): Promise<void> {
+  const version = await system.read('CarePlan', carePlan.slice('CarePlan/'.length));
+  const plan = version?.resource as CarePlan | undefined;
+  if (!plan || version?.deleted) {
+    return;
+  }
+  const state = rollUp(plan, tasks, []).referral;
+  if (recordedReferralState(plan) !== state) {
+    const { meta: _meta, ...content } = plan;
+    await system.update(withReferralState(content, state));
+  }
+}
+
+async function beforeTaskWrite(actor: WorkflowActor | undefined, current: Task | undefined, next: Task, ifMatch: string | undefined, system: WorkflowStore): Promise<Resource | void> {
+  const lifecycle = lifecycleOf(current ?? next);
+  if (!lifecycle) {
+    return;
+  }
+  if (!current) {
+    const refusal = checkInitial(lifecycle, next.status);
+    if (refusal) {
+      throw fromRefusal(refusal);
+    }
+    return;
+  }
+  if (current.status === next.status) {
+    return;
+  }
+  const referral = lifecycle === REFERRAL_LIFECYCLE;
+  if (referral && ifMatch === undefined) {
+    throw refuse(428, `Changing a referral's status needs If-Match with the version you last read (ETag W/"${current.meta?.versionId ?? '1'}" now)`);
+  }
+  if (!actor) {
+    throw refuse(403, `This client may not change the status of a ${lifecycle.name} Task`);
+  }
+  if (referral && next.status === 'accepted' && wasPlacedElsewhere(current)) {
+    throw refuse(409, `Task/${current.id}: ${ANOTHER_AGENCY_ACCEPTED}`);
+  }
+  const refusal = checkTransition(lifecycle, actor, current.status, next.status, hasReason(next));
+  if (refusal) {
+    throw fromRefusal(refusal);
+  }
+  const carePlan = carePlanOf(current);
+  if (!referral || !carePlan) {
+    return;
+  }
+  const siblings = next.status === 'accepted' ? await placeReferral(system, current, carePlan) : (await planTasks(system, carePlan)).filter((t) => t.id !== current.id);
+  await recordReferralState(system, carePlan, [...siblings, next]);
+  return undefined;
+}
+
+/** CarePlan writes by clients: carebridge's referral state is kept; completion needs the roll-up's consent. */
+async function beforeCarePlanWrite(current: CarePlan | undefined, next: CarePlan, system: WorkflowStore): Promise<Resource | void> {
+  const kept = withReferralState(next, current ? recordedReferralState(current) : undefined);
+  if (current && next.status === 'completed' && current.status !== 'completed') {
+    const reference = `CarePlan/${current.id}`;
+    const summary = rollUp(next, await planTasks(system, reference), await planAppointments(system, next));
+    if (!summary.canComplete) {
+      throw refuse(409, `${reference} cannot be completed yet: ${summary.blockers.join('; ')}`, 'CarePlan.status');
+    }
+  }
+  return kept;
+}
+
+/** The workflow's store hooks for a caller acting as `actor` (undefined: may not move any Task). */
+export function workflowRules(actor: WorkflowActor | undefined): WorkflowHooks {
+  const beforeWrite: WorkflowHooks['beforeWrite'] = async ({ resourceType, current, next, ifMatch }, { system }) => {
+    if (resourceType === 'Task') {
+      return beforeTaskWrite(actor, current as Task | undefined, next as Task, ifMatch, system);
+    }
+    if (resourceType === 'CarePlan') {
+      return beforeCarePlanWrite(current as CarePlan | undefined, next as CarePlan, system);
+    }
+    return undefined;
+  };
+  const writeLocks = (resource: Resource): string[] => {
+    if (resource.resourceType === 'CarePlan' && resource.id) {
+      return [planLock(`CarePlan/${resource.id}`)];
+    }
+    const carePlan = resource.resourceType === 'Task' ? carePlanOf(resource) : undefined;
+    return carePlan ? [planLock(carePlan)] : [];
+  };
+  // The agencies that lost a broadcast lose sight of their referral with it: the one that owned it
+  // is told why its acceptance failed instead of a bare 404.
+  const explainHidden: WorkflowHooks['explainHidden'] = async ({ resourceType, id }, { system, organizationIds }) => {
+    if (resourceType !== 'Task') {
+      return;
+    }
+    const task = (await system.read('Task', id))?.resource as Task | undefined;
+    const owner = task?.owner?.reference;
+    if (task && isReferralTask(task) && wasPlacedElsewhere(task) && owner && organizationIds.some((org) => owner === `Organization/${org}`)) {
+      throw refuse(409, `Task/${id}: ${ANOTHER_AGENCY_ACCEPTED}`);
+    }
+  };
+  return { beforeWrite, writeLocks, explainHidden };
+}
