@@ -83,6 +83,16 @@ describe('reading transitions', () => {
     expect((await get(HOSPITAL, `/transitions/${'x'.repeat(80)}`)).status).toBe(404);
   });
 
+  it('is audited: the read records an AuditEvent naming the transition and its patient', async () => {
+    expect((await get(AGENCY_B, `/transitions/${id}`)).status).toBe(200);
+    const events = (await server.as(ADMIN)('GET', 'AuditEvent?_sort=-_lastUpdated&_count=1')).body as Bundle;
+    const event = JSON.stringify(events.entry?.[0]?.resource);
+    expect(event).toContain(`CarePlan/${id}`);
+    expect(event).toContain('"value":"inner-harbor"');
+    expect(event).toMatch(/"code":"read"/);
+    expect(event).toMatch(/"reference":"Patient\/[^"]+"/);
+  });
+
   it('needs a token: 401 without one', async () => {
     const answer = await fetch(`${server.url}/transitions/${id}`);
     expect(answer.status).toBe(401);
