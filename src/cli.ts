@@ -1,7 +1,7 @@
 // carebridge command line: `carebridge <command> [options]`. More commands (serve, sync, replay)
 // arrive with the store and the sync engine.
 import { parseArgs } from 'node:util';
-import { DEMO_HELP, runDemo } from './cli/demo-command.ts';
+import { DEMO_HELP, runDemo, runOfflineDemo } from './cli/demo-command.ts';
 import { MAP_HELP, runMap } from './cli/map-command.ts';
 import { processIo, type Io } from './cli/output.ts';
 import { SERVE_HELP, runServe } from './cli/serve-command.ts';
@@ -13,16 +13,25 @@ Usage: carebridge <command> [options]
 
 Commands:
   serve [--dev]              run the FHIR R4 server (CAREBRIDGE_CONFIG, PORT, CAREBRIDGE_DATABASE)
-  demo                       run the bundled example plans through validation and mapping
+  demo [--url <url>]         a hospital-to-home transition over the HTTP API (--offline: the example plans)
   validate <file...>         validate transition plans or FHIR JSON (--json for OperationOutcomes)
   map <plan.json>            print the FHIR transaction Bundle a transition plan becomes
 
 Run "carebridge <command> --help" for a command's options and exit codes.
 Exit codes: 0 success, 1 the input has errors, 2 bad usage.`;
 
-const COMMANDS: Record<string, { help: string; run: (positionals: string[], flags: Record<string, boolean>, io: Io) => number | Promise<number>; options: string[]; args: 'none' | 'one' | 'many' }> = {
+type OptionValues = Record<string, boolean | string | undefined>;
+
+const COMMANDS: Record<string, { help: string; run: (positionals: string[], flags: OptionValues, io: Io) => number | Promise<number>; options: string[]; stringOptions?: string[]; args: 'none' | 'one' | 'many' }> = {
   serve: { help: SERVE_HELP, options: ['dev'], args: 'none', run: (_p, f, io) => runServe(io, process.env, { dev: f.dev === true }) },
-  demo: { help: DEMO_HELP, options: [], args: 'none', run: (_p, _f, io) => runDemo(io) },
+  demo: {
+    help: DEMO_HELP,
+    options: ['in-process', 'offline'],
+    stringOptions: ['url'],
+    args: 'none',
+    // --offline stays synchronous, as the command was before it spoke HTTP.
+    run: (_p, f, io) => (f.offline === true ? runOfflineDemo(io) : runDemo(io, { url: typeof f.url === 'string' ? f.url : undefined, inProcess: f['in-process'] === true, offline: false })),
+  },
   validate: { help: VALIDATE_HELP, options: ['json'], args: 'many', run: (p, f, io) => runValidate(p, f.json === true, io) },
   map: { help: MAP_HELP, options: ['stable-ids'], args: 'one', run: (p, f, io) => runMap(p[0] as string, f['stable-ids'] === true, io) },
 };
@@ -40,7 +49,10 @@ export function main(argv: string[], io: Io = processIo): number | Promise<numbe
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    const options = Object.fromEntries([...command.options, 'help'].map((o) => [o, { type: 'boolean' as const }]));
+    const options = Object.fromEntries([
+      ...[...command.options, 'help'].map((o) => [o, { type: 'boolean' as const }]),
+      ...(command.stringOptions ?? []).map((o) => [o, { type: 'string' as const }]),
+    ]);
     parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${command.help}`);
@@ -55,5 +67,5 @@ export function main(argv: string[], io: Io = processIo): number | Promise<numbe
     io.err(command.help);
     return 2;
   }
-  return command.run(parsed.positionals, parsed.values as Record<string, boolean>, io);
+  return command.run(parsed.positionals, parsed.values as OptionValues, io);
 }

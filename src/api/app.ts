@@ -1,4 +1,4 @@
-// The HTTP application: /fhir (FHIR R4 REST) and health checks. Errors anywhere answer as
+// The HTTP application: /fhir (FHIR R4 REST), /transitions (plans in, state out) and health checks. Errors anywhere answer as
 // OperationOutcome; nothing escapes as an HTML error page or a stack trace.
 import { OperationOutcomeError, getStatus, normalizeOperationOutcome } from '@medplum/core';
 import type { OperationOutcome } from '@medplum/fhirtypes';
@@ -21,6 +21,7 @@ import { corsPolicy } from './hardening/cors.ts';
 import { rateLimiter } from './hardening/rate-limit.ts';
 import { requestTimeout } from './hardening/request-timeout.ts';
 import { securityHeaders } from './hardening/security-headers.ts';
+import { transitionsRouters } from './transitions/router.ts';
 
 export interface AppOptions {
   store: FhirStore;
@@ -99,6 +100,11 @@ export function createApp(options: AppOptions): express.Express {
       issue: [{ severity: 'error', code: 'security', details: { text: err.message } }],
     });
   app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata, onRefused: auditRefusal }));
+  // /transitions (plan JSON in, state out) and GET /fhir/CarePlan/{id}/$transition: same token, tenancy and audit as /fhir.
+  app.use('/transitions', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
+  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer });
+  app.use('/transitions', transitionsApi.transitions);
+  app.use('/fhir', transitionsApi.operation);
   app.use(
     '/fhir',
     fhirRouter({

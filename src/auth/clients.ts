@@ -3,7 +3,7 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { ClientConfig } from '../config/config.ts';
 import { clientKeyResolver } from './client-keys.ts';
-import { DEV_CLIENT } from './dev-mode.ts';
+import { DEV_CLIENTS } from './dev-mode.ts';
 import type { Scope } from './scopes.ts';
 import { parseScopes } from './scopes.ts';
 
@@ -23,9 +23,11 @@ export class ClientRegistry {
     for (const config of clients) {
       this.byId.set(config.clientId, { config, allowed: parseScopes(config.scopes.join(' ')).scopes, getKey: clientKeyResolver(config) });
     }
-    // A configured client of the same id keeps its keys: the development client never shadows it.
-    if (devMode && !this.byId.has(DEV_CLIENT.clientId)) {
-      this.byId.set(DEV_CLIENT.clientId, { config: DEV_CLIENT, allowed: parseScopes(DEV_CLIENT.scopes.join(' ')).scopes });
+    // A configured client of the same id keeps its keys: a development client never shadows it.
+    for (const dev of devMode ? DEV_CLIENTS : []) {
+      if (!this.byId.has(dev.clientId)) {
+        this.byId.set(dev.clientId, { config: dev, allowed: parseScopes(dev.scopes.join(' ')).scopes });
+      }
     }
   }
 

@@ -8,7 +8,7 @@ import type { IssuedToken } from './access-token.ts';
 import { CLOCK_TOLERANCE_SECONDS } from './access-token.ts';
 import { JwksUnavailableError } from './client-keys.ts';
 import type { ClientRegistry, RegisteredClient } from './clients.ts';
-import { DEV_CLIENT_ID } from './dev-mode.ts';
+import { isDevClientId } from './dev-mode.ts';
 import type { Scope } from './scopes.ts';
 import { grantScopes, parseScopes } from './scopes.ts';
 
@@ -169,9 +169,9 @@ export async function handleTokenRequest(form: URLSearchParams, ctx: TokenReques
   const scope = single(form, 'scope');
 
   let client: RegisteredClient;
-  if (assertionType === undefined && assertion === undefined && clientIdParam === DEV_CLIENT_ID && ctx.clients.devMode && ctx.clients.get(DEV_CLIENT_ID)?.getKey === undefined) {
-    // Development mode only: the built-in client needs no key (dev-mode.ts).
-    client = ctx.clients.get(DEV_CLIENT_ID) as RegisteredClient;
+  if (assertionType === undefined && assertion === undefined && isDevClientId(clientIdParam) && ctx.clients.devMode && ctx.clients.get(clientIdParam)?.getKey === undefined) {
+    // Development mode only: the built-in clients need no key (dev-mode.ts).
+    client = ctx.clients.get(clientIdParam) as RegisteredClient;
   } else {
     if (assertionType !== JWT_BEARER_ASSERTION) {
       throw new OAuthError('invalid_request', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);

@@ -1,24 +1,49 @@
-// carebridge demo: what carebridge does with the bundled example plans, end to end as far as it
-// goes today: validate each plan, map it to FHIR, validate the FHIR, map it back.
-import { readdirSync } from 'node:fs';
+// carebridge demo: a hospital-to-home transition told over carebridge's public HTTP API, against a
+// running server (development mode) or one it starts itself; and, offline, the example plans
+// through validation and mapping.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { initServer } from '../api/server.ts';
+import { AuthService } from '../auth/auth-service.ts';
+import { emptyConfig } from '../config/config.ts';
+import { createLogger } from '../log/logger.ts';
 import { sequentialUuids } from '../mapping/context.ts';
 import { fromFhir } from '../mapping/from-fhir.ts';
 import { toFhir } from '../mapping/to-fhir.ts';
+import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
+import { loadDefinitions } from '../validation/definitions.ts';
 import { validateFhirBundle } from '../validation/fhir-validator.ts';
 import { validatePlan } from '../validation/plan.ts';
+import { DEMO_PLAN_FILE, DemoError, runStory } from './demo-story.ts';
 import { count, issueLines, type Io } from './output.ts';
 import { readJsonFile } from './read-input.ts';
 
-export const DEMO_HELP = `Usage: carebridge demo
+export const DEFAULT_DEMO_URL = 'http://localhost:8080';
+/** How long a server has to answer /healthz before the demo starts its own. */
+const PROBE_MS = 1500;
 
-Runs the bundled example plans (fixtures/plans/) through carebridge: plan validation, mapping
-to a FHIR R4 transaction Bundle, FHIR validation against carebridge's profiles, and mapping back.
-Exit codes: 0 every plan went through, 1 otherwise.`;
+export const DEMO_HELP = `Usage: carebridge demo [--url <url> | --in-process | --offline]
+
+Tells one hospital-to-home transition over carebridge's public HTTP API, with real access tokens
+of the development mode's demo clients (carebridge-dev-hospital, carebridge-dev-agency-1..3): the
+hospital pushes ${DEMO_PLAN_FILE} (a referral broadcast to three agencies), one agency
+accepts, the others are cancelled, the agency pulls the plan ($transition), schedules the
+start-of-care visit and reports a vital sign, and the hospital reads the transition's state.
+Options:
+  --url <url>     the carebridge to talk to (default ${DEFAULT_DEMO_URL}); it must run in development
+                  mode (npm start). Without --url, when nothing answers there, the demo starts its own
+                  server in this process on a temporary SQLite file, and removes it afterwards.
+  --in-process    always start its own server (temporary SQLite file, development mode)
+  --offline       no server: the example plans (fixtures/plans/) through plan validation, mapping to a
+                  FHIR transaction Bundle, FHIR validation and mapping back
+Exit codes: 0 the story (or every plan) went through, 1 otherwise, 2 bad usage.`;
 
 export const DEMO_PLANS_DIR = new URL('../../fixtures/plans/', import.meta.url);
 
-export function runDemo(io: Io): number {
+/** The example plans through validation and mapping, no server (`carebridge demo --offline`). */
+export function runOfflineDemo(io: Io): number {
   const files = readdirSync(DEMO_PLANS_DIR).filter((f) => f.endsWith('.json')).sort();
   let failed = 0;
   for (const file of files) {
@@ -43,4 +68,79 @@ export function runDemo(io: Io): number {
   }
   io.out(failed === 0 ? `All ${files.length} example plans went through.` : `${failed} of ${files.length} example plans failed.`);
   return failed === 0 ? 0 : 1;
+}
+
+export interface DemoOptions {
+  url?: string;
+  inProcess?: boolean;
+  offline?: boolean;
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(PROBE_MS) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** A development-mode server on a temporary SQLite file, on a free port of 127.0.0.1. */
+async function startOwnServer(): Promise<{ url: string; file: string; stop: () => Promise<void> }> {
+  loadDefinitions();
+  const dir = mkdtempSync(join(tmpdir(), 'carebridge-demo-'));
+  const file = join(dir, 'carebridge.db');
+  const store = await SqliteStore.open(file);
+  // Only errors, and on stderr: stdout is the timeline.
+  const logger = createLogger({ level: 'error', stream: process.stderr });
+  const auth = await AuthService.init({ config: emptyConfig(), store, devMode: true, env: {} });
+  const running = await initServer({ store, logger, auth, port: 0, host: '127.0.0.1' });
+  return {
+    url: running.url,
+    file,
+    stop: async () => {
+      running.server.closeAllConnections();
+      await running.close();
+      await store.close();
+      logger.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function runDemo(io: Io, options: DemoOptions = {}): Promise<number> {
+  if (options.offline) {
+    return runOfflineDemo(io);
+  }
+  if (options.url !== undefined && options.inProcess) {
+    io.err(`--url and --in-process exclude each other.\n\n${DEMO_HELP}`);
+    return 2;
+  }
+  const url = (options.url ?? DEFAULT_DEMO_URL).replace(/\/+$/, '');
+  let own: Awaited<ReturnType<typeof startOwnServer>> | undefined;
+  if (options.inProcess || (options.url === undefined && !(await answers(url)))) {
+    own = await startOwnServer();
+  } else if (!(await answers(url))) {
+    io.err(`No carebridge answers at ${url}/healthz. Start one with \`npm start\`, or run \`carebridge demo --in-process\`.`);
+    return 1;
+  }
+  const base = own?.url ?? url;
+  io.out(`carebridge demo: a hospital-to-home transition over the public HTTP API of ${base}`);
+  io.out(own ? `  (${options.inProcess ? '--in-process' : `nothing answered at ${url}`}: started a development-mode server in this process on ${own.file})` : '  (a running server in development mode)');
+  io.out(`  hospital = carebridge-dev-hospital; agency-1..3 = carebridge-dev-agency-1..3 (development mode's demo clients, real tokens)`);
+  const started = performance.now();
+  try {
+    await runStory(io, base, readJsonFile(new URL(DEMO_PLAN_FILE, DEMO_PLANS_DIR).pathname));
+    io.out(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s: pushed, accepted, cancelled the others, pulled, scheduled, reported back, read.`);
+    return 0;
+  } catch (err) {
+    if (err instanceof DemoError || err instanceof TypeError) {
+      // TypeError: fetch failed (the server went away).
+      io.err(`The demo stopped: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await own?.stop();
+  }
 }

@@ -20,6 +20,8 @@ POST /auth/token (SMART Backend Services: client_credentials with a private_key_
 Options:
   --dev                 development mode: a built-in admin client "carebridge-dev" gets a token
                         with no key (POST /auth/token grant_type=client_credentials&client_id=carebridge-dev).
+                        Also keyless: the demo clients carebridge-dev-hospital and carebridge-dev-agency-1..3
+                        (the parties of fixtures/plans/broadcast-three-agencies.json; carebridge demo).
                         Never with real patient data. Same as CAREBRIDGE_DEV_MODE=true.
 Environment:
   CAREBRIDGE_CONFIG     JSON config file: the clients, their organizations, roles, scopes and public

@@ -104,8 +104,8 @@ describe('the carebridge command', () => {
     }
   });
 
-  it('runs the demo over every bundled plan', () => {
-    const { code, out } = run('demo');
+  it('runs the offline demo over every bundled plan', () => {
+    const { code, out } = run('demo', '--offline');
     expect(code).toBe(0);
     expect(out).toMatch(/All \d+ example plans went through\./);
   });

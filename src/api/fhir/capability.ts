@@ -38,7 +38,7 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
           searchInclude: ['*'],
           searchRevInclude: ['*'],
           searchParam: searchParametersOf(type).map((sp) => ({ name: sp.name, type: sp.type as 'token', ...(sp.definition ? { definition: sp.definition } : {}) })),
-          operation: OPERATIONS.map((op) => ({ name: op.name, definition: op.definition })),
+          operation: OPERATIONS.filter((op) => !op.types || op.types.includes(type)).map((op) => ({ name: op.name, definition: op.definition })),
         })),
         interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
         searchParam: [

@@ -17,8 +17,12 @@ export type SystemInteraction = 'transaction' | 'batch' | 'history-system';
 export const TYPE_INTERACTIONS: TypeInteraction[] = ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
 export const SYSTEM_INTERACTIONS: SystemInteraction[] = ['transaction', 'batch', 'history-system'];
 
-/** Operations, each with where it applies. */
-export const OPERATIONS = [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', level: 'type and instance' }];
+/** Operations, each with where it applies (`types`: only on these resource types; else on all). */
+export const OPERATIONS: { name: string; definition: string; level: string; types?: readonly string[] }[] = [
+  { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', level: 'type and instance' },
+  // GET /fhir/CarePlan/{id}/$transition (api/transitions/router.ts): the CarePlan and everything it references, as the caller may see it.
+  { name: 'transition', definition: 'https://carebridge.example/fhir/OperationDefinition/CarePlan-transition', level: 'instance', types: ['CarePlan'] },
+];
 
 /** Search parameters carebridge does not evaluate (Medplum-only, composite, special). */
 const UNSUPPORTED_SEARCH_TYPES = new Set(['composite', 'special']);

@@ -19,14 +19,20 @@ import { makeClient, testAuthService, tokenFor } from '../../support/auth.ts';
 
 export type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: Resource | undefined; text?: string }>;
 
+export type HttpCall = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: unknown; text: string; headers: Headers }>;
+
 export interface AuthTestServer {
   /** http://127.0.0.1:<port> */
   url: string;
   store: SqliteStore;
+  /** The SQLite file of the store (to inspect it from another connection). */
+  database: string;
   /** Log lines the server wrote (JSON). */
   logs: string[];
-  /** Calls as one of the principals the server was started with. */
+  /** Calls /fhir/<path> as one of the principals the server was started with. */
   as: (principal: Principal) => Call;
+  /** Calls any path of the server (/transitions, /fhir/…) as one of its principals; answers carry their headers. */
+  http: (principal: Principal) => HttpCall;
   stop: () => Promise<void>;
 }
 
@@ -40,7 +46,8 @@ export interface AuthTestServerOptions {
 export async function startAuthTestServer(options: AuthTestServerOptions): Promise<AuthTestServer> {
   loadDefinitions();
   const dir = mkdtempSync(join(tmpdir(), 'carebridge-auth-'));
-  const store = await SqliteStore.open(join(dir, 'carebridge.db'));
+  const database = join(dir, 'carebridge.db');
+  const store = await SqliteStore.open(database);
   const clients = new Map<string, TestClient>();
   for (const p of options.principals) {
     if (!clients.has(p.clientId)) {
@@ -61,36 +68,45 @@ export async function startAuthTestServer(options: AuthTestServerOptions): Promi
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const tokens = new Map<string, Promise<string>>();
+  const http = (principal: Principal): HttpCall => {
+    const client = clients.get(principal.clientId);
+    if (!client) {
+      throw new Error(`${principal.clientId} is not one of the server's principals`);
+    }
+    return async (method, path, body, headers = {}) => {
+      let token = tokens.get(principal.clientId);
+      if (!token) {
+        token = tokenFor({ url }, client);
+        tokens.set(principal.clientId, token);
+      }
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${await token}`, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: response.status, body: parsed, text, headers: response.headers };
+    };
+  };
   return {
     url,
     store,
+    database,
     logs,
     as: (principal) => {
-      const client = clients.get(principal.clientId);
-      if (!client) {
-        throw new Error(`${principal.clientId} is not one of the server's principals`);
-      }
-      return async (method, path, body, headers = {}) => {
-        let token = tokens.get(principal.clientId);
-        if (!token) {
-          token = tokenFor({ url }, client);
-          tokens.set(principal.clientId, token);
-        }
-        const response = await fetch(`${url}/fhir/${path}`, {
-          method,
-          headers: { authorization: `Bearer ${await token}`, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
-          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-        });
-        const text = await response.text();
-        let parsed: Resource | undefined;
-        try {
-          parsed = text ? (JSON.parse(text) as Resource) : undefined;
-        } catch {
-          parsed = undefined;
-        }
-        return { status: response.status, body: parsed, text };
+      const call = http(principal);
+      return async (method, path, body, headers) => {
+        const answer = await call(method, `/fhir/${path}`, body, headers);
+        return { status: answer.status, body: answer.body as Resource | undefined, text: answer.text };
       };
     },
+    http,
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,0 +1,127 @@
+// POST /transitions: a discharge planner's plan JSON in, through the same write path as POST /fhir
+// (map → validate → one store transaction, as the caller), the CarePlan and its referrals out.
+import { OperationOutcomeError } from '@medplum/core';
+import type { Bundle, BundleEntry, Task } from '@medplum/fhirtypes';
+import { forbiddenError } from '../../auth/access/policy.ts';
+import { organizationKey } from '../../auth/principal.ts';
+import { defaultMappingContext } from '../../mapping/context.ts';
+import { readPlanItem } from '../../mapping/identifiers.ts';
+import { toFhir } from '../../mapping/to-fhir.ts';
+import type { TransitionPlan } from '../../model/transition-plan.ts';
+import type { FhirStore } from '../../store/fhir-store.ts';
+import { toOutcome } from '../../validation/outcome.ts';
+import { checkPlanSchema } from '../../validation/plan-schema.ts';
+import { validatePlan } from '../../validation/plan.ts';
+import { UNPROCESSABLE_ID } from '../fhir/handlers.ts';
+import type { FhirRequest } from '../fhir/request.ts';
+import { conditionSearch } from '../fhir/search-params.ts';
+import { transaction } from '../fhir/transaction.ts';
+
+/**
+ * What the agency owns on a Task (DESIGN.md, Ownership): a plan pushed again must not reset a
+ * referral the agency accepted, nor a caregiver task it reported done.
+ */
+const AGENCY_OWNED_TASK_FIELDS = ['status', 'statusReason', 'businessStatus', 'output', 'executionPeriod', 'lastModified'] as const;
+
+export interface PushedReferral {
+  task: string;
+  agency: { identifier: { system: string; value: string }; display: string };
+  status: string;
+}
+
+export interface PushAnswer {
+  /** 201 the first time the plan identifier was pushed, 200 after. */
+  status: 201 | 200;
+  body: { id: string; carePlan: string; referrals: PushedReferral[]; transactionResponse: Bundle };
+}
+
+/** The plan, or 400 (not a plan: wrong shape) / 422 (a plan that breaks the rules between its items). */
+function checkedPlan(body: unknown): TransitionPlan {
+  const schemaIssues = checkPlanSchema(body);
+  if (schemaIssues.length > 0) {
+    throw new OperationOutcomeError(toOutcome(schemaIssues));
+  }
+  const { issues, plan } = validatePlan(body);
+  if (!plan) {
+    throw new OperationOutcomeError({ ...toOutcome(issues.filter((i) => i.severity === 'error' || i.severity === 'fatal')), id: UNPROCESSABLE_ID });
+  }
+  return plan;
+}
+
+/** Who may push: hospitals, for their own discharges, and admins. */
+function checkPusher(request: FhirRequest, plan: TransitionPlan): void {
+  const principal = request.principal;
+  if (!principal || principal.role === 'admin') {
+    return;
+  }
+  if (principal.role !== 'hospital') {
+    throw forbiddenError('Only a hospital pushes transition plans');
+  }
+  const discharging = plan.hospitalStay.dischargingOrganization.identifier;
+  if (organizationKey(principal.organization) !== organizationKey(discharging)) {
+    throw forbiddenError("A hospital pushes the plans of its own discharges: this plan's discharging organization is another one");
+  }
+}
+
+/**
+ * Carries the agency-owned fields of Tasks already stored into the Bundle, and pins the version
+ * they came from (If-Match): an agency's answer written meanwhile makes the push fail with 412
+ * rather than be overwritten.
+ */
+async function keepAgencyAnswers(store: FhirStore, bundle: Bundle): Promise<void> {
+  for (const entry of bundle.entry ?? []) {
+    const task = entry.resource as Task | undefined;
+    if (task?.resourceType !== 'Task' || entry.request?.method !== 'PUT' || !entry.request.url.includes('?')) {
+      continue;
+    }
+    const found = await store.search(conditionSearch('Task', entry.request.url.slice(entry.request.url.indexOf('?') + 1)));
+    const stored = found.resources[0] as Task | undefined;
+    if (found.resources.length !== 1 || !stored) {
+      continue;
+    }
+    for (const field of AGENCY_OWNED_TASK_FIELDS) {
+      if (stored[field] === undefined) {
+        delete task[field];
+      } else {
+        (task as unknown as Record<string, unknown>)[field] = stored[field];
+      }
+    }
+    entry.request.ifMatch = `W/"${stored.meta?.versionId}"`;
+  }
+}
+
+function idOf(entry: BundleEntry | undefined): string | undefined {
+  const location = entry?.response?.location ?? '';
+  return /\/([A-Za-z]+)\/([^/]+)\/_history\//.exec(location)?.[2];
+}
+
+export async function pushTransition(store: FhirStore, request: FhirRequest, body: unknown): Promise<PushAnswer> {
+  const plan = checkedPlan(body);
+  checkPusher(request, plan);
+  const bundle = toFhir(plan, defaultMappingContext());
+  await keepAgencyAnswers(store, bundle);
+  const response = await transaction(store, { ...request, headers: {} }, bundle);
+  const transactionResponse = response.body as Bundle;
+  const entries = bundle.entry ?? [];
+  const answers = transactionResponse.entry ?? [];
+  const carePlanAt = entries.findIndex((e) => e.resource?.resourceType === 'CarePlan');
+  const id = idOf(answers[carePlanAt]) as string;
+  const referrals: PushedReferral[] = [];
+  entries.forEach((entry, i) => {
+    const item = readPlanItem((entry.resource as Task | undefined)?.identifier);
+    if (entry.resource?.resourceType !== 'Task' || item?.kind !== 'referral-task') {
+      return;
+    }
+    const referral = plan.referrals?.find((r) => r.id === item.localId);
+    const answer = answers[i];
+    referrals.push({
+      task: `Task/${idOf(answer)}`,
+      agency: { identifier: { ...(referral?.agency.identifier ?? { system: '', value: '' }) }, display: referral?.agency.name ?? '' },
+      status: (answer?.resource as Task | undefined)?.status ?? (entry.resource as Task).status,
+    });
+  });
+  return {
+    status: answers[carePlanAt]?.response?.status === '201' ? 201 : 200,
+    body: { id, carePlan: `CarePlan/${id}`, referrals, transactionResponse },
+  };
+}

@@ -1,0 +1,182 @@
+// POST /transitions over HTTP with real tokens: first push 201, re-push 200 without new versions,
+// a changed plan versions only what changed, refused pushes leave the store as it was.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Bundle, Encounter, OperationOutcome } from '@medplum/fhirtypes';
+import { sequentialUuids } from '../../../src/mapping/context.ts';
+import { toFhir } from '../../../src/mapping/to-fhir.ts';
+import type { TransitionPlan } from '../../../src/model/transition-plan.ts';
+import type { AuthTestServer } from '../../auth/support/auth-server.ts';
+import { startAuthTestServer } from '../../auth/support/auth-server.ts';
+import { readJson, readPlan } from '../../support/fixtures.ts';
+import type { Dump } from './support.ts';
+import { ADMIN, AGENCY_A, HOSPITAL, OTHER_HOSPITAL, PARTIES, dumpDiff, dumpSqlite } from './support.ts';
+
+interface Pushed {
+  id: string;
+  carePlan: string;
+  referrals: { task: string; agency: { identifier: { system: string; value: string }; display: string }; status: string }[];
+  transactionResponse: Bundle;
+}
+
+/** "Type/id" → versionId, from a transaction-response's locations. */
+function versions(pushed: Pushed): Map<string, string> {
+  return new Map(
+    (pushed.transactionResponse.entry ?? []).map((e) => {
+      const [, type, id, version] = /\/([A-Za-z]+)\/([^/]+)\/_history\/(\d+)$/.exec(e.response?.location ?? '') ?? [];
+      return [`${type}/${id}`, version as string];
+    }),
+  );
+}
+
+/**
+ * The refused request's AuditEvent is the one thing a refused push may add: its row, its history
+ * row and sequence, and the audit trail's own bookkeeping of index rows (which may also index
+ * earlier AuditEvents meanwhile). Every row about anything else is exactly as it was.
+ */
+function expectOnlyItsAuditEvent(before: Dump, after: Dump): void {
+  const { added, removed } = dumpDiff(before, after);
+  const { sqlite_sequence: seqAdded, ...addedRest } = added;
+  const { sqlite_sequence: seqRemoved, ...removedRest } = removed;
+  for (const [table, rows] of [...Object.entries(addedRest), ...Object.entries(removedRest)]) {
+    for (const row of rows) {
+      expect(`${table}: ${row}`).toContain('"AuditEvent"');
+    }
+  }
+  expect(removed.resources ?? []).toEqual([]);
+  expect(added.resources?.filter((r) => r.includes('"AuditEvent"'))).toHaveLength(1);
+  expect((seqAdded ?? []).length).toBe((seqRemoved ?? []).length);
+}
+
+describe('POST /transitions', () => {
+  let server: AuthTestServer;
+  const plan = readPlan('broadcast-three-agencies.json');
+
+  beforeAll(async () => {
+    server = await startAuthTestServer({ principals: PARTIES });
+    // Every party's token first: a token request writes its assertion's id, which no dump should see.
+    for (const who of PARTIES) {
+      expect((await server.http(who)('GET', '/transitions')).status).toBe(200);
+    }
+  });
+  afterAll(() => server.stop());
+
+  const push = (body: unknown, who = HOSPITAL, contentType = 'application/json') => server.http(who)('POST', '/transitions', body, { 'content-type': contentType });
+
+  let first: Pushed;
+
+  it('creates the transition: 201, Location of the transition, the CarePlan and one referral Task per agency', async () => {
+    const answer = await push(plan);
+    expect(answer.status).toBe(201);
+    first = answer.body as Pushed;
+    expect(answer.headers.get('location')).toBe(`${server.url}/transitions/${first.id}`);
+    expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(first.carePlan).toBe(`CarePlan/${first.id}`);
+    expect(first.referrals.map((r) => [r.agency.identifier.value, r.agency.display, r.status])).toEqual([
+      ['1266190432', 'Charm City Home Health', 'requested'],
+      ['1877352900', 'Inner Harbor Visiting Nurses', 'requested'],
+      ['1455266175', 'Chesapeake Home Care & Rehabilitation', 'requested'],
+    ]);
+    expect(first.referrals.every((r) => /^Task\/[A-Za-z0-9-]+$/.test(r.task))).toBe(true);
+    expect(first.transactionResponse).toMatchObject({ resourceType: 'Bundle', type: 'transaction-response' });
+    const read = await server.as(HOSPITAL)('GET', first.carePlan);
+    expect(read.status).toBe(200);
+  });
+
+  it('pushed again unchanged: 200, the same resources, not one new version', async () => {
+    const before = dumpSqlite(server.database);
+    const answer = await push(plan);
+    expect(answer.status).toBe(200);
+    const again = answer.body as Pushed;
+    expect(again.id).toBe(first.id);
+    expect(again.referrals.map((r) => r.task)).toEqual(first.referrals.map((r) => r.task));
+    expect(versions(again)).toEqual(versions(first));
+    // Nothing written at all: no version, no Provenance (only the request's AuditEvent).
+    expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
+  });
+
+  it('pushed changed: 200, only the changed resources get a new version', async () => {
+    const changed: TransitionPlan = structuredClone(plan);
+    (changed.goals ?? [])[2]!.description = 'Climbs the 14 stairs to the bedroom with one rail, twice a day';
+    (changed.referrals ?? [])[1]!.note = 'Broadcast 2 of 3. Updated: MSW visit first.';
+    const answer = await push(changed);
+    expect(answer.status).toBe(200);
+    const now = versions(answer.body as Pushed);
+    const was = versions(first);
+    const bumped = [...now].filter(([ref, v]) => was.get(ref) !== v).map(([ref, v]) => [ref.split('/')[0], v]);
+    expect(bumped.sort()).toEqual([['Goal', '2'], ['ServiceRequest', '2']]);
+    expect([...now.keys()].sort()).toEqual([...was.keys()].sort());
+  });
+
+  it("keeps the agency's answer when the plan is pushed again", async () => {
+    const task = first.referrals[0]?.task as string;
+    const read = await server.as(AGENCY_A)('GET', task);
+    const accepted = await server.as(AGENCY_A)('PUT', task, { ...read.body, status: 'accepted' });
+    expect(accepted.status).toBe(200);
+    const answer = await push(plan);
+    expect(answer.status).toBe(200);
+    expect((answer.body as Pushed).referrals[0]?.status).toBe('accepted');
+    expect(((await server.as(HOSPITAL)('GET', task)).body as { status: string }).status).toBe('accepted');
+  });
+
+  it('an agency may not push: 403, nothing stored', async () => {
+    const before = dumpSqlite(server.database);
+    const answer = await push(readPlan('heart-failure-home-health.json'), AGENCY_A);
+    expect(answer.status).toBe(403);
+    expect((answer.body as OperationOutcome).issue?.[0]?.code).toBe('forbidden');
+    expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
+  });
+
+  it("a hospital may not push another hospital's discharge: 403", async () => {
+    const answer = await push(readPlan('heart-failure-home-health.json'), OTHER_HOSPITAL);
+    expect(answer.status).toBe(403);
+  });
+
+  it('a plan that breaks the rules between its items: 422 with every issue, nothing stored', async () => {
+    const before = dumpSqlite(server.database);
+    const answer = await push(readJson('invalid/discharge-before-admission.json'));
+    expect(answer.status).toBe(422);
+    expect(answer.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+    const outcome = answer.body as OperationOutcome;
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(outcome.issue?.[0]?.location).toEqual(['/hospitalStay/dischargedAt']);
+    expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
+  });
+
+  it('not a plan (wrong shape), not JSON, no body: 400', async () => {
+    const shape = await push(readJson('invalid/wrong-types.json'));
+    expect(shape.status).toBe(400);
+    expect((shape.body as OperationOutcome).issue?.length).toBeGreaterThan(0);
+    expect((await push('{"identifier": ', HOSPITAL)).status).toBe(400);
+    expect((await push(JSON.stringify(plan), HOSPITAL, 'text/plain')).status).toBe(415);
+    expect((await server.http(HOSPITAL)('POST', '/transitions')).status).toBe(400);
+  });
+
+  it('a push whose third resource fails FHIR validation: 422 naming it, the store exactly as before', async () => {
+    const bad: TransitionPlan = structuredClone(readPlan('post-stroke-follow-ups.json'));
+    const before = dumpSqlite(server.database);
+    // A control character passes the plan schema but not FHIR's string type; the Encounter is entry 2.
+    bad.hospitalStay.encounterIdentifier = { system: 'https://hospital.example/fhir/sid/encounter', value: 'ENC\u0001 42' };
+    const answer = await push(bad, ADMIN);
+    expect(answer.status).toBe(422);
+    expect((answer.body as OperationOutcome).issue?.[0]?.expression?.[0]).toMatch(/^Bundle\.entry\[2\]\.resource\.identifier/);
+    expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
+  });
+
+  it('a push whose third resource fails while being written rolls back everything written before it', async () => {
+    const stroke = readPlan('post-stroke-follow-ups.json');
+    const entries = toFhir(stroke, sequentialUuids()).entry ?? [];
+    expect(entries[2]?.resource?.resourceType).toBe('Encounter');
+    const encounter = (entries[2]?.resource as Encounter).identifier?.[0];
+    // Two Encounters with the identifier the plan's Encounter is matched by: its conditional update
+    // matches both (412), after the Patient and the Organizations were written in the same transaction.
+    for (let i = 0; i < 2; i++) {
+      const created = await server.as(ADMIN)('POST', 'Encounter', { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' }, identifier: [encounter] });
+      expect(created.status).toBe(201);
+    }
+    const before = dumpSqlite(server.database);
+    const answer = await push(stroke, ADMIN);
+    expect(answer.status).toBe(412);
+    expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
+    expect((await server.as(ADMIN)('GET', `Patient?identifier=${encodeURIComponent(`${stroke.patient.identifiers[0]?.system}|${stroke.patient.identifiers[0]?.value}`)}`)).body).toMatchObject({ entry: [] });
+  });
+});
