@@ -110,7 +110,8 @@ describe('POST /transitions', () => {
   it("keeps the agency's answer when the plan is pushed again", async () => {
     const task = first.referrals[0]?.task as string;
     const read = await server.as(AGENCY_A)('GET', task);
-    const accepted = await server.as(AGENCY_A)('PUT', task, { ...read.body, status: 'accepted' });
+    // A referral's status changes carry If-Match (the workflow refuses them without: 428).
+    const accepted = await server.as(AGENCY_A)('PUT', task, { ...read.body, status: 'accepted' }, { 'if-match': `W/"${read.body?.meta?.versionId}"` });
     expect(accepted.status).toBe(200);
     const answer = await push(plan);
     expect(answer.status).toBe(200);

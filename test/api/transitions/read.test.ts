@@ -55,7 +55,7 @@ describe('reading transitions', () => {
 
     const task = mine.body.referrals[0]?.task as string;
     const current = (await server.as(AGENCY_B)('GET', task)).body as Task;
-    const accepted = await server.as(AGENCY_B)('PUT', task, { ...current, status: 'accepted', businessStatus: { text: 'Start-of-care visit scheduled' }, lastModified: '2026-11-30T17:00:00-05:00' });
+    const accepted = await server.as(AGENCY_B)('PUT', task, { ...current, status: 'accepted', businessStatus: { text: 'Start-of-care visit scheduled' }, lastModified: '2026-11-30T17:00:00-05:00' }, { 'if-match': `W/"${current.meta?.versionId}"` });
     expect(accepted.status).toBe(200);
     const observation = await server.as(AGENCY_B)('POST', 'Observation', {
       resourceType: 'Observation',
@@ -125,13 +125,15 @@ describe('reading transitions', () => {
     }
   });
 
-  it('$transition for an agency holds its own referral only; for another hospital it is 404', async () => {
-    const answer = await get<Bundle>(AGENCY_C, `/fhir/CarePlan/${id}/$transition`);
+  it('$transition for an agency holds its own referral only; for an agency placed elsewhere and another hospital it is 404', async () => {
+    const answer = await get<Bundle>(AGENCY_B, `/fhir/CarePlan/${id}/$transition`);
     expect(answer.status).toBe(200);
     const types = (answer.body.entry ?? []).map((e) => e.resource?.resourceType);
     expect(types.filter((t) => t === 'ServiceRequest')).toHaveLength(1);
     const referral = (answer.body.entry ?? []).map((e) => e.resource).filter((r): r is Task => r?.resourceType === 'Task' && r.code?.coding?.[0]?.code === 'fulfill');
-    expect(referral.map((t) => t.owner?.display)).toEqual(['Chesapeake Home Care & Rehabilitation']);
+    expect(referral.map((t) => t.owner?.display)).toEqual(['Inner Harbor Visiting Nurses']);
+    // Agency B accepted, so the others' referrals were cancelled ("placed with another agency"): their access ended.
+    expect((await get(AGENCY_C, `/fhir/CarePlan/${id}/$transition`)).status).toBe(404);
     expect((await get(OTHER_HOSPITAL, `/fhir/CarePlan/${id}/$transition`)).status).toBe(404);
     expect((await get(HOSPITAL, '/fhir/CarePlan/nope/$transition')).status).toBe(404);
   });
@@ -162,9 +164,11 @@ describe('reading transitions', () => {
       expect(all.items.map((i) => i.referrals.length)).toEqual([2, 1, 3]);
       expect((await get<List>(OTHER_HOSPITAL, '/transitions')).body.items).toEqual([]);
       expect((await get<List>(ADMIN, '/transitions')).body.items).toHaveLength(3);
-      // An agency sees its patients' transitions (tenancy is by patient), and in them its own referrals only.
-      const seenByC = (await get<List>(AGENCY_C, '/transitions')).body.items;
-      expect(seenByC.map((i) => i.referrals.map((r) => r.agency.display))).toEqual([[], [], ['Chesapeake Home Care & Rehabilitation']]);
+      // An agency sees its patients' transitions (tenancy is by patient), and in them its own referrals only;
+      // one placed elsewhere sees none.
+      const seenByB = (await get<List>(AGENCY_B, '/transitions')).body.items;
+      expect(seenByB.map((i) => i.referrals.map((r) => r.agency.display))).toEqual([['Inner Harbor Visiting Nurses'], [], ['Inner Harbor Visiting Nurses']]);
+      expect((await get<List>(AGENCY_C, '/transitions')).body.items).toEqual([]);
     });
 
     it('pages with a stable cursor', async () => {
