@@ -16,6 +16,8 @@ export interface LoadJob {
   paths?: string[];
   /** POST /fhir transaction Bundles generated here (not sent over a pipe): count, seed, tag. */
   ingest?: { count: number; seed: number; tag: string };
+  /** POST /transitions: `count` copies of fixtures/plans/<plan>, each a different patient and plan identifier. */
+  plans?: { count: number; plan: string; tag: string };
   /** Bearer token sent with every request (carebridge runs in development mode here). */
   token?: string;
 }
@@ -33,6 +35,24 @@ if (job.ingest) {
       method: 'POST',
       path: '/fhir',
       headers: { ...auth, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+      setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }),
+    },
+  ];
+} else if (job.plans) {
+  const template = JSON.parse(readFileSync(new URL(`../fixtures/plans/${job.plans.plan}`, import.meta.url), 'utf8')) as { identifier: { value: string }; patient: { identifiers: { value: string }[] } };
+  const bodies = Array.from({ length: job.plans.count }, (_, i) => {
+    const plan = structuredClone(template);
+    plan.identifier.value = `${template.identifier.value}-${job.plans?.tag}-${i}`;
+    plan.patient.identifiers = plan.patient.identifiers.map((id) => ({ ...id, value: `${id.value}${job.plans?.tag}${i}` }));
+    return JSON.stringify(plan);
+  });
+  let next = 0;
+  amount = bodies.length;
+  requests = [
+    {
+      method: 'POST',
+      path: '/transitions',
+      headers: { ...auth, 'content-type': 'application/json', accept: 'application/json' },
       setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }),
     },
   ];

@@ -42,7 +42,7 @@ const SQLITE_PATIENTS = sizes(process.env.BENCH_SQLITE_PATIENTS, '10000,100000')
 const PG_PATIENTS = sizes(process.env.BENCH_PG_PATIENTS, '10000');
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 /** Which sections run (BENCH_SECTIONS=search,auth): all by default. */
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'ingest,search,ceiling,auth').split(',').map((x) => x.trim()));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'ingest,search,ceiling,auth,push').split(',').map((x) => x.trim()));
 /** Patients per agency Organization: Task?owner=Organization/x finds the same amount at any size. */
 const PATIENTS_PER_AGENCY = 10;
 const SEARCH_CONNECTIONS = 32;
@@ -193,17 +193,17 @@ interface Run {
   peakRssKb: number;
 }
 
-/** A fresh token of the development client (tokens live 5 minutes; a bench runs longer). */
-async function devToken(url: string): Promise<string> {
-  const response = await fetch(`${url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=carebridge-dev' });
+/** A fresh token of a development-mode client (tokens live 5 minutes; a bench runs longer). */
+async function devToken(url: string, clientId = 'carebridge-dev'): Promise<string> {
+  const response = await fetch(`${url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=client_credentials&client_id=${clientId}` });
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
 let jobs = 0;
 /** Runs bench/load-worker.ts in its own process against `target`, sampling the server's RSS. */
-async function load(target: Child, job: Omit<LoadJob, 'url'>): Promise<Run> {
+async function load(target: Child, job: Omit<LoadJob, 'url'>, clientId?: string): Promise<Run> {
   const file = join(tempDir, `job-${++jobs}.json`);
-  const token = target.process.spawnargs.includes('--dev') ? await devToken(target.url) : undefined;
+  const token = target.process.spawnargs.includes('--dev') ? await devToken(target.url, clientId) : undefined;
   writeFileSync(file, JSON.stringify({ ...job, url: target.url, ...(token ? { token } : {}) }));
   let peakRssKb = procStatus(target.process.pid, 'VmRSS');
   const sampler = setInterval(() => {
@@ -571,6 +571,37 @@ async function authCost(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5. Plans pushed end to end
+
+const PUSH_PLANS = Number(process.env.BENCH_PUSH_PLANS ?? 1500);
+const PUSH_CONNECTIONS = 8;
+const TARGET_PLANS = 150;
+
+/**
+ * Discharge planners pushing whole transition plans (the broadcast example, 3 referrals, ~48
+ * resources; each a new patient) to POST /transitions as the hospital: plan schema and rules, map,
+ * FHIR validation, one transaction with tenancy, Provenance and AuditEvent.
+ */
+async function pushPlans(backendName: Backend['name']): Promise<void> {
+  const backend = newBackend(backendName, 'push');
+  const server = await startCarebridge(backend.database);
+  try {
+    await load(server, { connections: PUSH_CONNECTIONS, plans: { count: 50, plan: 'broadcast-three-agencies.json', tag: 'w' } }, 'carebridge-dev-hospital');
+    const run = await load(server, { connections: PUSH_CONNECTIONS, plans: { count: PUSH_PLANS, plan: 'broadcast-three-agencies.json', tag: 'm' } }, 'carebridge-dev-hospital');
+    const r = run.result;
+    const seconds = r.duration;
+    const rate = r.requests.total / seconds;
+    const { p50, p99 } = latency(r);
+    console.log(`  ${backend.name}, ${PUSH_CONNECTIONS} planners: ${fmt(r.requests.total)} plans in ${fmt(seconds, 1)} s = ${fmt(rate, 1)} plans/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}`);
+    summary.push({ what: 'POST /transitions (broadcast plan)', store: backend.name, conns: PUSH_CONNECTIONS, rate: `${fmt(rate, 1)} plans/s`, p50, p99, errors: failures(r), rss: mb(run.peakRssKb) });
+    notes.push(`push ≥ ${TARGET_PLANS} plans/s (${backend.name}, ${PUSH_CONNECTIONS} planners): ${fmt(rate, 1)} plans/s — ${rate >= TARGET_PLANS ? 'met' : 'not met'} (no outbox rows yet: that is the sync issue)`);
+  } finally {
+    await server.stop();
+    await backend.discard();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 
 const totalStart = performance.now();
@@ -605,6 +636,11 @@ try {
   section(`4. The cost of authentication + audit: one server process with and without them (${fmt(AUTH_PATIENTS)} patients)`);
   if (SECTIONS.has('auth')) {
     await authCost();
+  }
+
+  section(`5. Plans pushed end to end: POST /transitions at ${PUSH_CONNECTIONS} concurrent planners, ${fmt(PUSH_PLANS)} plans`);
+  for (const name of SECTIONS.has('push') ? backends : []) {
+    await pushPlans(name);
   }
 
   section('Summary');
