@@ -30,6 +30,8 @@ export interface CreateOptions {
   ifNoneExist?: string;
   /** An id the server already chose (transaction entries referenced before they exist). */
   assignedId?: string;
+  /** The caller searched the If-None-Exist condition in this same transaction and found nothing. */
+  searchedAbsent?: boolean;
   /**
    * Store the resource now, its search index rows later (indexDeferred): for the audit trail,
    * whose records must be durable before a response leaves but are searched rarely.

@@ -91,7 +91,7 @@ export async function vread(store: FhirStore, request: FhirRequest, type: string
 }
 
 /** POST /Type (If-None-Exist makes it conditional). */
-export async function create(tx: StoreTransaction, request: FhirRequest, type: string, assignedId?: string): Promise<FhirResponse> {
+export async function create(tx: StoreTransaction, request: FhirRequest, type: string, assignedId?: string, searchedAbsent = false): Promise<FhirResponse> {
   checkType(type);
   // The type-level permission first: the answer must not depend on what exists.
   requirePermission(request.principal, type, 'c');
@@ -100,7 +100,7 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
   if (ifNoneExist !== undefined) {
     conditionSearch(type, ifNoneExist);
   }
-  const { outcome, version } = await tx.create({ ...resource, id: undefined } as Resource, { ifNoneExist, assignedId });
+  const { outcome, version } = await tx.create({ ...resource, id: undefined } as Resource, { ifNoneExist, assignedId, searchedAbsent });
   return outcome === 'existing' ? writeResponse(request, 200, version, allOk) : writeResponse(request, 201, version, created);
 }
 
@@ -121,16 +121,23 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
  * PUT /Type?query: update the one match, create when none, 412 when several. A transaction passes
  * the id it already rewrote references to (`assignedId`), so a created resource gets exactly that id.
  */
-export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string): Promise<FhirResponse> {
+export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string, known?: { id: string | undefined }): Promise<FhirResponse> {
   checkType(type);
   requirePermission(request.principal, type, 'u');
   const resource = checkBody(type, request.body, request.bodyValidated);
   const ifMatch = parseIfMatch(request.headers['if-match']);
-  const matches = await tx.search(conditionSearch(type, query));
-  if (matches.resources.length > 1) {
-    throw new OperationOutcomeError(preconditionFailed);
+  // A transaction that already searched this condition in the same database transaction passes
+  // what it found (`known`): the condition is not searched a second time.
+  let match: Resource | undefined;
+  if (known) {
+    match = known.id ? ({ resourceType: type, id: known.id } as Resource) : undefined;
+  } else {
+    const matches = await tx.search(conditionSearch(type, query));
+    if (matches.resources.length > 1) {
+      throw new OperationOutcomeError(preconditionFailed);
+    }
+    match = matches.resources[0];
   }
-  let match = matches.resources[0];
   if (!match) {
     // Create under the conditional-create key of the query: concurrent conditional updates of a
     // resource that does not exist yet (two processes on PostgreSQL) then agree on one resource.
@@ -138,7 +145,7 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
     if (id !== undefined && (await tx.read(type, id))) {
       throw new OperationOutcomeError(conflict(`${type}/${id} exists but does not match the condition`));
     }
-    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id });
+    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id, searchedAbsent: known !== undefined });
     if (outcome !== 'existing') {
       return writeResponse(request, 201, version, created);
     }

@@ -33,6 +33,10 @@ interface PlannedEntry {
   assignedId?: string;
   /** A conditional create whose match already exists: nothing to write. */
   existing?: boolean;
+  /** What assignIds found for a conditional PUT, in this same transaction: not searched again. */
+  match?: { id: string | undefined };
+  /** assignIds searched a POST's If-None-Exist in this transaction and found nothing. */
+  searchedAbsent?: boolean;
 }
 
 function parseUrl(url: string | undefined, index: number): { type: string; id?: string; query?: string } {
@@ -181,7 +185,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
         const version = await tx.read(p.type, p.assignedId as string);
         return { status: 200, body: version?.resource, headers: { Location: `${base.baseUrl}/${p.type}/${p.assignedId}/_history/${version?.versionId}`, ETag: `W/"${version?.versionId}"` } };
       }
-      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.assignedId);
+      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.assignedId, p.searchedAbsent === true);
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // Another transaction created the same conditional resource after we looked: our
         // references point at the id we chose, so start over (the retry finds theirs).
@@ -193,7 +197,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
       if (p.query === undefined) {
         return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string);
       }
-      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, p.assignedId);
+      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, p.assignedId, p.match);
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // A match appeared after assignIds looked: references point at the id chosen then.
         throw new RetryableConflict('conditional update raced');
@@ -223,12 +227,17 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
         if (found.resources[0]?.id) {
           p.assignedId = found.resources[0].id;
           p.existing = true;
+        } else {
+          p.searchedAbsent = !planned.some((o) => o !== p && o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
         }
       }
       p.assignedId ??= newResourceId();
     } else if (p.method === 'PUT' && p.query !== undefined) {
       const found = await tx.search(conditionSearch(p.type, p.query));
       p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : p.entry.resource?.id ?? newResourceId();
+      // Two entries with one condition: the second must see what the first writes, so search again then.
+      const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
+      p.match = found.resources.length <= 1 && !shared ? { id: found.resources[0]?.id } : undefined;
     } else if (p.method === 'PUT') {
       p.assignedId = p.id;
     }
@@ -269,6 +278,8 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
       p.entry = entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry;
       p.assignedId = undefined;
       p.existing = undefined;
+      p.match = undefined;
+      p.searchedAbsent = undefined;
     });
     const map = new Map<string, string>();
     await assignIds(tx, ordered, map);

@@ -145,7 +145,7 @@ export class SqlTransaction implements StoreTransaction {
     await this.lockGroups(input);
     const resource = await this.runBeforeWrite({ resourceType: input.resourceType, next: input });
     if (options.ifNoneExist !== undefined) {
-      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId);
+      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId, options.searchedAbsent === true);
     }
     const id = options.assignedId ?? newResourceId();
     if (options.assignedId && (await this.exists(resource.resourceType, id))) {
@@ -159,7 +159,7 @@ export class SqlTransaction implements StoreTransaction {
     return (await this.db.all('SELECT 1 FROM resources WHERE resource_type = ? AND id = ?', [resourceType, id])).length > 0;
   }
 
-  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined): Promise<WriteResult> {
+  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined, searchedAbsent: boolean): Promise<WriteResult> {
     const type = resource.resourceType;
     if (assignedId && (await this.exists(type, assignedId))) {
       throw new OperationOutcomeError(conflict(`${type}/${assignedId} already exists`));
@@ -180,6 +180,10 @@ export class SqlTransaction implements StoreTransaction {
       }
       // The keyed resource was deleted or no longer matches: the key is stale, take it over.
       await this.db.run('UPDATE conditional_keys SET resource_id = ? WHERE resource_type = ? AND query = ?', [newId, type, query]);
+    }
+    if (claimed.changes === 1 && searchedAbsent) {
+      // The key was free and the caller's search in this transaction found no match.
+      return { outcome: 'created', version: await this.writeVersion(resource, newId, 1, false) };
     }
     // Resources created without a key (plain create, another query) may match too.
     const found = await this.search({ ...condition, count: 2 });
