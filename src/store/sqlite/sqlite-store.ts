@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { StoreCaller } from '../access.ts';
 import { claimAssertionSql, claimSigningKeySql } from '../sql/auth-sql.ts';
 import { RetryableConflict } from '../sql/executor.ts';
@@ -14,6 +15,10 @@ import { SqlTransaction } from '../sql/sql-transaction.ts';
 
 /** Prepared statements kept per connection; search builds many shapes, so the cache is bounded. */
 const STATEMENT_CACHE_SIZE = 500;
+/** 10,000 pages of 4 kB: the WAL stays under ~40 MB whatever the write load. */
+const WAL_CHECKPOINT_PAGES = 10_000;
+/** How often the WAL is checkpointed into the database file (PASSIVE: it never blocks the writer). */
+const CHECKPOINT_INTERVAL_MS = 1000;
 /** A transaction the application asks to run again (RetryableConflict) gets three tries. */
 const MAX_ATTEMPTS = 3;
 
@@ -68,6 +73,7 @@ export class SqliteStore extends SqlStore {
   private readonly writerDb: Database.Database;
   private readonly readerDb: Database.Database;
   private readonly writer: SqliteExecutor;
+  private checkpointer: Worker | undefined;
   /** Tail of the queue of write transactions. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -77,6 +83,13 @@ export class SqliteStore extends SqlStore {
     writerDb.pragma('journal_mode = WAL');
     writerDb.pragma('synchronous = NORMAL');
     writerDb.pragma(`busy_timeout = ${Math.floor(timeout)}`);
+    // Checkpoints run in a worker thread (checkpointer.ts), not at COMMIT on the request path. The
+    // writer still checkpoints when the WAL passes WAL_CHECKPOINT_PAGES: under a steady stream of
+    // writes the thread's PASSIVE checkpoints never reach the end of the WAL, so it is never reset;
+    // the writer's own checkpoint then finds most pages already copied, and restarts it.
+    if (path !== ':memory:') {
+      writerDb.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+    }
     const readerDb = new Database(path);
     readerDb.pragma(`busy_timeout = ${Math.floor(timeout)}`);
     const reader = new SqliteExecutor(readerDb);
@@ -92,6 +105,11 @@ export class SqliteStore extends SqlStore {
       mkdirSync(dirname(path), { recursive: true });
     }
     const store = new SqliteStore(path, options);
+    if (path !== ':memory:') {
+      store.checkpointer = new Worker(new URL('./checkpointer.ts', import.meta.url), { workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS } });
+      // It must not keep a process alive that has nothing else to do.
+      store.checkpointer.unref();
+    }
     await migrate(store.writer, (work) => store.serialized(() => store.inTransaction(work)));
     // Refresh the planner's statistics where they are stale (cheap; SQLite's advice at open).
     store.writer.exec('PRAGMA optimize=0x10002');
@@ -146,6 +164,16 @@ export class SqliteStore extends SqlStore {
 
   override async close(): Promise<void> {
     await this.queue;
+    const checkpointer = this.checkpointer;
+    if (checkpointer) {
+      // Held until it has closed its connection (unref'd, it would let the process exit mid-close).
+      checkpointer.ref();
+      await new Promise<void>((resolve) => {
+        checkpointer.once('exit', () => resolve());
+        checkpointer.postMessage('close');
+      });
+      this.checkpointer = undefined;
+    }
     this.readerDb.close();
     this.writerDb.close();
   }
