@@ -46,8 +46,11 @@ function patientOf(resource: Resource): string | undefined {
   return undefined;
 }
 
-function summarize(resources: readonly Resource[]): Pick<AuditEventInput, 'references' | 'patients'> {
-  const references = resources.slice(0, MAX_AUDITED_REFERENCES).map((r) => `${r.resourceType}/${r.id}`);
+/** Interactions BALP records as a query: the query and the patients it touched, not each result. */
+const QUERIES = new Set<AuditInteraction>(['search-type', 'search-system', 'history-type', 'history-system']);
+
+function summarize(resources: readonly Resource[], interaction: AuditInteraction): Pick<AuditEventInput, 'references' | 'patients'> {
+  const references = QUERIES.has(interaction) ? [] : resources.slice(0, MAX_AUDITED_REFERENCES).map((r) => `${r.resourceType}/${r.id}`);
   const patients = [...new Set(resources.map(patientOf).filter((p): p is string => p !== undefined))].slice(0, MAX_AUDITED_PATIENTS);
   return { references, patients };
 }
@@ -83,7 +86,7 @@ export function auditedCaller(principal: Principal, audit: RequestAudit): StoreC
       }
       const resources = written.map((v) => v.resource ?? ({ resourceType: v.resourceType, id: v.id } as Resource));
       const status = audit.interaction === 'create' && written.some((v) => v.versionId === '1') ? 201 : 200;
-      await recordInTransaction(system, auditEventFor({ ...baseInput(audit, recorded), status, ...summarize(resources) }));
+      await recordInTransaction(system, auditEventFor({ ...baseInput(audit, recorded), status, ...summarize(resources, audit.interaction) }));
       audit.recordedInTransaction = true;
     },
   };
@@ -108,7 +111,7 @@ export async function recordRequest(trail: AuditTrail, audit: RequestAudit, resp
     return;
   }
   const issueCode = response.status >= 400 && response.body?.resourceType === 'OperationOutcome' ? response.body.issue?.[0]?.code : undefined;
-  await trail.record(auditEventFor({ ...baseInput(audit, new Date()), status: response.status, issueCode, ...summarize(disclosed(response)) }));
+  await trail.record(auditEventFor({ ...baseInput(audit, new Date()), status: response.status, issueCode, ...summarize(disclosed(response), audit.interaction) }));
 }
 
 /** A request refused before any handler ran (body too large, unreadable): its AuditEvent, status and reason. */
