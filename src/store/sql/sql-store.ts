@@ -13,8 +13,8 @@ import { currentSchemaVersion } from './schema.ts';
 import { DEFAULT_SETTINGS, SqlTransaction } from './sql-transaction.ts';
 import type { TransactionSettings } from './sql-transaction.ts';
 
-/** Deferred index rows written per transaction: ~16 ms of SQLite work, so requests are not stalled for long (500 gave a p99 of 277 ms). */
-const DEFERRED_INDEX_BATCH = 100;
+/** Deferred index rows written per transaction: a few ms of SQLite work, so requests are not stalled for long (500 gave a p99 of 277 ms). */
+const DEFERRED_INDEX_BATCH = 25;
 
 export abstract class SqlStore extends SqlTransaction implements FhirStore {
   abstract readonly kind: FhirStore['kind'];

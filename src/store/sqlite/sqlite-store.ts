@@ -15,6 +15,8 @@ import { SqlTransaction } from '../sql/sql-transaction.ts';
 
 /** Prepared statements kept per connection; search builds many shapes, so the cache is bounded. */
 const STATEMENT_CACHE_SIZE = 500;
+/** What SQLite itself may wait for the write lock (a short hold clears in that); longer waits are async. */
+const SYNC_LOCK_WAIT_MS = 5;
 /** 10,000 pages of 4 kB: the WAL stays under ~40 MB whatever the write load. */
 const WAL_CHECKPOINT_PAGES = 10_000;
 /** How often the WAL is checkpointed into the database file (PASSIVE: it never blocks the writer). */
@@ -74,6 +76,7 @@ export class SqliteStore extends SqlStore {
   private readonly readerDb: Database.Database;
   private readonly writer: SqliteExecutor;
   private checkpointer: Worker | undefined;
+  private readonly lockTimeoutMs: number;
   /** Tail of the queue of write transactions. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -82,7 +85,10 @@ export class SqliteStore extends SqlStore {
     const timeout = options.busyTimeoutMs ?? 10_000;
     writerDb.pragma('journal_mode = WAL');
     writerDb.pragma('synchronous = NORMAL');
-    writerDb.pragma(`busy_timeout = ${Math.floor(timeout)}`);
+    // Waiting for another process's write lock inside SQLite sleeps synchronously (up to 100 ms a
+    // round), stalling every request of this process: wait there only briefly, then from JS
+    // (beginWrite), so reads keep being served meanwhile.
+    writerDb.pragma(`busy_timeout = ${SYNC_LOCK_WAIT_MS}`);
     // Checkpoints run in a worker thread (checkpointer.ts), not at COMMIT on the request path. The
     // writer still checkpoints when the WAL passes WAL_CHECKPOINT_PAGES: under a steady stream of
     // writes the thread's PASSIVE checkpoints never reach the end of the WAL, so it is never reset;
@@ -97,6 +103,7 @@ export class SqliteStore extends SqlStore {
     this.writerDb = writerDb;
     this.readerDb = readerDb;
     this.writer = new SqliteExecutor(writerDb);
+    this.lockTimeoutMs = timeout;
   }
 
   /** Opens (creating the folder and file if needed) and migrates. */
@@ -116,8 +123,24 @@ export class SqliteStore extends SqlStore {
     return store;
   }
 
+  /** BEGIN IMMEDIATE, retried asynchronously while another process holds the write lock. */
+  private async beginWrite(): Promise<void> {
+    const deadline = Date.now() + this.lockTimeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 8)) {
+      try {
+        this.writer.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) {
+          throw err;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
   private async inTransaction<T>(work: (db: SqliteExecutor) => Promise<T>): Promise<T> {
-    this.writer.exec('BEGIN IMMEDIATE');
+    await this.beginWrite();
     try {
       const result = await work(this.writer);
       this.writer.exec('COMMIT');
