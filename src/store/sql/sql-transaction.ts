@@ -314,14 +314,25 @@ export class SqlTransaction implements StoreTransaction {
   private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean): Promise<IndexRows | undefined> {
     // A first version has no rows to replace: skipping six DELETEs is most of a create's SQL.
     if (!firstVersion) {
-      for (const table of INDEX_TABLE_NAMES) {
-        await this.db.run(`DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?`, [type, id]);
+      if (this.db.dialect === 'postgres') {
+        // One round trip: data-modifying CTEs all run, in one statement.
+        const [last, ...others] = [...INDEX_TABLE_NAMES].reverse();
+        const ctes = others.map((table, i) => `d${i} AS (DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?)`);
+        await this.db.run(`WITH ${ctes.join(', ')} DELETE FROM ${last} WHERE resource_type = ? AND resource_id = ?`, INDEX_TABLE_NAMES.flatMap(() => [type, id]));
+      } else {
+        for (const table of INDEX_TABLE_NAMES) {
+          await this.db.run(`DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?`, [type, id]);
+        }
       }
     }
     if (!resource) {
       return undefined;
     }
     const rows = extractIndexRows(resource);
+    if (this.db.dialect === 'postgres') {
+      await this.insertIndexRowsPg(type, id, rows);
+      return rows;
+    }
     await this.insertRows('idx_token', ['code', 'system', 'value', 'text'], type, id, rows.token.map((r) => [r.code, r.system, r.value, r.text]));
     await this.insertRows('idx_string', ['code', 'normalized', 'exact'], type, id, rows.string.map((r) => [r.code, r.normalized, r.exact]));
     await this.insertRows('idx_reference', ['code', 'target_type', 'target_id', 'url'], type, id, rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.url]));
@@ -402,6 +413,43 @@ export class SqlTransaction implements StoreTransaction {
     if (written.length > 0 && this.caller?.recordWrites) {
       await this.caller.recordWrites(written, new SqlTransaction(this.db, this.now, undefined, this.rules));
     }
+  }
+
+  /**
+   * PostgreSQL: every index row of a resource in one statement (a round trip per table was most of
+   * a write's time there): one multi-row INSERT per table, chained as data-modifying CTEs.
+   */
+  private async insertIndexRowsPg(type: string, id: string, rows: IndexRows): Promise<void> {
+    const tables: [string, string[], unknown[][]][] = [
+      ['idx_token', ['code', 'system', 'value', 'text'], rows.token.map((r) => [r.code, r.system, r.value, r.text])],
+      ['idx_string', ['code', 'normalized', 'exact'], rows.string.map((r) => [r.code, r.normalized, r.exact])],
+      ['idx_reference', ['code', 'target_type', 'target_id', 'url'], rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.url])],
+      ['idx_date', ['code', 'start_ms', 'end_ms'], rows.date.map((r) => [r.code, r.startMs, r.endMs])],
+      ['idx_number', ['code', 'value', 'system', 'unit'], rows.number.map((r) => [r.code, r.value, r.system, r.unit])],
+      ['idx_uri', ['code', 'value'], rows.uri.map((r) => [r.code, r.value])],
+    ];
+    const inserts: string[] = [];
+    const params: unknown[] = [];
+    for (const [table, columns, values] of tables) {
+      if (values.length === 0) {
+        continue;
+      }
+      const width = columns.length + 2;
+      inserts.push(`INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) VALUES ${values.map(() => `(${new Array(width).fill('?').join(', ')})`).join(', ')}`);
+      params.push(...values.flatMap((r) => [type, id, ...r]));
+    }
+    // PostgreSQL takes at most 65,535 parameters a statement: a huge resource goes table by table.
+    if (inserts.length === 0) {
+      return;
+    }
+    if (params.length > 30_000) {
+      for (const [table, columns, values] of tables) {
+        await this.insertRows(table, columns, type, id, values);
+      }
+      return;
+    }
+    const last = inserts.pop() as string;
+    await this.db.run(inserts.length > 0 ? `WITH ${inserts.map((sql, i) => `i${i} AS (${sql})`).join(', ')} ${last}` : last, params);
   }
 
   /**
