@@ -30,6 +30,8 @@ export interface WriteChange {
   current?: Resource;
   next?: Resource;
   currentAuthor?: string | null;
+  /** A row exists (maybe deleted, so without `current`): a write to it is an update, never a create. */
+  exists?: boolean;
   /** The versionId the client said it last saw (If-Match), when it said one. */
   ifMatch?: string;
 }
@@ -51,6 +53,8 @@ export interface StoreCaller {
   access?: AccessScope;
   /** Checked before every create, update and delete. */
   guardWrite?: WriteGuard;
+  /** Called as each transaction (each attempt of a retried one) begins. */
+  onTransaction?: () => void;
   /**
    * Called once before a transaction that wrote something commits, with what it wrote and a
    * transaction on the same connection that writes as carebridge itself: Provenance and the

@@ -134,7 +134,14 @@ async function recordReferralState(system: WorkflowStore, carePlan: string, task
 }
 
 async function beforeTaskWrite(actor: WorkflowActor | undefined, current: Task | undefined, next: Task, ifMatch: string | undefined, system: WorkflowStore): Promise<Resource | void> {
-  const lifecycle = lifecycleOf(current ?? next);
+  const before = current ? lifecycleOf(current) : undefined;
+  const after = lifecycleOf(next);
+  // What a Task is (its intent and code) decides its lifecycle: changing it would step around the
+  // rules (a proposal turned into an accepted referral; an accepted referral hidden from its siblings).
+  if (current && (before || after) && (current.intent !== next.intent || JSON.stringify(current.code ?? null) !== JSON.stringify(next.code ?? null))) {
+    throw refuse(422, `A ${(before ?? after)?.name ?? 'workflow'} Task keeps its intent and code; create a new Task instead`);
+  }
+  const lifecycle = after ?? before;
   if (!lifecycle) {
     return;
   }

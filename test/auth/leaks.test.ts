@@ -132,6 +132,44 @@ describe('no leaks through the side doors', () => {
     expect((await server.as(AGENCY_Y)('GET', s.taskX as string)).status).toBe(200);
   });
 
+  it('a Patient.link does not open another tenant\'s patient to its author', async () => {
+    const linked = await b('POST', 'Patient', { resourceType: 'Patient', link: [{ other: { reference: s.patient }, type: 'seealso' }] });
+    expect(linked.status).toBe(403);
+    expect((await b('GET', s.patient as string)).status).toBe(404);
+    const own = (await b('GET', s.patientB as string)).body as Resource;
+    expect((await b('PUT', s.patientB as string, { ...own, link: [{ other: { reference: s.patient }, type: 'seealso' }] })).status).toBe(403);
+    expect((await b('GET', s.patient as string)).status).toBe(404);
+  });
+
+  it('a deleted resource is not taken back by someone who is not its author', async () => {
+    const observation = await a('POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'weight' }, subject: { reference: s.patient } });
+    const id = (observation.body as Resource).id as string;
+    expect((await a('DELETE', `Observation/${id}`)).status).toBe(200);
+    const agencyY = server.as(AGENCY_Y);
+    const revived = await agencyY('PUT', `Observation/${id}`, { resourceType: 'Observation', id, status: 'final', code: { text: 'weight' }, subject: { reference: s.patient } });
+    expect(revived.status).toBe(403);
+    expect((await a('GET', `Observation/${id}`)).status).toBe(410);
+  });
+
+  it('a conditional update that matches nothing never takes the id the tenant chose (no probing for ids)', async () => {
+    const taken = await b('PUT', 'Patient?identifier=urn:mrn:b|nobody', { resourceType: 'Patient', id: s.patient?.split('/')[1], identifier: [{ system: 'urn:mrn:b', value: 'nobody' }] });
+    const free = await b('PUT', 'Patient?identifier=urn:mrn:b|nobody-2', { resourceType: 'Patient', id: '0b3a8f5e-feed-4000-8000-000000000000', identifier: [{ system: 'urn:mrn:b', value: 'nobody-2' }] });
+    // Both are created under ids carebridge chose; neither answer says whether the chosen id exists.
+    expect([taken.status, free.status]).toEqual([201, 201]);
+    expect((taken.body as Resource).id).not.toBe(s.patient?.split('/')[1]);
+    expect((free.body as Resource).id).not.toBe('0b3a8f5e-feed-4000-8000-000000000000');
+  });
+
+  it('a referral cannot step around its lifecycle by changing what it is (intent, code)', async () => {
+    const referral = (await a('GET', s.taskY as string)).body as Task;
+    const demoted = await a('PUT', s.taskY as string, { ...referral, intent: 'proposal' }, { 'if-match': `W/"${referral.meta?.versionId}"` });
+    expect(demoted.status).toBe(422);
+    const proposal = await a('POST', 'Task', { resourceType: 'Task', status: 'requested', intent: 'proposal', for: { reference: s.patient } });
+    const created = proposal.body as Task;
+    const promoted = await a('PUT', `Task/${created.id}`, { ...created, intent: 'order', code: referral.code, status: 'accepted' }, { 'if-match': `W/"${created.meta?.versionId}"` });
+    expect(promoted.status).toBe(422);
+  });
+
   it('a request without a valid token is refused with 401 and audited', async () => {
     const before = (await server.store.search(parseSearchRequest('AuditEvent?_count=1000&_total=accurate'))).total ?? 0;
     const response = await fetch(`${server.url}/fhir/Patient`, { headers: { authorization: 'Bearer not-a-token' } });

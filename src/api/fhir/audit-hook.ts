@@ -75,6 +75,10 @@ function activityOf(version: StoredVersion): ProvenanceActivity {
 export function auditedCaller(principal: Principal, audit: RequestAudit): StoreCaller {
   return {
     ...callerFor(principal),
+    // A retried attempt starts over: what an earlier, rolled-back attempt recorded is gone.
+    onTransaction: () => {
+      audit.recordedInTransaction = false;
+    },
     recordWrites: async (written: StoredVersion[], system: StoreTransaction) => {
       const recorded = new Date();
       // One Provenance per kind of change (a transaction Bundle may create, update and delete).

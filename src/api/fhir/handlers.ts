@@ -141,7 +141,8 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
   if (!match) {
     // Create under the conditional-create key of the query: concurrent conditional updates of a
     // resource that does not exist yet (two processes on PostgreSQL) then agree on one resource.
-    const id = assignedId ?? resource.id;
+    // A tenant does not choose ids: "that id is taken" would reveal a resource it cannot see.
+    const id = assignedId ?? (!request.principal || request.principal.role === 'admin' ? resource.id : undefined);
     if (id !== undefined && (await tx.read(type, id))) {
       throw new OperationOutcomeError(conflict(`${type}/${id} exists but does not match the condition`));
     }

@@ -177,6 +177,14 @@ function readEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry): Pr
   return p.id ? read(tx, request, p.type, p.id) : search(tx, request, p.type);
 }
 
+/**
+ * Only carebridge and admins choose a new resource's id (a conditional PUT with no match): for a
+ * tenant, "that id is taken" would tell it that a resource it cannot see exists.
+ */
+export function mayChooseIds(request: FhirRequest): boolean {
+  return !request.principal || request.principal.role === 'admin';
+}
+
 async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry): Promise<FhirResponse> {
   const resource = p.entry.resource;
   switch (p.method) {
@@ -212,7 +220,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
 }
 
 /** Ids of POST entries and conditional PUTs, found before anything is written. */
-async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map<string, string>): Promise<void> {
+async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map<string, string>, mayChooseIds: boolean): Promise<void> {
   for (const p of planned) {
     if (p.method === 'POST') {
       const ifNoneExist = p.entry.request?.ifNoneExist;
@@ -234,7 +242,7 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
       p.assignedId ??= newResourceId();
     } else if (p.method === 'PUT' && p.query !== undefined) {
       const found = await tx.search(conditionSearch(p.type, p.query));
-      p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : p.entry.resource?.id ?? newResourceId();
+      p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : (mayChooseIds ? p.entry.resource?.id : undefined) ?? newResourceId();
       // Two entries with one condition: the second must see what the first writes, so search again then.
       const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
       p.match = found.resources.length <= 1 && !shared ? { id: found.resources[0]?.id } : undefined;
@@ -282,7 +290,7 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
       p.searchedAbsent = undefined;
     });
     const map = new Map<string, string>();
-    await assignIds(tx, ordered, map);
+    await assignIds(tx, ordered, map, mayChooseIds(request));
     await resolveConditionalReferences(tx, planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined), map);
     const unresolved = planned.flatMap((p) => rewriteReferences(p.entry.resource, map));
     if (unresolved.length > 0) {

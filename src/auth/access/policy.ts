@@ -113,10 +113,12 @@ function without(resource: Resource | undefined, keep: Set<string>): string {
 
 function guardFor(principal: Principal): WriteGuard {
   const ownKey = organizationKey(principal.organization);
-  return ({ resourceType, current, next, currentAuthor }) => {
-    const permission = !current ? 'c' : next ? 'u' : 'd';
+  return ({ resourceType, current, next, currentAuthor, exists }) => {
+    // A deleted resource has no `current` but still an author: writing it again is an update.
+    const existing = exists ?? current !== undefined;
+    const permission = !existing ? 'c' : next ? 'u' : 'd';
     requirePermission(principal, resourceType, permission);
-    if (principal.role === 'admin' || !current) {
+    if (principal.role === 'admin' || !existing) {
       return;
     }
     const ownsIt = currentAuthor === ownKey;

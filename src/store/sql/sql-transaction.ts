@@ -85,6 +85,7 @@ export class SqlTransaction implements StoreTransaction {
     this.now = now;
     this.caller = caller;
     this.rules = settings;
+    caller?.onTransaction?.();
   }
 
   /** The caller's visibility, resolved once (again after an Organization is written). */
@@ -230,7 +231,7 @@ export class SqlTransaction implements StoreTransaction {
     if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
       throw new OperationOutcomeError(preconditionFailed);
     }
-    this.caller?.guardWrite?.({ resourceType: resource.resourceType, current: current?.resource, next: resource, currentAuthor: locked?.author });
+    this.caller?.guardWrite?.({ resourceType: resource.resourceType, current: current?.resource, next: resource, currentAuthor: locked?.author, exists: current !== undefined });
     if (!current) {
       if (options.allowCreate === false) {
         throw new OperationOutcomeError(badRequest(`${resource.resourceType}/${id} does not exist`));
@@ -252,7 +253,7 @@ export class SqlTransaction implements StoreTransaction {
     if (current.deleted) {
       return { outcome: 'deleted', version: current };
     }
-    this.caller?.guardWrite?.({ resourceType, current: current.resource, currentAuthor: locked.author });
+    this.caller?.guardWrite?.({ resourceType, current: current.resource, currentAuthor: locked.author, exists: true });
     await this.db.run('DELETE FROM conditional_keys WHERE resource_type = ? AND resource_id = ?', [resourceType, id]);
     const version = await this.writeVersion({ resourceType, id } as Resource, id, Number(current.versionId) + 1, true, locked.author);
     return { outcome: 'deleted', version };
@@ -371,7 +372,9 @@ export class SqlTransaction implements StoreTransaction {
       if (author) {
         const grant = [type, id, author, 'author', patient];
         // A Patient opens itself to its author at once: the rest of the transaction writes about it.
-        if (type === 'Patient') {
+        // Only itself: the patients it links to (Patient.link puts it in their compartments too)
+        // are checked in finish() like any other, or a link would open another tenant's patient.
+        if (type === 'Patient' && patient === id) {
           await this.insertGrant(grant);
         } else {
           this.pendingGrants.push(grant);
