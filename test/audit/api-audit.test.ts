@@ -85,6 +85,34 @@ describe('audit and provenance through the API', () => {
   });
 });
 
+describe('a transaction that reads and writes', () => {
+  let server: AuthTestServer;
+  beforeAll(async () => {
+    server = await startAuthTestServer({ principals: [HOSPITAL] });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('records what it read as well as what it wrote', async () => {
+    const hospital = server.as(HOSPITAL);
+    // Read something the write has nothing to do with: only the request's own event can name it.
+    const read = (await hospital('POST', 'Organization', { resourceType: 'Organization', name: 'Read only' })).body as Resource;
+    const patient = (await hospital('POST', 'Patient', { resourceType: 'Patient', active: true })).body as Resource;
+    const response = await hospital('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: { resourceType: 'Observation', status: 'final', code: { text: 'weight' }, subject: { reference: `Patient/${patient.id}` } }, request: { method: 'POST', url: 'Observation' } },
+        { request: { method: 'GET', url: `Organization/${read.id}` } },
+      ],
+    });
+    expect(response.status).toBe(200);
+    const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction'));
+    expect(events.some((e) => e.entity?.some((en) => en.what?.reference === `Organization/${read.id}`))).toBe(true);
+  });
+});
+
 describe('no audit, no answer', () => {
   let server: AuthTestServer;
   beforeAll(async () => {

@@ -170,6 +170,13 @@ describe('no leaks through the side doors', () => {
     expect(promoted.status).toBe(422);
   });
 
+  it('an Organization\'s identifier (who acts for it) is not changed by a tenant', async () => {
+    const org = (await a('GET', s.orgY as string)).body as Resource & { identifier?: unknown[] };
+    const renamed = await a('PUT', s.orgY as string, { ...org, identifier: [{ system: ORGS, value: 'agency-x' }] });
+    expect(renamed.status).toBe(403);
+    expect((await a('PUT', s.orgY as string, { ...org, name: 'Agency Y (renamed)' })).status).toBe(200);
+  });
+
   it('a request without a valid token is refused with 401 and audited', async () => {
     const before = (await server.store.search(parseSearchRequest('AuditEvent?_count=1000&_total=accurate'))).total ?? 0;
     const response = await fetch(`${server.url}/fhir/Patient`, { headers: { authorization: 'Bearer not-a-token' } });

@@ -111,7 +111,8 @@ function baseInput(audit: RequestAudit, recorded: Date): Omit<AuditEventInput, '
 
 /** Records the request's AuditEvent unless its transaction already did; resolves once it is durable. */
 export async function recordRequest(trail: AuditTrail, audit: RequestAudit, response: FhirResponse): Promise<void> {
-  if (audit.recordedInTransaction && response.status < 400) {
+  // A transaction or batch may also have read (GET entries): its request event lists all it disclosed.
+  if (audit.recordedInTransaction && response.status < 400 && audit.interaction !== 'transaction') {
     return;
   }
   const issueCode = response.status >= 400 && response.body?.resourceType === 'OperationOutcome' ? response.body.issue?.[0]?.code : undefined;

@@ -121,6 +121,11 @@ function guardFor(principal: Principal): WriteGuard {
     if (principal.role === 'admin' || !existing) {
       return;
     }
+    // An Organization's identifier decides which client acts for it (referral access): changing it
+    // would hand one agency's patients to another.
+    if (resourceType === 'Organization' && next && canonicalJson((current as { identifier?: unknown } | undefined)?.identifier ?? null) !== canonicalJson((next as { identifier?: unknown }).identifier ?? null)) {
+      throw forbiddenError('Only an admin may change an Organization\'s identifiers');
+    }
     const ownsIt = currentAuthor === ownKey;
     if (principal.role === 'agency' && resourceType === 'Task') {
       if (without(current, AGENCY_TASK_FIELDS) !== without(next, AGENCY_TASK_FIELDS)) {

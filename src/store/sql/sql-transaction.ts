@@ -227,11 +227,12 @@ export class SqlTransaction implements StoreTransaction {
       throw new OperationOutcomeError(notFound);
     }
     const live = current && !current.deleted ? current.resource : undefined;
+    // What the caller may change is checked on what it sent, before any rule writes on its behalf.
+    this.caller?.guardWrite?.({ resourceType: input.resourceType, current: current?.resource, next: input, currentAuthor: locked?.author, exists: current !== undefined });
     const resource = { ...(await this.runBeforeWrite({ resourceType: input.resourceType, current: live, next: input, currentAuthor: locked?.author, ifMatch: options.ifMatch })), id };
     if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
       throw new OperationOutcomeError(preconditionFailed);
     }
-    this.caller?.guardWrite?.({ resourceType: resource.resourceType, current: current?.resource, next: resource, currentAuthor: locked?.author, exists: current !== undefined });
     if (!current) {
       if (options.allowCreate === false) {
         throw new OperationOutcomeError(badRequest(`${resource.resourceType}/${id} does not exist`));
