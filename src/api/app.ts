@@ -5,6 +5,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import { auditEventFor } from '../audit/audit-event.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
 import type { Limits } from '../config/limits.ts';
 import { describeBytes, resolveLimits } from '../config/limits.ts';
@@ -45,6 +46,7 @@ function outcome(severity: 'error', code: string, text: string): OperationOutcom
 export function createApp(options: AppOptions): express.Express {
   const limits = resolveLimits(options.limits);
   const auditTrail = options.auditTrail ?? new AuditTrail(options.store);
+  const observer = { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl };
   const app = express();
   // First, so every answer carries them: errors, 404s, timeouts, 429s.
   app.use(securityHeaders());
@@ -91,8 +93,17 @@ export function createApp(options: AppOptions): express.Express {
   if (tokenLimiter) {
     app.use(TOKEN_PATH, tokenLimiter);
   }
-  app.use(authRoutes(options.auth, { publicUrl: options.publicUrl, logger: options.logger }));
-  const observer = { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl };
+  app.use(
+    authRoutes(options.auth, {
+      publicUrl: options.publicUrl,
+      logger: options.logger,
+      // Issued and refused tokens are security events: audited (BALP-style, operation "token").
+      onTokenAnswer: (req, res, answer) =>
+        auditTrail.record(
+          auditEventFor({ interaction: 'operation', operation: 'token', principal: undefined, claimedClientId: answer.clientId, status: answer.status, issueCode: answer.error, address: req.ip, requestId: res.locals.requestId as string | undefined, recorded: new Date(), observer }),
+        ),
+    }),
+  );
   // A refused token is a security event: audited like any other refusal.
   const auditRefusal = (req: Request, res: Response, err: { message: string }): Promise<void> =>
     recordRefusal(auditTrail, { principal: undefined, address: req.ip, requestId: res.locals.requestId as string | undefined, observer }, 401, {

@@ -2,6 +2,7 @@
 // Inferno's SMART Backend Services suite, and the positive ones for RS384, ES384 and a jwksUrl.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT, generateKeyPair } from 'jose';
+import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -9,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { TestServer } from '../api/support/server.ts';
 import { fhirFetch, startSqliteServer } from '../api/support/server.ts';
 import type { TestClient } from '../support/auth.ts';
-import { makeClient, postToken, signAssertion, tokenForm } from '../support/auth.ts';
+import { makeClient, postToken, signAssertion, tokenFor, tokenForm } from '../support/auth.ts';
 
 const ORG = { system: 'urn:carebridge-test:org', value: 'riverside' };
 
@@ -235,6 +236,23 @@ describe('the token endpoint under a flood', () => {
       expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
       expect(statuses.slice(0, 3).every((s) => s === 400)).toBe(true);
       expect(Number(retryAfter)).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('the token endpoint and the audit trail', () => {
+  it('records an AuditEvent for an issued and for a refused token, naming the client', async () => {
+    const agency = await makeClient('agency', { system: 'urn:test:org', value: 'audited' }, ['system/Task.rus'], { clientId: 'audited-agency' });
+    const server = await startSqliteServer('warn', { clients: [agency] });
+    try {
+      await tokenFor(server, agency);
+      const refused = await postToken(server.url, await tokenForm(agency, `${server.url}/auth/token`, 'system/Patient.cruds'));
+      expect(refused.status).toBe(400);
+      const events = (await fhirFetch<Bundle>(server, 'AuditEvent?_count=100')).body.entry?.map((e) => e.resource as AuditEvent) ?? [];
+      const tokenEvents = events.filter((e) => JSON.stringify(e).includes('audited-agency') && JSON.stringify(e).includes('token'));
+      expect(tokenEvents.map((e) => e.outcome).sort()).toEqual(['0', '4']);
     } finally {
       await server.stop();
     }

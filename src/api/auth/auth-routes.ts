@@ -18,10 +18,35 @@ function sendOAuthError(res: Response, err: OAuthError): void {
 export interface AuthRoutesOptions {
   publicUrl?: string;
   logger: Logger;
+  /** Told of every token answer before it leaves (the audit trail records issued and refused tokens). */
+  onTokenAnswer?: (req: Request, res: Response, answer: { clientId?: string; status: number; error?: string }) => Promise<void>;
+}
+
+/** The client id a token request claims (its form's client_id, else the assertion's unverified iss), for the audit record. */
+function claimedClient(form: URLSearchParams): string | undefined {
+  const direct = form.get('client_id');
+  if (direct) {
+    return direct.slice(0, 128);
+  }
+  const assertion = form.get('client_assertion')?.split('.')[1];
+  try {
+    const iss = assertion ? (JSON.parse(Buffer.from(assertion, 'base64url').toString('utf8')) as { iss?: unknown }).iss : undefined;
+    return typeof iss === 'string' ? iss.slice(0, 128) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function authRoutes(auth: AuthService, options: AuthRoutesOptions): Router {
   const router = express.Router();
+  // Best effort: a token answer is not data access; a failed audit write is logged, not fatal.
+  const audited = async (req: Request, res: Response, answer: { clientId?: string; status: number; error?: string }): Promise<void> => {
+    try {
+      await options.onTokenAnswer?.(req, res, answer);
+    } catch (err) {
+      options.logger.error('audit trail write failed', { error: err });
+    }
+  };
   const smartConfiguration = (req: Request, res: Response): void => {
     res.json(auth.smartConfiguration(serverBase(req, options.publicUrl)));
   };
@@ -35,14 +60,17 @@ export function authRoutes(auth: AuthService, options: AuthRoutesOptions): Route
         throw new OAuthError('invalid_request', 'The token request must be application/x-www-form-urlencoded');
       }
       const form = new URLSearchParams(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
+      res.locals.claimedClient = claimedClient(form);
       const granted = await auth.token(form, serverBase(req, options.publicUrl));
       options.logger.info('token issued', { clientId: granted.clientId, tokenId: granted.tokenId, scope: granted.response.scope });
+      await audited(req, res, { clientId: granted.clientId, status: 200 });
       res.status(200).set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(granted.response);
     } catch (err) {
       if (!(err instanceof OAuthError)) {
         throw err;
       }
       options.logger.info('token refused', { error: err.error, reason: err.message });
+      await audited(req, res, { clientId: res.locals.claimedClient as string | undefined, status: err.status, error: err.error });
       sendOAuthError(res, err);
     }
   });

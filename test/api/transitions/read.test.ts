@@ -85,7 +85,8 @@ describe('reading transitions', () => {
 
   it('is audited: the read records an AuditEvent naming the transition and its patient', async () => {
     expect((await get(AGENCY_B, `/transitions/${id}`)).status).toBe(200);
-    const events = (await server.as(ADMIN)('GET', 'AuditEvent?_sort=-_lastUpdated&_count=1')).body as Bundle;
+    // The newest event about this CarePlan (token requests are audited too, so not simply the newest).
+    const events = (await server.as(ADMIN)('GET', `AuditEvent?entity=CarePlan/${id}&subtype=read&_sort=-_lastUpdated&_count=1`)).body as Bundle;
     const event = JSON.stringify(events.entry?.[0]?.resource);
     expect(event).toContain(`CarePlan/${id}`);
     expect(event).toContain('"value":"inner-harbor"');
