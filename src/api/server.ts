@@ -47,9 +47,10 @@ function startDeferredIndexer(store: FhirStore, logger: Logger): { stop: () => P
   };
 }
 
-export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string }): Promise<RunningServer> {
+export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string; deferredIndexer?: boolean }): Promise<RunningServer> {
   const auditTrail = new AuditTrail(options.store);
-  const indexer = startDeferredIndexer(options.store, options.logger);
+  // Off in all but one worker of a cluster (serve-command); searches still catch up by themselves.
+  const indexer = options.deferredIndexer === false ? { stop: () => Promise.resolve() } : startDeferredIndexer(options.store, options.logger);
   const app = createApp({ ...options, auditTrail });
   const server = createServer(app);
   // Slow or stalled clients do not hold a connection forever.

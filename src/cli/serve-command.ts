@@ -123,14 +123,23 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth:
   // Workers see --dev through their environment (the flag may not be on their command line).
   const workerEnv = auth.devMode ? { CAREBRIDGE_DEV_MODE: 'true' } : {};
   const listening = new Promise<number>((resolve) => cluster.once('listening', (_worker, address) => resolve(address.port)));
+  // One worker writes the audit trail's deferred index rows: two would only contend for SQLite's
+  // single write lock. Whoever replaces it takes the job over.
+  let indexer: number | undefined;
+  const fork = (runsIndexer: boolean): void => {
+    const worker = cluster.fork({ ...workerEnv, CAREBRIDGE_DEFERRED_INDEXER: runsIndexer ? 'true' : 'false' });
+    if (runsIndexer) {
+      indexer = worker.id;
+    }
+  };
   cluster.on('exit', (worker, code, signal) => {
     if (!stopping) {
       logger.error('worker stopped; starting another', { pid: worker.process.pid, code, signal });
-      cluster.fork(workerEnv);
+      fork(worker.id === indexer);
     }
   });
   for (let i = 0; i < workers; i++) {
-    cluster.fork(workerEnv);
+    fork(i === 0);
   }
   const port = await listening;
   const host = env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1';
@@ -177,7 +186,7 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
   if (settings.config) {
     store.configure({ referralEndsOn: settings.config.referralAccess.endsOnStatus });
   }
-  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits });
+  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: env.CAREBRIDGE_DEFERRED_INDEXER !== 'false' });
   if (cluster.isPrimary) {
     io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);
   }
