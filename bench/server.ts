@@ -298,6 +298,21 @@ interface Row {
 const summary: Row[] = [];
 const notes: string[] = [];
 
+/** Wall time of a run: autocannon's `duration` is whole seconds, too coarse for runs of a few seconds. */
+function elapsedSeconds(result: Result): number {
+  const ms = (result as Result & { elapsedMs?: number }).elapsedMs;
+  return ms !== undefined && ms > 0 ? ms / 1000 : result.duration;
+}
+
+/**
+ * Requests/s of a closed-loop run (each connection sends its next request when the last one
+ * answered): connections / mean latency. The wall time of an amount-bound run ends on
+ * autocannon's one-second tick, which skewed rates over ~7 s runs by up to 15 %.
+ */
+function closedLoopRate(result: Result, connections: number): number {
+  return result.latency.average > 0 ? (connections * 1000) / result.latency.average : result['2xx'] / elapsedSeconds(result);
+}
+
 function latency(result: Result): { p50: string; p99: string } {
   return { p50: `${fmt(result.latency.p50, 1)} ms`, p99: `${fmt(result.latency.p99, 1)} ms` };
 }
@@ -317,7 +332,7 @@ async function ingest(backendName: Backend['name']): Promise<void> {
   try {
     // Warm-up (JIT, statement caches) and a first rate, to size the measured runs.
     const warm = await load(server, { connections: 8, ingest: { count: 150, seed: 9000, tag: `w${++ingestTags}` } });
-    const warmRate = warm.result['2xx'] / warm.result.duration;
+    const warmRate = closedLoopRate(warm.result, 8);
     console.log(`  ${backend.name}: warm-up ${fmt(warm.result['2xx'])} Bundles, ${fmt(warmRate, 1)} Bundles/s (failures: ${failures(warm.result)})`);
     let sent = warm.result['2xx'];
     for (const connections of [1, 8]) {
@@ -325,11 +340,11 @@ async function ingest(backendName: Backend['name']): Promise<void> {
       const run = await load(server, { connections, ingest: { count, seed: 1000 * connections + ingestTags, tag: `i${++ingestTags}` } });
       const r = run.result;
       sent += r['2xx'];
-      const bundlesPerSecond = r['2xx'] / r.duration;
+      const bundlesPerSecond = closedLoopRate(r, connections);
       const resourcesPerSecond = bundlesPerSecond * ENTRIES_PER_BUNDLE;
       const { p50, p99 } = latency(r);
       console.log(
-        `  ${backend.name}, ${connections} conn: ${fmt(r['2xx'])} Bundles in ${fmt(r.duration, 1)} s = ${fmt(bundlesPerSecond, 1)} Bundles/s = ${fmt(resourcesPerSecond)} resources/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}`,
+        `  ${backend.name}, ${connections} conn: ${fmt(r['2xx'])} Bundles in ${fmt(elapsedSeconds(r), 1)} s = ${fmt(bundlesPerSecond, 1)} Bundles/s = ${fmt(resourcesPerSecond)} resources/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}`,
       );
       summary.push({ what: `ingest (20-entry transaction)`, store: backend.name, conns: connections, rate: `${fmt(resourcesPerSecond)} res/s`, p50, p99, errors: failures(r), rss: mb(run.peakRssKb) });
     }
@@ -589,8 +604,8 @@ async function pushPlans(backendName: Backend['name']): Promise<void> {
     await load(server, { connections: PUSH_CONNECTIONS, plans: { count: 50, plan: 'broadcast-three-agencies.json', tag: 'w' } }, 'carebridge-dev-hospital');
     const run = await load(server, { connections: PUSH_CONNECTIONS, plans: { count: PUSH_PLANS, plan: 'broadcast-three-agencies.json', tag: 'm' } }, 'carebridge-dev-hospital');
     const r = run.result;
-    const seconds = r.duration;
-    const rate = r.requests.total / seconds;
+    const seconds = elapsedSeconds(r);
+    const rate = closedLoopRate(r, PUSH_CONNECTIONS);
     const { p50, p99 } = latency(r);
     console.log(`  ${backend.name}, ${PUSH_CONNECTIONS} planners: ${fmt(r.requests.total)} plans in ${fmt(seconds, 1)} s = ${fmt(rate, 1)} plans/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}`);
     summary.push({ what: 'POST /transitions (broadcast plan)', store: backend.name, conns: PUSH_CONNECTIONS, rate: `${fmt(rate, 1)} plans/s`, p50, p99, errors: failures(r), rss: mb(run.peakRssKb) });

@@ -267,19 +267,30 @@ export class SqlTransaction implements StoreTransaction {
     const lastUpdated = date.toISOString();
     const resource: Resource | undefined = deleted ? undefined : ({ ...input, id, meta: { ...input.meta, versionId: String(versionId), lastUpdated } } as Resource);
     const content = resource ? JSON.stringify(resource) : null;
-    const [history] = await this.db.all<{ seq: number | string }>(
-      'INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
-      [type, id, versionId, lastUpdated, deleted ? 1 : 0, content],
-    );
-    const seq = Number(history?.seq);
     // The author is whoever created the resource; later writers do not take it over.
     const author = versionId === 1 ? (this.caller ? organizationKeyOf(this.caller) : null) : currentAuthor;
-    await this.db.run(
-      `INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content, author_org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, seq = excluded.seq, last_updated = excluded.last_updated,
-         last_updated_ms = excluded.last_updated_ms, deleted = excluded.deleted, content = excluded.content`,
-      [type, id, versionId, seq, seq, lastUpdated, date.getTime(), deleted ? 1 : 0, content, author],
-    );
+    const historyParams = [type, id, versionId, lastUpdated, deleted ? 1 : 0, content];
+    const upsert = `ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, seq = excluded.seq, last_updated = excluded.last_updated,
+         last_updated_ms = excluded.last_updated_ms, deleted = excluded.deleted, content = excluded.content`;
+    let seq: number;
+    if (this.db.dialect === 'postgres') {
+      // One round trip: the history row's seq feeds the current row in the same statement.
+      const [row] = await this.db.all<{ seq: number | string }>(
+        `WITH h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq)
+         INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content, author_org)
+         SELECT ?, ?, ?, h.seq, h.seq, ?, ?, ?, ?, ? FROM h ${upsert} RETURNING seq`,
+        [...historyParams, type, id, versionId, lastUpdated, date.getTime(), deleted ? 1 : 0, content, author],
+      );
+      seq = Number(row?.seq);
+    } else {
+      const [history] = await this.db.all<{ seq: number | string }>('INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq', historyParams);
+      seq = Number(history?.seq);
+      await this.db.run(
+        `INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content, author_org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ${upsert}`,
+        [type, id, versionId, seq, seq, lastUpdated, date.getTime(), deleted ? 1 : 0, content, author],
+      );
+    }
     if (deferIndex) {
       await this.db.run('INSERT INTO index_backlog (resource_type, resource_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [type, id]);
       this.written.push({ resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource });
