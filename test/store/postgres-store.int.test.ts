@@ -4,24 +4,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { MIGRATIONS } from '../../src/store/sql/schema.ts';
+import { DATABASE_URL, postgresStores } from '../support/postgres.ts';
 import { describeStoreContract } from './store-contract.ts';
 
-export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const stores = postgresStores('carebridge_test');
 
-const schemas = new Map<object, string>();
-
-describeStoreContract('PostgreSQL', {
-  open: async () => {
-    const schema = `carebridge_test_${process.pid}_${Date.now()}`;
-    const store = await PostgresStore.open(DATABASE_URL, { schema });
-    schemas.set(store, schema);
-    return store;
-  },
-  dispose: async (store) => {
-    await (store as PostgresStore).dropSchema(schemas.get(store) as string);
-    await store.close();
-  },
-});
+describeStoreContract('PostgreSQL', stores);
 
 describe('PostgreSQL migrations', () => {
   it('run once even when two instances start at the same moment', async () => {
