@@ -2,6 +2,7 @@
 // server (`npm start`, `carebridge serve --dev`, CAREBRIDGE_DEV_MODE=true). Never implied: a
 // server without a config file and without dev mode refuses to start.
 import type { ClientConfig } from '../config/config.ts';
+import { SYSTEMS } from '../model/terminology.ts';
 
 export const DEV_CLIENT_ID = 'carebridge-dev';
 
@@ -13,7 +14,7 @@ export const DEV_CLIENT: ClientConfig = {
   scopes: ['system/*.cruds'],
 };
 
-const NPI = 'http://hl7.org/fhir/sid/us-npi';
+const NPI = SYSTEMS.npi;
 
 /**
  * Demo clients, one per party of the broadcast example (fixtures/plans/broadcast-three-agencies.json):

@@ -6,7 +6,11 @@ import type { Bundle, Observation, OperationOutcome, Task } from '@medplum/fhirt
 import type { PushedReferral } from '../api/transitions/push.ts';
 import type { TransitionState } from '../api/transitions/state.ts';
 import { DEV_DEMO_CLIENTS } from '../auth/dev-mode.ts';
+import { SYSTEMS } from '../model/terminology.ts';
+import { VITAL_SIGNS } from '../model/vital-signs.ts';
 import type { Io } from './output.ts';
+
+const GLUCOSE = VITAL_SIGNS['blood-glucose'];
 
 export const DEMO_PLAN_FILE = 'broadcast-three-agencies.json';
 const [HOSPITAL, AGENCY_1, AGENCY_2] = DEV_DEMO_CLIENTS.map((c) => ({ clientId: c.clientId, name: c.organization.display ?? c.clientId, label: c.clientId.replace('carebridge-dev-', '') })) as [Party, Party, Party];
@@ -134,13 +138,14 @@ export async function runStory(io: Io, base: string, plan: unknown): Promise<voi
   const observation: Observation = {
     resourceType: 'Observation',
     status: 'final',
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs', display: 'Vital Signs' }] }],
-    code: { coding: [{ system: 'http://loinc.org', code: '2339-0', display: 'Glucose [Mass/volume] in Blood' }], text: 'Blood glucose' },
+    category: [{ coding: [{ system: SYSTEMS.observationCategory, code: 'vital-signs', display: 'Vital Signs' }] }],
+    // The reading the caregiver task watches, coded as the plan's thresholds are (model/vital-signs.ts).
+    code: { coding: [{ system: SYSTEMS.loinc, code: GLUCOSE.loinc, display: GLUCOSE.display }], text: 'Blood glucose' },
     subject: { reference: current.for?.reference },
     basedOn: current.focus?.reference ? [{ reference: current.focus.reference }] : undefined,
     effectiveDateTime: '2026-12-01T10:40:00-05:00',
     performer: current.owner?.reference ? [{ reference: current.owner.reference }] : undefined,
-    valueQuantity: { value: 182, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+    valueQuantity: { value: 182, unit: 'mg/dL', system: SYSTEMS.ucum, code: 'mg/dL' },
   };
   const reported = await api.call<Observation>(ACCEPTING, 'POST', '/fhir/Observation', [201], observation);
   say(ACCEPTING, `POST /fhir/Observation blood glucose 182 mg/dL → ${reported.status} Observation/${reported.body.id}`);

@@ -24,6 +24,8 @@ export const PLAN_ITEM_SYSTEM = `${CAREBRIDGE_BASE}/sid/plan-item`;
 export const SYSTEMS = {
   snomed: 'http://snomed.info/sct',
   loinc: 'http://loinc.org',
+  npi: 'http://hl7.org/fhir/sid/us-npi',
+  observationCategory: 'http://terminology.hl7.org/CodeSystem/observation-category',
   ucum: 'http://unitsofmeasure.org',
   bcp47: 'urn:ietf:bcp:47',
   v2IdentifierType: 'http://terminology.hl7.org/CodeSystem/v2-0203',

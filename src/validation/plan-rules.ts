@@ -3,6 +3,7 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { OrganizationRef, TransitionPlan } from '../model/transition-plan.ts';
 import { VITAL_SIGNS } from '../model/vital-signs.ts';
+import { SYSTEMS } from '../model/terminology.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { issue, pointerToPath } from './outcome.ts';
 
@@ -67,7 +68,7 @@ function checkOrganizations(plan: TransitionPlan, report: Report): void {
   (plan.coverage ?? []).forEach((c, i) => visit(c.payer, `/coverage/${i}/payer`));
 }
 
-const NPI_SYSTEM = 'http://hl7.org/fhir/sid/us-npi';
+const NPI_SYSTEM = SYSTEMS.npi;
 
 /** The NPI check digit of nine digits: Luhn over "80840" + them (CMS). */
 export function npiCheckDigit(nine: string): number {
