@@ -25,7 +25,5 @@ export interface Principal {
   tokenId?: string;
 }
 
-/** The key a client's Organization is known by in tenancy rows: "system|value". */
-export function organizationKey(organization: OrganizationIdentity): string {
-  return `${organization.system}|${organization.value}`;
-}
+/** The key a client's Organization is known by in tenancy rows (one definition, the store's). */
+export { organizationKey } from '../store/access.ts';

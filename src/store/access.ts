@@ -81,6 +81,11 @@ export interface StoreCaller {
 /** Task statuses after which a referral no longer opens the patient to the owning agency. */
 export const DEFAULT_REFERRAL_ENDS_ON: readonly string[] = ['rejected', 'cancelled', 'entered-in-error', 'failed'];
 
+/** The key an organization is known by in tenancy rows (author_org, access_grants): "system|value". */
+export function organizationKey(organization: { system: string; value: string }): string {
+  return `${organization.system}|${organization.value}`;
+}
+
 export function organizationKeyOf(caller: StoreCaller): string {
-  return `${caller.organization.system}|${caller.organization.value}`;
+  return organizationKey(caller.organization);
 }
