@@ -24,38 +24,33 @@ export interface LoadJob {
 
 const job = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as LoadJob;
 const auth: Record<string, string> = job.token ? { authorization: `Bearer ${job.token}` } : {};
+/** POST each body once, in turn (the run's amount is the number of bodies). */
+function postEach(path: string, contentType: string, bodies: string[]): autocannon.Request[] {
+  let next = 0;
+  return [{ method: 'POST', path, headers: { ...auth, 'content-type': contentType, accept: contentType }, setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }) }];
+}
+
+/** Copies of a plan, each a different plan identifier and patient. */
+function planBodies(plans: NonNullable<LoadJob['plans']>): string[] {
+  const template = JSON.parse(readFileSync(new URL(`../fixtures/plans/${plans.plan}`, import.meta.url), 'utf8')) as { identifier: { value: string }; patient: { identifiers: { value: string }[] } };
+  return Array.from({ length: plans.count }, (_, i) => {
+    const plan = structuredClone(template);
+    plan.identifier.value = `${template.identifier.value}-${plans.tag}-${i}`;
+    plan.patient.identifiers = plan.patient.identifiers.map((id) => ({ ...id, value: `${id.value}${plans.tag}${i}` }));
+    return JSON.stringify(plan);
+  });
+}
+
 let requests: autocannon.Request[];
 let amount = job.amount;
 if (job.ingest) {
   const { bodies } = ingestBundles(job.ingest.count, job.ingest.seed, job.ingest.tag);
-  let next = 0;
   amount = bodies.length;
-  requests = [
-    {
-      method: 'POST',
-      path: '/fhir',
-      headers: { ...auth, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
-      setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }),
-    },
-  ];
+  requests = postEach('/fhir', 'application/fhir+json', bodies);
 } else if (job.plans) {
-  const template = JSON.parse(readFileSync(new URL(`../fixtures/plans/${job.plans.plan}`, import.meta.url), 'utf8')) as { identifier: { value: string }; patient: { identifiers: { value: string }[] } };
-  const bodies = Array.from({ length: job.plans.count }, (_, i) => {
-    const plan = structuredClone(template);
-    plan.identifier.value = `${template.identifier.value}-${job.plans?.tag}-${i}`;
-    plan.patient.identifiers = plan.patient.identifiers.map((id) => ({ ...id, value: `${id.value}${job.plans?.tag}${i}` }));
-    return JSON.stringify(plan);
-  });
-  let next = 0;
+  const bodies = planBodies(job.plans);
   amount = bodies.length;
-  requests = [
-    {
-      method: 'POST',
-      path: '/transitions',
-      headers: { ...auth, 'content-type': 'application/json', accept: 'application/json' },
-      setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }),
-    },
-  ];
+  requests = postEach('/transitions', 'application/json', bodies);
 } else {
   const paths = job.paths ?? ['/'];
   let next = 0;
