@@ -5,6 +5,9 @@ import type { SearchRequest } from '@medplum/core';
 import type { StoreCaller } from './access.ts';
 import type { AuthStore } from './auth-store.ts';
 
+/** Types whose index rows may be written later (CreateOptions.deferIndex): carebridge's own records. */
+export const DEFERRABLE_TYPES: ReadonlySet<string> = new Set(['AuditEvent', 'Provenance']);
+
 /** A resource as stored: its current (or a past) version, or the marker of its deletion. */
 export interface StoredVersion {
   resourceType: string;
@@ -34,7 +37,8 @@ export interface CreateOptions {
   searchedAbsent?: boolean;
   /**
    * Store the resource now, its search index rows later (indexDeferred): for the audit trail,
-   * whose records must be durable before a response leaves but are searched rarely.
+   * whose records must be durable before a response leaves but are searched rarely. Honoured for
+   * DEFERRABLE_TYPES only, so a search of any other type never needs to catch up.
    */
   deferIndex?: boolean;
 }

@@ -5,6 +5,7 @@ import { OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { StoreCaller } from '../access.ts';
 import type { SearchRequest } from '@medplum/core';
+import { DEFERRABLE_TYPES } from '../fhir-store.ts';
 import type { CreateOptions, FhirStore, HistoryOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
 import { resolveAccess } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
@@ -57,7 +58,8 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
    */
   async catchUpIndex(request: SearchRequest): Promise<void> {
     const types = new Set([request.resourceType, ...(request.revInclude ?? []).map((r) => r.resourceType), ...(request.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : []))]);
-    for (const type of types) {
+    // Only types that may be deferred are checked: other searches pay nothing (no backlog query).
+    for (const type of [...types].filter((t) => DEFERRABLE_TYPES.has(t))) {
       while ((await this.indexDeferred(type)) > 0) {
         // until none of this type is left
       }

@@ -9,6 +9,7 @@ import { organizationGrants, patientCompartment } from '../../search/compartment
 import { extractIndexRows } from '../../search/extract-index.ts';
 import type { IndexRows } from '../../search/index-rows.ts';
 import { canonicalJson } from '../../util/canonical-json.ts';
+import { DEFERRABLE_TYPES } from '../fhir-store.ts';
 import type { CreateOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
 import type { StoreCaller } from '../access.ts';
 import { DEFAULT_REFERRAL_ENDS_ON, organizationKeyOf } from '../access.ts';
@@ -155,7 +156,7 @@ export class SqlTransaction implements StoreTransaction {
     if (options.assignedId && (await this.exists(resource.resourceType, id))) {
       throw new OperationOutcomeError(conflict(`${resource.resourceType}/${id} already exists`));
     }
-    return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false, null, options.deferIndex === true) };
+    return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false, null, options.deferIndex === true && DEFERRABLE_TYPES.has(resource.resourceType)) };
   }
 
   /** Whether the id is taken, seen or not (an id is never given out twice). */
