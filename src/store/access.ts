@@ -19,9 +19,9 @@ export interface AccessScope {
   readableTypes: ReadonlySet<string>;
   /** Resources the caller's organization created stay visible to it outside any compartment. */
   ownAuthored: boolean;
-  /** Tasks owned by and ServiceRequests performed by another organization are hidden (agencies do
-   *  not see each other's referrals of a broadcast). */
-  hideOtherOrganizationsAssignments: boolean;
+  /** Resources assigned to another organization through these reference parameters are hidden
+   *  (agencies do not see each other's referrals of a broadcast: Task.owner, ServiceRequest.performer). */
+  foreignAssignments: readonly { resourceType: string; code: string }[];
 }
 
 /** A write about to happen: `current` undefined for a create, `next` undefined for a delete. */

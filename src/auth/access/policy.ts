@@ -19,6 +19,12 @@ import { allows } from '../scopes.ts';
 import type { WorkflowActor } from '../../workflow/lifecycle.ts';
 import { workflowRules } from '../../workflow/write-rules.ts';
 
+/** Where a referral names the organization it is for: another agency's referrals stay hidden. */
+const REFERRAL_ASSIGNMENTS = [
+  { resourceType: 'Task', code: 'owner' },
+  { resourceType: 'ServiceRequest', code: 'performer' },
+];
+
 /** Directory data, not about a patient: readable by every role that reads at all. */
 const DIRECTORY_TYPES = ['Organization', 'Practitioner', 'PractitionerRole', 'Location'];
 /** Written by carebridge itself, read by admins only. */
@@ -96,13 +102,13 @@ function scopeOf(principal: Principal): AccessScope | undefined {
   const readable = new Set([...READABLE[principal.role]].filter((t) => allows(principal.scopes, t, 'r') || allows(principal.scopes, t, 's')));
   switch (principal.role) {
     case 'admin':
-      return readable.size === RESOURCE_TYPES.length ? undefined : { grantKinds: [], openTypes: [...readable], readableTypes: readable, ownAuthored: false, hideOtherOrganizationsAssignments: false };
+      return readable.size === RESOURCE_TYPES.length ? undefined : { grantKinds: [], openTypes: [...readable], readableTypes: readable, ownAuthored: false, foreignAssignments: [] };
     case 'hospital':
-      return { grantKinds: ['author'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: true, hideOtherOrganizationsAssignments: false };
+      return { grantKinds: ['author'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: true, foreignAssignments: [] };
     case 'agency':
-      return { grantKinds: ['referral'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: false, hideOtherOrganizationsAssignments: true };
+      return { grantKinds: ['referral'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: false, foreignAssignments: REFERRAL_ASSIGNMENTS };
     case 'case-management':
-      return { grantKinds: ['care-team'], openTypes: ['Organization'], readableTypes: readable, ownAuthored: false, hideOtherOrganizationsAssignments: false };
+      return { grantKinds: ['care-team'], openTypes: ['Organization'], readableTypes: readable, ownAuthored: false, foreignAssignments: [] };
   }
 }
 

@@ -57,10 +57,11 @@ export function visibleWhere(access: ResolvedAccess, alias: string, dialect: Sql
     params.push(...keys, ...scope.grantKinds);
   }
   let sql = `${alias}.resource_type IN (${list(readable)}) AND (${opens.length > 0 ? opens.join(' OR ') : '1 = 0'})`;
-  if (scope.hideOtherOrganizationsAssignments) {
+  if (scope.foreignAssignments.length > 0) {
+    const assignments = scope.foreignAssignments.map(() => '(vo.resource_type = ? AND vo.code = ?)').join(' OR ');
     const own = access.organizationIds.length > 0 ? ` AND vo.target_id NOT IN (${list(access.organizationIds)})` : '';
-    sql += ` AND NOT EXISTS (SELECT 1 FROM idx_reference vo WHERE vo.resource_type = ${alias}.resource_type AND vo.resource_id = ${alias}.id AND ((vo.resource_type = 'Task' AND vo.code = 'owner') OR (vo.resource_type = 'ServiceRequest' AND vo.code = 'performer')) AND vo.target_type = 'Organization'${own}${fence})`;
-    params.push(...access.organizationIds);
+    sql += ` AND NOT EXISTS (SELECT 1 FROM idx_reference vo WHERE vo.resource_type = ${alias}.resource_type AND vo.resource_id = ${alias}.id AND (${assignments}) AND vo.target_type = 'Organization'${own}${fence})`;
+    params.push(...scope.foreignAssignments.flatMap((a) => [a.resourceType, a.code]), ...access.organizationIds);
   }
   return { sql: `(${sql})`, params };
 }
