@@ -7,6 +7,8 @@ import addFormatsModule from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import type { ClientRole, OrganizationIdentity } from '../auth/principal.ts';
 import { parseScope } from '../auth/scopes.ts';
+import type { PeerConfig, PeerConfigInput } from './peers.ts';
+import { peerProblems, withPeerDefaults } from './peers.ts';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -47,6 +49,8 @@ export interface CarebridgeConfig {
   clients: ClientConfig[];
   auth: AuthConfig;
   referralAccess: ReferralAccessConfig;
+  /** EHRs, agencies and payers carebridge polls and pushes to. */
+  peers: PeerConfig[];
 }
 
 export const DEFAULT_ACCESS_TOKEN_SECONDS = 300;
@@ -62,6 +66,7 @@ interface ConfigFile {
   clients: ClientConfig[];
   auth?: Partial<AuthConfig>;
   referralAccess?: ReferralAccessConfig;
+  peers?: PeerConfigInput[];
 }
 
 export class ConfigError extends Error {
@@ -101,9 +106,15 @@ function describe(error: ErrorObject): string | undefined {
     case 'enum':
       return `${at}: must be one of: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     case 'oneOf':
+      if (/^\/peers\/\d+$/.test(error.instancePath)) {
+        return `${at}: needs exactly one of fhirBaseUrl and webhookUrl`;
+      }
+      if (error.instancePath.endsWith('/auth')) {
+        return `${at}: needs type "none", or type "smart-backend-services" with tokenUrl, clientId, scope and exactly one of privateKeyEnv and privateKeyFile`;
+      }
       return `${at}: needs exactly one of jwks and jwksUrl`;
     case 'pattern':
-      return error.instancePath.endsWith('/jwksUrl') ? `${at}: must be an https:// URL (http:// only on localhost)` : `${at}: has an invalid format (must match ${(error.params as { pattern: string }).pattern})`;
+      return /\/(jwksUrl|fhirBaseUrl|webhookUrl|tokenUrl)$/.test(error.instancePath) ? `${at}: must be an https:// URL (http:// only on localhost)` : `${at}: has an invalid format (must match ${(error.params as { pattern: string }).pattern})`;
     default:
       return `${at}: ${error.message ?? error.keyword}`;
   }
@@ -143,7 +154,7 @@ export function parseConfig(value: unknown, source = 'config'): CarebridgeConfig
     const problems = [...new Set((validate.errors ?? []).map(describe).filter((p): p is string => p !== undefined))];
     throw new ConfigError(source, problems);
   }
-  const problems = checkRules(value);
+  const problems = [...checkRules(value), ...peerProblems(value.peers ?? [])];
   if (problems.length > 0) {
     throw new ConfigError(source, problems);
   }
@@ -151,6 +162,7 @@ export function parseConfig(value: unknown, source = 'config'): CarebridgeConfig
     clients: value.clients,
     auth: { accessTokenSeconds: value.auth?.accessTokenSeconds ?? DEFAULT_ACCESS_TOKEN_SECONDS },
     referralAccess: { endsOnStatus: value.referralAccess?.endsOnStatus ?? [...DEFAULT_REFERRAL_ACCESS_ENDS_ON] },
+    peers: (value.peers ?? []).map(withPeerDefaults),
   };
 }
 

@@ -53,10 +53,10 @@ describe('authSettingsFromEnv', () => {
 
   it('names the broken config file and the place in it', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'carebridge-broken-')), 'carebridge.json');
-    writeFileSync(file, JSON.stringify({ clients: [{ clientId: 'x' }], peers: [] }));
+    writeFileSync(file, JSON.stringify({ clients: [{ clientId: 'x' }], pears: [] }));
     const message = startupError({ CAREBRIDGE_CONFIG: file });
     expect(message).toContain(`Invalid configuration ${file}:`);
-    expect(message).toContain('/peers: unknown key');
+    expect(message).toContain('/pears: unknown key');
     expect(message).toContain('/clients/0/name: is required');
   });
 
