@@ -4,6 +4,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
 import type { StoreCaller } from './access.ts';
 import type { AuthStore } from './auth-store.ts';
+import type { OutboxRouter, OutboxStore } from './outbox.ts';
 
 /** Types whose index rows may be written later (CreateOptions.deferIndex): carebridge's own records. */
 export const DEFERRABLE_TYPES: ReadonlySet<string> = new Set(['AuditEvent', 'Provenance']);
@@ -86,7 +87,7 @@ export interface StoreTransaction {
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
 }
 
-export interface FhirStore extends StoreTransaction, AuthStore {
+export interface FhirStore extends StoreTransaction, AuthStore, OutboxStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Runs `work` in one database transaction (retried when the database asks for it). */
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
@@ -98,7 +99,7 @@ export interface FhirStore extends StoreTransaction, AuthStore {
    */
   indexDeferred(resourceType?: string, limit?: number): Promise<number>;
   /** Rules every later transaction follows (from the config file at start). */
-  configure(settings: { referralEndsOn?: readonly string[] }): void;
+  configure(settings: { referralEndsOn?: readonly string[]; outboxRouter?: OutboxRouter }): void;
   /** The same store as one tenant sees it: reads filtered to what it may see, writes authored by it. */
   forCaller(caller: StoreCaller): FhirStore;
   /** Schema version after migrations ran. */

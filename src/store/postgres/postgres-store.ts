@@ -122,6 +122,10 @@ export class PostgresStore extends SqlStore {
   }
 
 
+  protected override withWriter<T>(work: (db: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.withClient(work);
+  }
+
   override claimAssertion(clientId: string, jti: string, expiresMs: number): Promise<boolean> {
     return this.withClient((db) => claimAssertionSql(db, clientId, jti, expiresMs, this.clock().getTime()));
   }

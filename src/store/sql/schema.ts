@@ -147,6 +147,39 @@ export const MIGRATIONS: Migration[] = [
       'CREATE TABLE index_backlog (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, PRIMARY KEY (resource_type, resource_id))',
     ],
   },
+  {
+    version: 8,
+    description: 'the outbox: deliveries to peers and subscribers, written with the change',
+    statements: (d) => [
+      // One row per change per destination. Rows of one (destination, patient) are sent in id
+      // order; a claim is a lease (lease_holder until lease_until_ms), so a dead sender's rows
+      // go to another after the lease.
+      `CREATE TABLE outbox (
+        id ${d === 'postgres' ? 'BIGSERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT'},
+        event_id TEXT NOT NULL UNIQUE,
+        destination TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        version_id INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_ms ${bigint(d)} NOT NULL,
+        window_start_ms ${bigint(d)} NOT NULL,
+        next_attempt_ms ${bigint(d)} NOT NULL,
+        lease_holder TEXT,
+        lease_until_ms ${bigint(d)},
+        last_error TEXT,
+        last_status INTEGER,
+        done_ms ${bigint(d)}
+      )`,
+      // Partial indexes: the pending rows are few, the settled ones pile up.
+      "CREATE INDEX outbox_pending_order ON outbox (destination, patient_id, id) WHERE state = 'pending'",
+      "CREATE INDEX outbox_pending_due ON outbox (next_attempt_ms) WHERE state = 'pending'",
+      "CREATE INDEX outbox_pending_resource ON outbox (destination, resource_type, resource_id) WHERE state = 'pending'",
+      'CREATE INDEX outbox_by_state ON outbox (destination, state, id)',
+    ],
+  },
 ];
 
 export const INDEX_TABLE_NAMES = INDEX_TABLES.map(([table]) => table);

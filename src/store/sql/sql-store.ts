@@ -7,7 +7,9 @@ import type { StoreCaller } from '../access.ts';
 import type { SearchRequest } from '@medplum/core';
 import { DEFERRABLE_TYPES } from '../fhir-store.ts';
 import type { CreateOptions, FhirStore, HistoryOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, ReplaySelector } from '../outbox.ts';
 import { resolveAccess } from './access-sql.ts';
+import { claimSql, countSql, deferSql, listSql, releaseSql, replaySql, settleSql } from './outbox-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { readHistory, readVersion } from './history-sql.ts';
 import { currentSchemaVersion } from './schema.ts';
@@ -34,6 +36,36 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
   abstract close(): Promise<void>;
   abstract claimAssertion(clientId: string, jti: string, expiresMs: number): Promise<boolean>;
   abstract claimSigningKey(name: string, candidate: string): Promise<string>;
+  /** Runs `work` in a write transaction of its own, outside the resource write path. */
+  protected abstract withWriter<T>(work: (db: SqlExecutor) => Promise<T>): Promise<T>;
+
+  claimDeliveries(holder: string, options: ClaimOptions): Promise<Delivery[]> {
+    return this.withWriter((db) => claimSql(db, holder, options, this.clock().getTime()));
+  }
+
+  settleDelivery(holder: string, id: number, settlement: DeliverySettlement): Promise<boolean> {
+    return this.withWriter((db) => settleSql(db, holder, id, settlement, this.clock().getTime()));
+  }
+
+  deferDestination(destination: string, untilMs: number): Promise<number> {
+    return this.withWriter((db) => deferSql(db, destination, untilMs));
+  }
+
+  releaseLeases(holder?: string): Promise<number> {
+    return this.withWriter((db) => releaseSql(db, holder));
+  }
+
+  listDeliveries(query: DeliveryQuery): Promise<Delivery[]> {
+    return listSql(this.reader, query);
+  }
+
+  countDeliveries(): Promise<DeliveryCounts[]> {
+    return countSql(this.reader);
+  }
+
+  replayDeliveries(selector: ReplaySelector): Promise<number> {
+    return this.withWriter((db) => replaySql(db, selector, this.clock().getTime()));
+  }
 
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     return this.runTransaction(undefined, work);
@@ -149,6 +181,35 @@ class CallerStore implements FhirStore {
 
   claimSigningKey(...args: Parameters<FhirStore['claimSigningKey']>): ReturnType<FhirStore['claimSigningKey']> {
     return this.base.claimSigningKey(...args);
+  }
+
+  // The outbox is carebridge's own machinery: the admin API decides who may touch it.
+  claimDeliveries(...args: Parameters<FhirStore['claimDeliveries']>): ReturnType<FhirStore['claimDeliveries']> {
+    return this.base.claimDeliveries(...args);
+  }
+
+  settleDelivery(...args: Parameters<FhirStore['settleDelivery']>): ReturnType<FhirStore['settleDelivery']> {
+    return this.base.settleDelivery(...args);
+  }
+
+  deferDestination(...args: Parameters<FhirStore['deferDestination']>): ReturnType<FhirStore['deferDestination']> {
+    return this.base.deferDestination(...args);
+  }
+
+  releaseLeases(...args: Parameters<FhirStore['releaseLeases']>): ReturnType<FhirStore['releaseLeases']> {
+    return this.base.releaseLeases(...args);
+  }
+
+  listDeliveries(...args: Parameters<FhirStore['listDeliveries']>): ReturnType<FhirStore['listDeliveries']> {
+    return this.base.listDeliveries(...args);
+  }
+
+  countDeliveries(): ReturnType<FhirStore['countDeliveries']> {
+    return this.base.countDeliveries();
+  }
+
+  replayDeliveries(...args: Parameters<FhirStore['replayDeliveries']>): ReturnType<FhirStore['replayDeliveries']> {
+    return this.base.replayDeliveries(...args);
   }
 
   read(resourceType: string, id: string): Promise<StoredVersion | undefined> {

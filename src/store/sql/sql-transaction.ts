@@ -12,6 +12,8 @@ import { canonicalJson } from '../../util/canonical-json.ts';
 import { DEFERRABLE_TYPES } from '../fhir-store.ts';
 import type { CreateOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
 import type { StoreCaller } from '../access.ts';
+import type { OutboxRouter, RoutingContext } from '../outbox.ts';
+import { enqueueSql } from './outbox-sql.ts';
 import { DEFAULT_REFERRAL_ENDS_ON, organizationKeyOf } from '../access.ts';
 import type { ResolvedAccess } from './access-sql.ts';
 import { resolveAccess, visibleWhere } from './access-sql.ts';
@@ -66,6 +68,8 @@ const SELECT_RESOURCE = 'SELECT r.author_org, r.resource_type, r.id, r.version_i
 export interface TransactionSettings {
   /** Task statuses after which a referral no longer opens the patient to the owning agency. */
   referralEndsOn: readonly string[];
+  /** Routes each transaction's writes to the outbox (none: nothing is sent anywhere). */
+  outboxRouter?: OutboxRouter;
 }
 
 export const DEFAULT_SETTINGS: TransactionSettings = { referralEndsOn: DEFAULT_REFERRAL_ENDS_ON };
@@ -435,6 +439,30 @@ export class SqlTransaction implements StoreTransaction {
     if (written.length > 0 && this.caller?.recordWrites) {
       await this.caller.recordWrites(written, new SqlTransaction(this.db, this.now, undefined, this.rules));
     }
+    if (written.length > 0 && this.rules.outboxRouter) {
+      // In this transaction: the change and what must be sent of it commit together, or neither.
+      const entries = await this.rules.outboxRouter.route(written, this.routingContext());
+      if (entries.length > 0) {
+        await enqueueSql(this.db, entries, this.now().getTime());
+      }
+    }
+  }
+
+  private routingContext(): RoutingContext {
+    const system = new SqlTransaction(this.db, this.now, undefined, this.rules);
+    return {
+      writer: this.caller ? organizationKeyOf(this.caller) : null,
+      system,
+      visibleTo: async (caller, resourceType, id) => (await new SqlTransaction(this.db, this.now, caller, this.rules).read(resourceType, id)) !== undefined,
+      organizationIdsOf: async (caller) => (await resolveAccess(this.db, caller))?.organizationIds ?? [],
+      patientOf: async (resourceType, id) => {
+        if (resourceType === 'Patient') {
+          return id;
+        }
+        const [row] = await this.db.all<{ patient_id: string }>('SELECT patient_id FROM resource_patients WHERE resource_type = ? AND resource_id = ? ORDER BY patient_id LIMIT 1', [resourceType, id]);
+        return row?.patient_id ?? '';
+      },
+    };
   }
 
   /**

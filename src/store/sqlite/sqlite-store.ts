@@ -177,6 +177,10 @@ export class SqliteStore extends SqlStore {
   }
 
 
+  protected override withWriter<T>(work: (db: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.serialized(() => this.inTransaction(work));
+  }
+
   override claimAssertion(clientId: string, jti: string, expiresMs: number): Promise<boolean> {
     return this.serialized(() => this.inTransaction((db) => claimAssertionSql(db, clientId, jti, expiresMs, this.clock().getTime())));
   }
