@@ -10,6 +10,7 @@ import type { AuthSettings } from '../auth/startup.ts';
 import { StartupError, authSettingsFromEnv } from '../auth/startup.ts';
 import { createLogger } from '../log/logger.ts';
 import { DEFAULT_DATABASE, openStore } from '../store/open-store.ts';
+import { startSync } from '../sync/sync-service.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
 import type { Io } from './output.ts';
 
@@ -123,11 +124,12 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth:
   // Workers see --dev through their environment (the flag may not be on their command line).
   const workerEnv = auth.devMode ? { CAREBRIDGE_DEV_MODE: 'true' } : {};
   const listening = new Promise<number>((resolve) => cluster.once('listening', (_worker, address) => resolve(address.port)));
-  // One worker writes the audit trail's deferred index rows: two would only contend for SQLite's
-  // single write lock. Whoever replaces it takes the job over.
+  // One worker runs the background jobs — the audit trail's deferred index rows, the outbox
+  // dispatcher: two would only contend for SQLite's single write lock (and on PostgreSQL one
+  // dispatcher per instance is plenty). Whoever replaces it takes the jobs over.
   let indexer: number | undefined;
   const fork = (runsIndexer: boolean): void => {
-    const worker = cluster.fork({ ...workerEnv, CAREBRIDGE_DEFERRED_INDEXER: runsIndexer ? 'true' : 'false' });
+    const worker = cluster.fork({ ...workerEnv, CAREBRIDGE_BACKGROUND_JOBS: runsIndexer ? 'true' : 'false' });
     if (runsIndexer) {
       indexer = worker.id;
     }
@@ -186,13 +188,17 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
   if (settings.config) {
     store.configure({ referralEndsOn: settings.config.referralAccess.endsOnStatus });
   }
-  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: env.CAREBRIDGE_DEFERRED_INDEXER !== 'false' });
+  const backgroundJobs = env.CAREBRIDGE_BACKGROUND_JOBS !== 'false';
+  const sync = await startSync({ store, peers: settings.config?.peers ?? [], logger, dispatch: backgroundJobs });
+  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: backgroundJobs });
   if (cluster.isPrimary) {
     io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);
   }
   await untilSignal();
   logger.info('shutting down');
+  // Requests first (they may still queue deliveries), then the deliveries in flight settle.
   await running.close();
+  await sync.stop();
   await store.close();
   // A cluster worker's IPC channel keeps it alive until it lets go.
   cluster.worker?.disconnect();

@@ -87,12 +87,18 @@ export class SqlTransaction implements StoreTransaction {
   private readonly pendingGrants: unknown[][] = [];
   /** Versions this transaction wrote, for the caller's Provenance. */
   private readonly written: StoredVersion[] = [];
+  /**
+   * Versions the whole database transaction wrote, for the outbox: shared with the transactions
+   * rules write through (a broadcast's automatic cancellations reach their agencies too).
+   */
+  private readonly changes: StoredVersion[];
 
-  constructor(db: SqlExecutor, now: () => Date = () => new Date(), caller?: StoreCaller, settings: TransactionSettings = DEFAULT_SETTINGS) {
+  constructor(db: SqlExecutor, now: () => Date = () => new Date(), caller?: StoreCaller, settings: TransactionSettings = DEFAULT_SETTINGS, changes: StoredVersion[] = []) {
     this.db = db;
     this.now = now;
     this.caller = caller;
     this.rules = settings;
+    this.changes = changes;
     caller?.onTransaction?.();
   }
 
@@ -145,7 +151,7 @@ export class SqlTransaction implements StoreTransaction {
     if (!hook) {
       return change.next;
     }
-    const system = new SqlTransaction(this.db, this.now, undefined, this.rules);
+    const system = new SqlTransaction(this.db, this.now, undefined, this.rules, this.changes);
     return (await hook(change, { caller: this, system })) ?? change.next;
   }
 
@@ -229,7 +235,7 @@ export class SqlTransaction implements StoreTransaction {
       const explain = this.caller.explainHidden;
       const access = await this.resolvedAccess();
       if (explain && access) {
-        await explain({ resourceType: input.resourceType, id }, { system: new SqlTransaction(this.db, this.now, undefined, this.rules), organizationIds: access.organizationIds });
+        await explain({ resourceType: input.resourceType, id }, { system: new SqlTransaction(this.db, this.now, undefined, this.rules, this.changes), organizationIds: access.organizationIds });
       }
       // Tenants create with POST (carebridge assigns ids); what they cannot see does not exist.
       throw new OperationOutcomeError(notFound);
@@ -301,8 +307,10 @@ export class SqlTransaction implements StoreTransaction {
     }
     if (deferIndex) {
       await this.db.run('INSERT INTO index_backlog (resource_type, resource_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [type, id]);
-      this.written.push({ resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource });
-      return { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
+      const stored: StoredVersion = { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
+      this.written.push(stored);
+      this.changes.push(stored);
+      return stored;
     }
     const rows = await this.writeIndex(type, id, resource, versionId === 1);
     // The audit trail is admin-only: it opens no compartment and needs none.
@@ -312,8 +320,10 @@ export class SqlTransaction implements StoreTransaction {
     if (type === 'Organization') {
       this.access = undefined;
     }
-    this.written.push({ resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource });
-    return { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
+    const stored: StoredVersion = { resourceType: type, id, versionId: String(versionId), lastUpdated, seq, deleted, resource };
+    this.written.push(stored);
+    this.changes.push(stored);
+    return stored;
   }
 
   /** The index rows of up to `limit` resources stored with deferIndex; how many were done. */
@@ -439,9 +449,10 @@ export class SqlTransaction implements StoreTransaction {
     if (written.length > 0 && this.caller?.recordWrites) {
       await this.caller.recordWrites(written, new SqlTransaction(this.db, this.now, undefined, this.rules));
     }
-    if (written.length > 0 && this.rules.outboxRouter) {
+    const changes = this.changes.splice(0);
+    if (changes.length > 0 && this.rules.outboxRouter) {
       // In this transaction: the change and what must be sent of it commit together, or neither.
-      const entries = await this.rules.outboxRouter.route(written, this.routingContext());
+      const entries = await this.rules.outboxRouter.route(changes, this.routingContext());
       if (entries.length > 0) {
         await enqueueSql(this.db, entries, this.now().getTime());
       }

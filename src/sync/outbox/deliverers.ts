@@ -1,0 +1,93 @@
+// How one delivery reaches one kind of destination. A deliverer sends the resource as it is now
+// (the newest state, never a stale intermediate one) and says which version that was; failures
+// are PeerErrors the dispatcher sorts into retry, block and dead-letter.
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { PeerConfig } from '../../config/peers.ts';
+import type { StoredVersion } from '../../store/fhir-store.ts';
+import type { Delivery } from '../../store/outbox.ts';
+import { PeerClient, PeerError } from '../connectors/peer-client.ts';
+import type { ReadResource } from './push-bundle.ts';
+import { pushBundle } from './push-bundle.ts';
+
+/** Sent with every delivery: the receiver drops a repeat by it (at-least-once becomes once in effect). */
+export const EVENT_ID_HEADER = 'x-carebridge-event-id';
+
+export interface Deliverer {
+  /** Sends the change; resolves with the version the destination now holds. */
+  deliver(delivery: Delivery, current: StoredVersion | undefined): Promise<{ sentVersionId: string }>;
+}
+
+function isBundle(value: unknown, type: string): value is Bundle {
+  return typeof value === 'object' && value !== null && (value as Bundle).resourceType === 'Bundle' && (value as Bundle).type === type;
+}
+
+/** A FHIR peer: one transaction Bundle of conditional updates per change. */
+export class FhirPushDeliverer implements Deliverer {
+  private readonly client: PeerClient;
+  private readonly read: ReadResource;
+
+  constructor(client: PeerClient, read: ReadResource) {
+    this.client = client;
+    this.read = read;
+  }
+
+  async deliver(delivery: Delivery, current: StoredVersion | undefined): Promise<{ sentVersionId: string }> {
+    const sent = current ?? { versionId: delivery.versionId, deleted: true };
+    const bundle = await pushBundle({ resourceType: delivery.resourceType, id: delivery.resourceId, resource: sent.deleted ? undefined : (current?.resource as Resource) }, this.read, this.client.peer.fhirBaseUrl as string);
+    const answer = await this.client.request('POST', { body: bundle, headers: { [EVENT_ID_HEADER]: delivery.eventId } });
+    // An answer that is not the response to what we sent is not a success, whatever its status.
+    if (!isBundle(answer.body, 'transaction-response') || (answer.body.entry ?? []).length !== (bundle.entry ?? []).length) {
+      throw new PeerError(`peer ${this.client.peer.name} did not answer with the transaction-response of the Bundle it was sent`, 'retry', { status: answer.status });
+    }
+    const refused = (answer.body.entry ?? []).find((entry) => !/^2\d\d/.test(entry.response?.status ?? ''));
+    if (refused) {
+      const status = Number.parseInt(refused.response?.status ?? '', 10);
+      throw new PeerError(`peer ${this.client.peer.name} refused an entry (${refused.response?.status ?? 'no status'})`, Number.isFinite(status) && status >= 500 ? 'retry' : 'rejected', { status });
+    }
+    return { sentVersionId: sent.versionId };
+  }
+}
+
+/** A webhook: the change as a one-entry history Bundle, POSTed. */
+export class WebhookDeliverer implements Deliverer {
+  private readonly client: PeerClient;
+
+  constructor(client: PeerClient) {
+    this.client = client;
+  }
+
+  async deliver(delivery: Delivery, current: StoredVersion | undefined): Promise<{ sentVersionId: string }> {
+    const versionId = current?.versionId ?? delivery.versionId;
+    const url = `${delivery.resourceType}/${delivery.resourceId}`;
+    const deleted = !current || current.deleted;
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      id: delivery.eventId,
+      type: 'history',
+      timestamp: new Date().toISOString(),
+      entry: [
+        {
+          fullUrl: url,
+          ...(deleted ? {} : { resource: current.resource }),
+          request: { method: deleted ? 'DELETE' : 'PUT', url },
+          response: { status: deleted ? '204' : '200', etag: `W/"${versionId}"` },
+        },
+      ],
+    };
+    await this.client.request('POST', { body: bundle, headers: { [EVENT_ID_HEADER]: delivery.eventId } });
+    return { sentVersionId: versionId };
+  }
+}
+
+/** The deliverer of each configured peer that is pushed to. */
+export function peerDeliverers(peers: readonly PeerConfig[], read: ReadResource, options: ConstructorParameters<typeof PeerClient>[1] = {}): Map<string, Deliverer> {
+  const deliverers = new Map<string, Deliverer>();
+  for (const peer of peers) {
+    if (!peer.push || peer.kind === 'payer') {
+      continue;
+    }
+    const client = new PeerClient(peer, options);
+    deliverers.set(peer.name, peer.fhirBaseUrl ? new FhirPushDeliverer(client, read) : new WebhookDeliverer(client));
+  }
+  return deliverers;
+}
