@@ -1,8 +1,8 @@
-// carebridge command line: `carebridge <command> [options]`. More commands (serve, sync, replay)
-// arrive with the store and the sync engine.
+// carebridge command line: `carebridge <command> [options]`.
 import { parseArgs } from 'node:util';
 import { DEMO_HELP, runDemo, runOfflineDemo } from './cli/demo-command.ts';
 import { MAP_HELP, runMap } from './cli/map-command.ts';
+import { OUTBOX_HELP, REPLAY_HELP, runOutbox, runReplay } from './cli/outbox-command.ts';
 import { processIo, type Io } from './cli/output.ts';
 import { SERVE_HELP, runServe } from './cli/serve-command.ts';
 import { VALIDATE_HELP, runValidate } from './cli/validate-command.ts';
@@ -16,13 +16,15 @@ Commands:
   demo [--url <url>]         a hospital-to-home transition over the HTTP API (--offline: the example plans)
   validate <file...>         validate transition plans or FHIR JSON (--json for OperationOutcomes)
   map <plan.json>            print the FHIR transaction Bundle a transition plan becomes
+  outbox [--state <s>]       deliveries to peers and subscribers: waiting, dead, per destination
+  replay <id>|--peer|--all   send dead deliveries again (--wait: follow them out, with progress)
 
 Run "carebridge <command> --help" for a command's options and exit codes.
 Exit codes: 0 success, 1 the input has errors, 2 bad usage.`;
 
 type OptionValues = Record<string, boolean | string | undefined>;
 
-const COMMANDS: Record<string, { help: string; run: (positionals: string[], flags: OptionValues, io: Io) => number | Promise<number>; options: string[]; stringOptions?: string[]; args: 'none' | 'one' | 'many' }> = {
+const COMMANDS: Record<string, { help: string; run: (positionals: string[], flags: OptionValues, io: Io) => number | Promise<number>; options: string[]; stringOptions?: string[]; args: 'none' | 'one' | 'many' | 'any' }> = {
   serve: { help: SERVE_HELP, options: ['dev'], args: 'none', run: (_p, f, io) => runServe(io, process.env, { dev: f.dev === true }) },
   demo: {
     help: DEMO_HELP,
@@ -33,6 +35,20 @@ const COMMANDS: Record<string, { help: string; run: (positionals: string[], flag
     run: (_p, f, io) => (f.offline === true ? runOfflineDemo(io) : runDemo(io, { url: typeof f.url === 'string' ? f.url : undefined, inProcess: f['in-process'] === true, offline: false })),
   },
   validate: { help: VALIDATE_HELP, options: ['json'], args: 'many', run: (p, f, io) => runValidate(p, f.json === true, io) },
+  outbox: {
+    help: OUTBOX_HELP,
+    options: ['json'],
+    stringOptions: ['peer', 'state', 'limit'],
+    args: 'none',
+    run: (_p, f, io) => runOutbox({ peer: f.peer as string | undefined, state: f.state as string | undefined, limit: f.limit as string | undefined, json: f.json === true }, io),
+  },
+  replay: {
+    help: REPLAY_HELP,
+    options: ['all', 'wait', 'json'],
+    stringOptions: ['peer'],
+    args: 'any',
+    run: (p, f, io) => runReplay(p, { peer: f.peer as string | undefined, all: f.all === true, wait: f.wait === true, json: f.json === true }, io),
+  },
   map: { help: MAP_HELP, options: ['stable-ids'], args: 'one', run: (p, f, io) => runMap(p[0] as string, f['stable-ids'] === true, io) },
 };
 

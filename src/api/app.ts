@@ -15,6 +15,7 @@ import { TOKEN_PATH } from '../auth/auth-service.ts';
 import type { Logger } from '../log/logger.ts';
 import { recordRefusal } from './fhir/audit-hook.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
+import { outboxRoutes } from './admin/outbox-routes.ts';
 import { authRoutes } from './auth/auth-routes.ts';
 import { isFhirMetadata, requireBearer } from './auth/bearer.ts';
 import { FHIR_JSON, fhirRouter } from './fhir/router.ts';
@@ -115,6 +116,9 @@ export function createApp(options: AppOptions): express.Express {
   app.use('/transitions', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
   const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer });
   app.use('/transitions', transitionsApi.transitions);
+  // Operators: the outbox (admin clients only; same token and audit as everything else).
+  app.use('/admin', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
+  app.use('/admin/outbox', outboxRoutes({ store: options.store, auditTrail, observer }));
   app.use('/fhir', transitionsApi.operation);
   app.use(
     '/fhir',
