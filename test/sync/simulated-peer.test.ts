@@ -1,4 +1,4 @@
-// The simulated EHR / agency FHIR peer, over real HTTP: what carebridge's
+// The simulated EHR / agency FHIR peer and the webhook receiver, over real HTTP: what carebridge's
 // outbound sync, EHR poller and writeback will do must work against them, and outages must be real.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { MedplumClient, parseSearchRequest } from '@medplum/core';
@@ -6,6 +6,8 @@ import type { Bundle, BundleEntry, CapabilityStatement, CarePlan, Communication,
 import { randomUUID } from 'node:crypto';
 import type { SimulatedFhirPeer } from '../../src/sync/simulated/fhir-peer.ts';
 import { RETRY_AFTER_SECONDS, startSimulatedFhirPeer } from '../../src/sync/simulated/fhir-peer.ts';
+import type { WebhookReceiver } from '../../src/sync/simulated/webhook-receiver.ts';
+import { startWebhookReceiver } from '../../src/sync/simulated/webhook-receiver.ts';
 import { readJson } from '../support/fixtures.ts';
 
 const SYSTEM = 'https://riverside-regional.example/fhir/sid/transition-plan';
@@ -335,5 +337,44 @@ describe('outages and authentication', () => {
     }
     await other.close();
     expect(await pending).toMatchObject({ name: 'TypeError', message: 'fetch failed' });
+  });
+});
+
+describe('webhook receiver', () => {
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver({ statuses: [500, 503] });
+  });
+
+  afterAll(async () => {
+    await receiver.close();
+  });
+
+  it('records POSTed JSON with its headers and answers the configured statuses in order, then 200', async () => {
+    const notification = { resourceType: 'Bundle', type: 'history', entry: [] };
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${receiver.url}/hooks/agency-a`, { method: 'POST', headers: { 'content-type': FHIR_JSON, 'x-carebridge-event-id': `evt-${i}` }, body: JSON.stringify(notification) });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([500, 503, 200]);
+    expect(receiver.received.map((r) => [r.url, r.headers['x-carebridge-event-id'], r.status])).toEqual([
+      ['/hooks/agency-a', 'evt-0', 500],
+      ['/hooks/agency-a', 'evt-1', 503],
+      ['/hooks/agency-a', 'evt-2', 200],
+    ]);
+    expect(receiver.received[0]?.body).toEqual(notification);
+    expect(receiver.received[0]?.headers['content-type']).toBe(FHIR_JSON);
+  });
+
+  it('waitFor resolves when a notification arrives later; an empty rest-hook ping has no body', async () => {
+    receiver.answerWith([202]);
+    const already = receiver.received.length;
+    const waiting = receiver.waitFor(already + 1, 2000);
+    setTimeout(() => void fetch(receiver.url, { method: 'POST' }), 50);
+    const received = await waiting;
+    expect(received.at(-1)).toMatchObject({ method: 'POST', url: '/', body: undefined, rawBody: '', status: 202 });
+    await expect(receiver.waitFor(already + 2, 100)).rejects.toThrow(`got ${already + 1} of ${already + 2}`);
   });
 });
