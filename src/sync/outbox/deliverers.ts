@@ -33,7 +33,8 @@ export class FhirPushDeliverer implements Deliverer {
 
   async deliver(delivery: Delivery, current: StoredVersion | undefined): Promise<{ sentVersionId: string }> {
     const sent = current ?? { versionId: delivery.versionId, deleted: true };
-    const bundle = await pushBundle({ resourceType: delivery.resourceType, id: delivery.resourceId, resource: sent.deleted ? undefined : (current?.resource as Resource) }, this.read, this.client.peer.fhirBaseUrl as string);
+    const pushed = new Set(this.client.peer.push?.resourceTypes ?? []);
+    const bundle = await pushBundle({ resourceType: delivery.resourceType, id: delivery.resourceId, resource: sent.deleted ? undefined : (current?.resource as Resource) }, this.read, this.client.peer.fhirBaseUrl as string, (type) => pushed.has(type));
     const answer = await this.client.request('POST', { body: bundle, headers: { [EVENT_ID_HEADER]: delivery.eventId } });
     // An answer that is not the response to what we sent is not a success, whatever its status.
     if (!isBundle(answer.body, 'transaction-response') || (answer.body.entry ?? []).length !== (bundle.entry ?? []).length) {

@@ -1,7 +1,10 @@
 // What carebridge sends a FHIR peer for one change: a transaction Bundle that writes the resource
 // by conditional update on carebridge's identifier (a retry finds the same resource, never a
 // second one) together with the resources it references, so the peer's references resolve. A
-// resource that came from the peer is written to the peer's own id instead of a copy.
+// resource that came from the peer is written to the peer's own id instead of a copy. Only
+// resources the peer is sent anyway (its push types) and the Patient travel along as entries; a
+// reference to anything else goes by carebridge's identifier (a logical reference), so a plan's
+// change is a few entries, not its whole graph.
 import type { Bundle, BundleEntry, Reference, Resource } from '@medplum/fhirtypes';
 import { v5 } from 'uuid';
 import { CAREBRIDGE_RESOURCE_SYSTEM, carebridgeIdentifier, originIdAt } from '../identity.ts';
@@ -95,7 +98,7 @@ function rewrite(resource: Resource, inBundle: ReadonlyMap<string, string>, orig
 }
 
 /** The transaction Bundle that brings `change` to the peer at `fhirBaseUrl`. */
-export async function pushBundle(change: PushedChange, read: ReadResource, fhirBaseUrl: string): Promise<Bundle> {
+export async function pushBundle(change: PushedChange, read: ReadResource, fhirBaseUrl: string, sentAlong: (resourceType: string) => boolean = () => true): Promise<Bundle> {
   const key = `${change.resourceType}/${change.id}`;
   if (!change.resource) {
     return { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'DELETE', url: conditionalUrl(change.resourceType, change.id) } }] };
@@ -112,7 +115,7 @@ export async function pushBundle(change: PushedChange, read: ReadResource, fhirB
   for (const reference of referencesIn(main)) {
     const to = target(reference);
     const toKey = to ? `${to.resourceType}/${to.id}` : undefined;
-    if (!to || !toKey || inBundle.has(toKey) || originIds.has(toKey) || referenced.length >= MAX_REFERENCED) {
+    if (!to || !toKey || inBundle.has(toKey) || originIds.has(toKey) || referenced.length >= MAX_REFERENCED || (to.resourceType !== 'Patient' && !sentAlong(to.resourceType))) {
       continue;
     }
     const resource = await read(to.resourceType, to.id);
