@@ -18,6 +18,7 @@ import type { CarePlan, Communication, Encounter, Identifier, OperationOutcome, 
 import { isTransitionCarePlan, transitionCategory, TRANSITION_CATEGORY } from '../mapping/careplan.ts';
 import { identifierQuery, identifierToken, planKey, readPlanItem, transitionIdentifier } from '../mapping/identifiers.ts';
 import { CAREBRIDGE_BASE, SYSTEMS } from '../model/terminology.ts';
+import { canonicalJson } from '../util/canonical-json.ts';
 import { validateFhirResource } from '../validation/fhir-validator.ts';
 import type { NotificationMessage } from './notification-message.ts';
 import { MAX_IDENTIFIERS, cleanIdentifier, unprocessable } from './notification-message.ts';
@@ -60,7 +61,7 @@ const withoutMeta = <T extends Resource>(resource: T): T => {
   const { meta: _meta, ...content } = resource;
   return content as T;
 };
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 const tokenOf = (identifier: Identifier): string => `${identifier.system ?? ''}|${identifier.value ?? ''}`;
 
 function defined<T extends object>(value: T): T {
@@ -226,7 +227,13 @@ async function recordEncounter(tx: NotificationStore, message: NotificationMessa
 
 const transitionCategoryQuery = `category=${encodeURIComponent(`${SYSTEMS.carePlanCategory}|${TRANSITION_CATEGORY}`)}`;
 
-/** A discharge: the stay's transition opened (a draft for the planner's plan) or brought up to date. */
+/**
+ * A discharge: the stay's transition opened (a draft for the planner's plan) or brought up to date.
+ * Two notifications of one stay agree on one draft (a conditional create on the transition
+ * identifier). A notification and a plan push of a new stay at the same instant are serialized on
+ * SQLite (one writer); on PostgreSQL their conditional writes use different keys and could still
+ * make two CarePlans, which a later push then refuses to merge (409).
+ */
 async function openTransition(tx: NotificationStore, message: NotificationMessage, ids: { patient: string; encounter: string; organization: string }): Promise<{ text: string; carePlans: string[] }> {
   const encounter = `Encounter/${ids.encounter}`;
   const dischargedAt = message.encounter.period?.end as string;
@@ -260,8 +267,9 @@ async function openTransition(tx: NotificationStore, message: NotificationMessag
     const next: CarePlan = { ...withoutMeta(carePlan), encounter: { reference: encounter }, period: { ...carePlan.period, start: dischargedAt } };
     if (!same(next, withoutMeta(carePlan))) {
       checkValid(next, 'CarePlan');
-      await tx.update(next);
-      changed.push(`CarePlan/${carePlan.id}`);
+      if ((await tx.update(next)).outcome !== 'unchanged') {
+        changed.push(`CarePlan/${carePlan.id}`);
+      }
     }
   }
   const all = transitions.map((c) => `CarePlan/${c.id}`);

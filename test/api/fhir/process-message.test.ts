@@ -3,10 +3,11 @@
 // 30 days of a discharge are flagged as readmissions, a message sent twice is answered twice the
 // same way and written once, and bad or unauthorized messages leave the store as it was.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { AuditEvent, Bundle, CapabilityStatement, CarePlan, Encounter, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, CapabilityStatement, CarePlan, Communication, Encounter, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import type { TransitionState } from '../../../src/api/transitions/state.ts';
 import { toPatient } from '../../../src/mapping/patient.ts';
 import type { TransitionPlan } from '../../../src/model/transition-plan.ts';
+import { MESSAGE_HEADER_ID_SYSTEM } from '../../../src/workflow/notifications.ts';
 import type { AuthTestServer } from '../../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../../auth/support/auth-server.ts';
 import { readPlan } from '../../support/fixtures.ts';
@@ -214,6 +215,13 @@ describe('POST /fhir/$process-message', () => {
       expect(theirs).toHaveLength(1);
       expect(theirs).not.toContain(mine);
       expect((await state(transition, OTHER_HOSPITAL)).status).toBe(404);
+    });
+
+    it('the record of each message is the sender\'s (and admins\'): an agency caring for the patient does not see it', async () => {
+      const records = (bundle: Bundle): number => (bundle.entry ?? []).filter((e) => (e.resource as Communication | undefined)?.identifier?.some((i) => i.system === MESSAGE_HEADER_ID_SYSTEM)).length;
+      expect(records(await search('Communication?_count=100'))).toBeGreaterThan(0);
+      expect(records(await search('Communication?_count=100', AGENCY_A))).toBe(0);
+      expect(records(await search('Communication?_count=100', OTHER_HOSPITAL))).toBe(1);
     });
 
     it("a hospital may not send another hospital's notification: 403, nothing written", async () => {
