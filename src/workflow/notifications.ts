@@ -232,7 +232,7 @@ const transitionCategoryQuery = `category=${encodeURIComponent(`${SYSTEMS.carePl
  * Two notifications of one stay agree on one draft (a conditional create on the transition
  * identifier). A notification and a plan push of a new stay at the same instant are serialized on
  * SQLite (one writer); on PostgreSQL their conditional writes use different keys and could still
- * make two CarePlans, which a later push then refuses to merge (409).
+ * make two CarePlans (a later push of that plan then matches both: 412).
  */
 async function openTransition(tx: NotificationStore, message: NotificationMessage, ids: { patient: string; encounter: string; organization: string }): Promise<{ text: string; carePlans: string[] }> {
   const encounter = `Encounter/${ids.encounter}`;
