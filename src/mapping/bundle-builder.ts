@@ -17,16 +17,20 @@ export class BundleBuilder {
     this.ctx = ctx;
   }
 
-  /** Adds a resource, keyed by `key` (its first identifier if not given); returns its urn:uuid. */
-  add(resource: Resource, mode: WriteMode, key: Identifier | undefined = firstIdentifier(resource)): string {
+  /**
+   * Adds a resource, keyed by `key` (its first identifier if not given); returns its urn:uuid. A
+   * conditional update keyed by several identifiers matches a resource that has any of them.
+   */
+  add(resource: Resource, mode: WriteMode, key: Identifier | readonly Identifier[] | undefined = firstIdentifier(resource)): string {
     const fullUrl = `urn:uuid:${this.ctx.newUuid()}`;
     const entry: BundleEntry = { fullUrl, resource };
-    if (!key) {
+    const [first, ...alternatives] = key === undefined ? [] : Array.isArray(key) ? key : [key as Identifier];
+    if (!first) {
       entry.request = { method: 'POST', url: resource.resourceType };
     } else if (mode === 'conditional-update') {
-      entry.request = { method: 'PUT', url: identifierQuery(resource.resourceType, key) };
+      entry.request = { method: 'PUT', url: identifierQuery(resource.resourceType, first, ...alternatives) };
     } else {
-      entry.request = { method: 'POST', url: resource.resourceType, ifNoneExist: identifierQuery(resource.resourceType, key).split('?')[1] };
+      entry.request = { method: 'POST', url: resource.resourceType, ifNoneExist: identifierQuery(resource.resourceType, first).split('?')[1] };
     }
     this.entries.push(entry);
     return fullUrl;

@@ -1,11 +1,12 @@
 // The transition CarePlan: the plan's own identifier, the patient, the stay it follows, the care
 // team, the goals and the activities (caregiver tasks, medications, follow-ups, referrals).
-import type { CarePlan } from '@medplum/fhirtypes';
+import type { CarePlan, CodeableConcept } from '@medplum/fhirtypes';
 import type { PlanStatus, TcmComplexity } from '../model/transition-plan.ts';
 import { PROFILES } from '../model/profiles.ts';
 import { CAREPLAN_CATEGORIES, SYSTEMS, TCM_COMPLEXITIES } from '../model/terminology.ts';
 import { ref } from './bundle-builder.ts';
 import { codeIn, defined, toIdentifier } from './datatypes.ts';
+import { transitionIdentifier } from './identifiers.ts';
 import type { ToFhirState } from './state.ts';
 
 export const TRANSITION_CATEGORY = 'transition-of-care';
@@ -16,16 +17,17 @@ export const TRANSITION_CATEGORY = 'transition-of-care';
  */
 export function addCarePlan(state: ToFhirState, careTeam: string): { carePlan: CarePlan; reference: string } {
   const { plan } = state;
-  const category = CAREPLAN_CATEGORIES[TRANSITION_CATEGORY];
   const complexity = TCM_COMPLEXITIES[plan.tcmComplexity];
   const carePlan: CarePlan = defined({
     resourceType: 'CarePlan',
     meta: { profile: [PROFILES.transitionCarePlan] },
-    identifier: [{ use: 'official', ...toIdentifier(plan.identifier) }],
+    // The plan's own identifier, and the transition identifier of its hospital stay: a CarePlan a
+    // discharge notification opened for the stay is the one this plan fills in (matched by either).
+    identifier: [{ use: 'official', ...toIdentifier(plan.identifier) }, ...(plan.hospitalStay.encounterIdentifier ? [transitionIdentifier(plan.hospitalStay.encounterIdentifier)] : [])],
     status: plan.status,
     intent: 'plan',
     category: [
-      { coding: [{ system: SYSTEMS.carePlanCategory, code: TRANSITION_CATEGORY, display: category.display }, { ...category.standard }], text: category.display },
+      transitionCategory(),
       { coding: [{ system: SYSTEMS.tcmComplexity, code: plan.tcmComplexity, display: complexity.display }], text: complexity.display },
     ],
     title: plan.title,
@@ -39,7 +41,7 @@ export function addCarePlan(state: ToFhirState, careTeam: string): { carePlan: C
     goal: [...state.goals.values()].map((g) => ref(g)),
     activity: [],
   });
-  const reference = state.builder.add(carePlan, 'conditional-update');
+  const reference = state.builder.add(carePlan, 'conditional-update', carePlan.identifier);
   return { carePlan, reference };
 }
 
@@ -51,6 +53,12 @@ export function finishCarePlan(carePlan: CarePlan, state: ToFhirState): void {
   if (carePlan.activity.length === 0) {
     delete carePlan.activity;
   }
+}
+
+/** The category every transition CarePlan carries (carebridge's code and the SNOMED CT one). */
+export function transitionCategory(): CodeableConcept {
+  const category = CAREPLAN_CATEGORIES[TRANSITION_CATEGORY];
+  return { coding: [{ system: SYSTEMS.carePlanCategory, code: TRANSITION_CATEGORY, display: category.display }, { ...category.standard }], text: category.display };
 }
 
 export function isTransitionCarePlan(carePlan: CarePlan): boolean {

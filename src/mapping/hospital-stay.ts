@@ -16,9 +16,12 @@ export function addHospitalStay(state: ToFhirState): void {
   state.hospital = builder.addShared(organizationKey(stay.dischargingOrganization), () => toOrganization(stay.dischargingOrganization));
 
   const disposition = DISCHARGE_DISPOSITIONS[stay.dischargeDisposition];
+  // Matched by the plan-item identifier or the hospital's own: the Encounter a discharge
+  // notification recorded for this stay (api/fhir/process-message.ts) is the one the plan updates.
+  const identifier = [planItemIdentifier(key, 'encounter', 'stay'), ...(stay.encounterIdentifier ? [toIdentifier(stay.encounterIdentifier)] : [])];
   const encounter: Encounter = {
     resourceType: 'Encounter',
-    identifier: [planItemIdentifier(key, 'encounter', 'stay'), ...(stay.encounterIdentifier ? [toIdentifier(stay.encounterIdentifier)] : [])],
+    identifier,
     status: 'finished',
     class: { ...STANDARD_CODES.inpatient },
     subject: ref(state.patient),
@@ -35,7 +38,7 @@ export function addHospitalStay(state: ToFhirState): void {
       },
     },
   };
-  state.encounter = builder.add(encounter, 'conditional-update');
+  state.encounter = builder.add(encounter, 'conditional-update', identifier);
 
   const diagnoses = [stay.principalDiagnosis, ...(stay.secondaryDiagnoses ?? [])];
   state.conditions = diagnoses.map((dx, i) =>

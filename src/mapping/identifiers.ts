@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Identifier } from '@medplum/fhirtypes';
 import type { PlanIdentifier } from '../model/transition-plan.ts';
-import { PLAN_ITEM_SYSTEM } from '../model/terminology.ts';
+import { ENCOUNTER_TRANSITION_SYSTEM, PLAN_ITEM_SYSTEM } from '../model/terminology.ts';
 
 export type PlanItemKind =
   | 'careplan'
@@ -38,9 +38,22 @@ export function readPlanItem(identifiers: Identifier[] | undefined): { key: stri
   return match ? { key: match[1] as string, kind: match[2] as string, localId: match[3] as string } : undefined;
 }
 
+/**
+ * The secondary identifier of the transition CarePlan of a hospital stay, from the hospital's
+ * encounter identifier: one stay, one transition, whether a plan push or a discharge
+ * notification opened it first (see api/fhir/process-message.ts).
+ */
+export function transitionIdentifier(encounter: PlanIdentifier): Identifier {
+  return { use: 'secondary', system: ENCOUNTER_TRANSITION_SYSTEM, value: planKey(encounter) };
+}
+
 /** FHIR token search value for an identifier: system|value, with | , $ and \ escaped. */
-export function identifierQuery(resourceType: string, identifier: Identifier): string {
+export function identifierToken(identifier: Identifier): string {
   const escape = (s: string): string => s.replace(/([\\|,$])/g, '\\$1');
-  const token = identifier.system ? `${escape(identifier.system)}|${escape(identifier.value ?? '')}` : escape(identifier.value ?? '');
-  return `${resourceType}?identifier=${encodeURIComponent(token)}`;
+  return identifier.system ? `${escape(identifier.system)}|${escape(identifier.value ?? '')}` : escape(identifier.value ?? '');
+}
+
+/** A conditional query on identifiers: a resource that has any of them matches (FHIR's comma is OR). */
+export function identifierQuery(resourceType: string, identifier: Identifier, ...alternatives: Identifier[]): string {
+  return `${resourceType}?identifier=${encodeURIComponent([identifier, ...alternatives].map(identifierToken).join(','))}`;
 }

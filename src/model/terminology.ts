@@ -21,6 +21,13 @@ export const PROFILE_BASE = `${CAREBRIDGE_BASE}/StructureDefinition`;
 /** Identifier system of resources that belong to one plan (tasks, follow-ups, ...): see mapping/identifiers.ts. */
 export const PLAN_ITEM_SYSTEM = `${CAREBRIDGE_BASE}/sid/plan-item`;
 
+/**
+ * Identifier system of the transition of one hospital stay: the value is a key of the hospital's
+ * encounter identifier (mapping/identifiers.ts transitionIdentifier). A plan push and a discharge
+ * notification about the same stay both give the CarePlan this identifier, which is how they meet.
+ */
+export const ENCOUNTER_TRANSITION_SYSTEM = `${CAREBRIDGE_BASE}/sid/encounter-transition`;
+
 export const SYSTEMS = {
   snomed: 'http://snomed.info/sct',
   loinc: 'http://loinc.org',

@@ -6,7 +6,8 @@
 //   accepting gets 409. Writers of one plan's Tasks hold the plan's lock (PostgreSQL: an advisory
 //   lock taken before any row lock), so on several instances exactly one acceptance wins;
 // - the plan's referral state is kept on the CarePlan (roll-up.ts), and a CarePlan is completed
-//   only when its roll-up allows it.
+//   only when its roll-up allows it; its recorded readmissions (readmission.ts) and its plan
+//   identifier survive every client write.
 import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import type { Appointment, CarePlan, OperationOutcome, Resource, Task } from '@medplum/fhirtypes';
@@ -14,6 +15,7 @@ import { CARE_TASK_LIFECYCLE, isCareTask } from './care-task.ts';
 import type { Lifecycle, Refusal, WorkflowActor } from './lifecycle.ts';
 import { checkInitial, checkTransition, isTerminal } from './lifecycle.ts';
 import { PLACED_ELSEWHERE, PLACED_ELSEWHERE_TEXT, PLACED_STATUSES, REFERRAL_LIFECYCLE, carePlanOf, isReferralTask, wasPlacedElsewhere } from './referral-task.ts';
+import { keepReadmissions } from './readmission.ts';
 import { recordedReferralState, rollUp, withReferralState } from './roll-up.ts';
 
 /** What the rules need from a store transaction (the store port's StoreTransaction is one: the core does not import the store). */
@@ -178,9 +180,24 @@ async function beforeTaskWrite(actor: WorkflowActor | undefined, current: Task |
   return undefined;
 }
 
-/** CarePlan writes by clients: carebridge's referral state is kept; completion needs the roll-up's consent. */
+/** The plan identifier a CarePlan is pushed under ("official"), as system|value. */
+function officialIdentifier(carePlan: CarePlan): string | undefined {
+  const official = carePlan.identifier?.find((i) => i.use === 'official');
+  return official ? `${official.system ?? ''}|${official.value ?? ''}` : undefined;
+}
+
+/**
+ * CarePlan writes by clients: carebridge's referral state and recorded readmissions are kept; the
+ * plan identifier, once set, stays (a discharge notification's draft gets one from the plan that
+ * fills it in, but a second plan for the same stay does not take over the first one's CarePlan);
+ * completion needs the roll-up's consent.
+ */
 async function beforeCarePlanWrite(current: CarePlan | undefined, next: CarePlan, system: WorkflowStore): Promise<Resource | void> {
-  const kept = withReferralState(next, current ? recordedReferralState(current) : undefined);
+  const was = current ? officialIdentifier(current) : undefined;
+  if (current && was !== undefined && was !== officialIdentifier(next)) {
+    throw refuse(409, `CarePlan/${current.id} is the transition of another plan: a transition keeps its plan identifier (one transition per hospital stay)`, 'CarePlan.identifier');
+  }
+  const kept = keepReadmissions(withReferralState(next, current ? recordedReferralState(current) : undefined), current);
   if (current && next.status === 'completed' && current.status !== 'completed') {
     const reference = `CarePlan/${current.id}`;
     const summary = rollUp(next, await planTasks(system, reference), await planAppointments(system, next));

@@ -172,6 +172,16 @@ describe('Bundles', () => {
     expect(texts).toEqual(expect.arrayContaining([expect.stringMatching(/^Bundle.entry\[0\].request: every entry of a transaction needs a request/), expect.stringMatching(/^Bundle.entry\[1\].fullUrl: .* is used by another entry/)]));
   });
 
+  it('judges the invariants about entry resources on the entries, not on the Bundle without them (bdl-5, bdl-12)', () => {
+    const entries = (mapped().entry ?? []).map(({ fullUrl, resource }) => ({ fullUrl, resource }));
+    expect(errors(validateFhirBundle({ resourceType: 'Bundle', type: 'collection', entry: entries }))).toEqual([]);
+    const header = { fullUrl: 'urn:uuid:11111111-2222-4333-8444-555555555555', resource: { resourceType: 'MessageHeader', eventCoding: { system: 'urn:x', code: 'y' }, source: { endpoint: 'https://ehr.example' } } as Resource };
+    const message: Bundle = { resourceType: 'Bundle', id: 'm1', type: 'message', timestamp: '2026-11-30T12:00:00Z', entry: [header, ...entries] };
+    expect(errors(validateFhirBundle(message))).toEqual([]);
+    // A message whose first resource is not its MessageHeader still breaks bdl-12.
+    expect(errors(validateFhirBundle({ ...message, entry: [...entries, header] }))).toEqual([expect.stringMatching(/bdl-12/)]);
+  });
+
   it('names the entry of a resource error', () => {
     const bundle = mapped();
     const i = bundle.entry?.findIndex((e) => e.resource?.resourceType === 'Coverage') as number;

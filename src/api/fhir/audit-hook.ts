@@ -29,6 +29,8 @@ export interface RequestAudit {
   address?: string;
   requestId?: string;
   observer: AuditObserver;
+  /** The operation of an "operation" interaction ("$process-message"). */
+  operation?: string;
   /** Set once the request's write transaction recorded its own AuditEvent. */
   recordedInTransaction: boolean;
 }
@@ -105,6 +107,7 @@ function baseInput(audit: RequestAudit, recorded: Date): Omit<AuditEventInput, '
     address: audit.address,
     requestId: audit.requestId,
     observer: audit.observer,
+    ...(audit.operation ? { operation: audit.operation } : {}),
     recorded,
   };
 }

@@ -1,6 +1,6 @@
 // GET /fhir/metadata: the CapabilityStatement, generated from supported.ts.
 import type { CapabilityStatement, CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
-import { OPERATIONS, RESOURCE_TYPES, SYSTEM_INTERACTIONS, TYPE_INTERACTIONS, searchParametersOf } from './supported.ts';
+import { INSTANTIATES, OPERATIONS, RESOURCE_TYPES, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS, TYPE_INTERACTIONS, searchParametersOf } from './supported.ts';
 
 /** How clients authenticate: SMART on FHIR, with the token endpoint in the oauth-uris extension. */
 function restSecurity(tokenUrl: string): CapabilityStatementRestSecurity {
@@ -17,6 +17,7 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
     status: 'active',
     date: startedAt,
     kind: 'instance',
+    instantiates: INSTANTIATES,
     software,
     implementation: { description: 'carebridge FHIR R4 API', url: baseUrl },
     fhirVersion: '4.0.1',
@@ -41,6 +42,7 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
           operation: OPERATIONS.filter((op) => !op.types || op.types.includes(type)).map((op) => ({ name: op.name, definition: op.definition })),
         })),
         interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
+        operation: SYSTEM_OPERATIONS.map((op) => ({ name: op.name, definition: op.definition })),
         searchParam: [
           { name: '_id', type: 'token' },
           { name: '_lastUpdated', type: 'date' },

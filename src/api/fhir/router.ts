@@ -19,6 +19,7 @@ import { capabilityStatement } from './capability.ts';
 import { conditionalUpdate, create, history, read, remove, update, validateOperation, vread } from './handlers.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { errorResponse } from './request.ts';
+import { processMessage } from './process-message.ts';
 import { search } from './search.ts';
 import { batch, transaction } from './transaction.ts';
 
@@ -120,6 +121,8 @@ export function fhirRouter(options: FhirApiOptions): Router {
       address: req.ip,
       requestId: res.locals.requestId as string | undefined,
       observer,
+      // "$validate", "$process-message": which operation, in its AuditEvent.
+      operation: interaction === 'operation' ? /\/(\$[a-z][a-z-]{0,63})$/.exec(req.path)?.[1] : undefined,
       recordedInTransaction: false,
     };
     try {
@@ -180,6 +183,8 @@ export function fhirRouter(options: FhirApiOptions): Router {
       return search(store, { ...request, query: [...request.query, ...form] }, req.params.type as string);
     }),
   );
+  // Da Vinci Unsolicited Notifications (admit, discharge): before POST /:type, which would take "$process-message" for a type.
+  router.post('/\\$process-message', handle('operation', (request, _req, store) => processMessage(store, request)));
   router.post('/:type/\\$validate', handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
   router.post('/:type/:id/\\$validate', handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
   router.post('/:type', handle('create', (request, req, store) => store.transaction((tx) => create(tx, request, req.params.type as string))));

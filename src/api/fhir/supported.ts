@@ -24,6 +24,18 @@ export const OPERATIONS: { name: string; definition: string; level: string; type
   { name: 'transition', definition: 'https://carebridge.example/fhir/OperationDefinition/CarePlan-transition', level: 'instance', types: ['CarePlan'] },
 ];
 
+/** Operations on the whole system (POST /fhir/$name), registered by router.ts. */
+export const SYSTEM_OPERATIONS: { name: string; definition: string }[] = [
+  // Da Vinci Unsolicited Notifications: admit and discharge notifications from hospitals (process-message.ts).
+  { name: 'process-message', definition: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message' },
+];
+
+/** The CapabilityStatements carebridge's API conforms to as well as R4 itself. */
+export const INSTANTIATES = [
+  // The Da Vinci Notification Receiver: $process-message, JSON, this CapabilityStatement.
+  'http://hl7.org/fhir/us/davinci-alerts/CapabilityStatement/notification-receiver',
+];
+
 /** Search parameters carebridge does not evaluate (Medplum-only, composite, special). */
 const UNSUPPORTED_SEARCH_TYPES = new Set(['composite', 'special']);
 const UNSUPPORTED_CODES = new Set(['_compartment', '_project', '_security', '_source', '_text', '_content', '_list', '_has', '_query', '_filter']);

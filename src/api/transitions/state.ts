@@ -1,11 +1,15 @@
 // GET /transitions/{id}: the plan as the discharge planner sent it (fromFhir over the stored
 // resources the caller may see) and the live state of the transition: the referrals' answers, the
-// agency that accepted, the appointments, the caregiver tasks and the last report-back.
+// agency that accepted, the appointments, the caregiver tasks, the last report-back and a
+// readmission within 30 days of the discharge.
 import type { Appointment, AppointmentResponse, Bundle, CarePlan, CodeableConcept, Communication, Observation, Organization, Reference, Resource, Task } from '@medplum/fhirtypes';
 import { fromFhir } from '../../mapping/from-fhir.ts';
 import { readPlanItem } from '../../mapping/identifiers.ts';
+import { ENCOUNTER_TRANSITION_SYSTEM } from '../../model/terminology.ts';
 import type { TransitionPlan } from '../../model/transition-plan.ts';
 import type { StoreTransaction } from '../../store/fhir-store.ts';
+import type { Readmission } from '../../workflow/readmission.ts';
+import { firstReadmission } from '../../workflow/readmission.ts';
 import type { TransitionResources } from './collect.ts';
 import { searchAll } from './collect.ts';
 
@@ -55,6 +59,8 @@ export interface TransitionState {
   appointments: { followUp?: string; appointment: string; status?: string; start?: string; responses: { actor?: string; participantStatus?: string; comment?: string }[] }[];
   caregiverTasks: { id?: string; task: string; status?: string; businessStatus?: string }[];
   lastReportBack: ReportBack | null;
+  /** The first admission within 30 days of the discharge (an admit notification flagged it), or null. */
+  readmission: Readmission | null;
 }
 
 const text = (concept: CodeableConcept | undefined): string | undefined => concept?.text ?? concept?.coding?.[0]?.display ?? concept?.coding?.[0]?.code;
@@ -72,6 +78,10 @@ function planOf(transition: TransitionResources): { plan?: TransitionPlan; planP
     }
   }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'collection', entry: [carePlan, ...transition.resources.slice(1)].map((resource) => ({ resource })) };
+  if (!carePlan.identifier?.some((i) => i.use === 'official') && carePlan.identifier?.some((i) => i.system === ENCOUNTER_TRANSITION_SYSTEM)) {
+    // Opened by a discharge notification (api/fhir/process-message.ts): no plan has been pushed yet.
+    return { planProblem: 'No plan yet: a discharge notification opened this transition; the discharge planner pushes the plan (POST /transitions) for the same stay' };
+  }
   try {
     return { plan: fromFhir(bundle) };
   } catch (err) {
@@ -153,5 +163,6 @@ export async function transitionState(store: StoreTransaction, transition: Trans
       .filter((t) => readPlanItem(t.identifier)?.kind === 'caregiver-task')
       .map((t) => ({ id: readPlanItem(t.identifier)?.localId, task: refOf(t), status: t.status, businessStatus: text(t.businessStatus) })),
     lastReportBack,
+    readmission: firstReadmission(carePlan),
   };
 }

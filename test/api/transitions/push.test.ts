@@ -8,8 +8,7 @@ import type { TransitionPlan } from '../../../src/model/transition-plan.ts';
 import type { AuthTestServer } from '../../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../../auth/support/auth-server.ts';
 import { readJson, readPlan } from '../../support/fixtures.ts';
-import type { Dump } from './support.ts';
-import { ADMIN, AGENCY_A, HOSPITAL, OTHER_HOSPITAL, PARTIES, dumpDiff, dumpSqlite } from './support.ts';
+import { ADMIN, AGENCY_A, HOSPITAL, OTHER_HOSPITAL, PARTIES, dumpSqlite, expectOnlyItsAuditEvent } from './support.ts';
 
 interface Pushed {
   id: string;
@@ -26,25 +25,6 @@ function versions(pushed: Pushed): Map<string, string> {
       return [`${type}/${id}`, version as string];
     }),
   );
-}
-
-/**
- * The refused request's AuditEvent is the one thing a refused push may add: its row, its history
- * row and sequence, and the audit trail's own bookkeeping of index rows (which may also index
- * earlier AuditEvents meanwhile). Every row about anything else is exactly as it was.
- */
-function expectOnlyItsAuditEvent(before: Dump, after: Dump): void {
-  const { added, removed } = dumpDiff(before, after);
-  const { sqlite_sequence: seqAdded, ...addedRest } = added;
-  const { sqlite_sequence: seqRemoved, ...removedRest } = removed;
-  for (const [table, rows] of [...Object.entries(addedRest), ...Object.entries(removedRest)]) {
-    for (const row of rows) {
-      expect(`${table}: ${row}`).toContain('"AuditEvent"');
-    }
-  }
-  expect(removed.resources ?? []).toEqual([]);
-  expect(added.resources?.filter((r) => r.includes('"AuditEvent"'))).toHaveLength(1);
-  expect((seqAdded ?? []).length).toBe((seqRemoved ?? []).length);
 }
 
 describe('POST /transitions', () => {
@@ -124,6 +104,15 @@ describe('POST /transitions', () => {
     const answer = await push(readPlan('heart-failure-home-health.json'), AGENCY_A);
     expect(answer.status).toBe(403);
     expect((answer.body as OperationOutcome).issue?.[0]?.code).toBe('forbidden');
+    expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
+  });
+
+  it('a second plan for the same hospital stay: 409, the first transition and the store as they were', async () => {
+    const second: TransitionPlan = { ...structuredClone(plan), identifier: { ...plan.identifier, value: `${plan.identifier.value}-bis` } };
+    const before = dumpSqlite(server.database);
+    const answer = await push(second);
+    expect(answer.status).toBe(409);
+    expect((answer.body as OperationOutcome).issue?.[0]?.expression?.[0]).toMatch(/\.resource\.identifier$/);
     expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
   });
 

@@ -152,6 +152,8 @@ describe('reading transitions', () => {
       for (const n of [1, 2]) {
         const other: TransitionPlan = structuredClone(plan);
         other.identifier = { ...plan.identifier, value: `${plan.identifier.value}-${n}` };
+        // Another stay of the same patient: one stay has one transition.
+        other.hospitalStay.encounterIdentifier = { system: 'https://harborpoint-med.example/fhir/sid/encounter', value: `HP-IP-26-09331${n}` };
         other.referrals = plan.referrals?.slice(0, n);
         other.status = n === 2 ? 'completed' : 'active';
         expect((await server.http(HOSPITAL)('POST', '/transitions', other, { 'content-type': 'application/json' })).status).toBe(201);
@@ -178,6 +180,7 @@ describe('reading transitions', () => {
       expect(first.links.next).toMatch(/_count=2&_cursor=/);
       // A transition pushed meanwhile does not shift the next page.
       const late: TransitionPlan = { ...structuredClone(plan), identifier: { ...plan.identifier, value: 'late' } };
+      late.hospitalStay.encounterIdentifier = { system: 'https://harborpoint-med.example/fhir/sid/encounter', value: 'HP-IP-26-099999' };
       expect((await server.http(HOSPITAL)('POST', '/transitions', late, { 'content-type': 'application/json' })).status).toBe(201);
       const next = (await get<List>(HOSPITAL, (first.links.next as string).slice(server.url.length))).body;
       expect(next.items.map((i) => i.id)).toEqual([id]);

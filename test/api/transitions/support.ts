@@ -1,5 +1,6 @@
 // The parties of the broadcast example (fixtures/plans/broadcast-three-agencies.json) as principals,
 // and a full dump of a SQLite store, to show that a refused push left nothing behind.
+import { expect } from '@jest/globals';
 import Database from 'better-sqlite3';
 import type { ClientRole, Principal } from '../../../src/auth/principal.ts';
 import { parseScopes } from '../../../src/auth/scopes.ts';
@@ -54,4 +55,23 @@ export function dumpDiff(before: Dump, after: Dump): { added: Record<string, str
     }
   }
   return { added, removed };
+}
+
+/**
+ * The refused request's AuditEvent is the one thing a refused push may add: its row, its history
+ * row and sequence, and the audit trail's own bookkeeping of index rows (which may also index
+ * earlier AuditEvents meanwhile). Every row about anything else is exactly as it was.
+ */
+export function expectOnlyItsAuditEvent(before: Dump, after: Dump): void {
+  const { added, removed } = dumpDiff(before, after);
+  const { sqlite_sequence: seqAdded, ...addedRest } = added;
+  const { sqlite_sequence: seqRemoved, ...removedRest } = removed;
+  for (const [table, rows] of [...Object.entries(addedRest), ...Object.entries(removedRest)]) {
+    for (const row of rows) {
+      expect(`${table}: ${row}`).toContain('"AuditEvent"');
+    }
+  }
+  expect(removed.resources ?? []).toEqual([]);
+  expect(added.resources?.filter((r) => r.includes('"AuditEvent"'))).toHaveLength(1);
+  expect((seqAdded ?? []).length).toBe((seqRemoved ?? []).length);
 }

@@ -36,6 +36,8 @@ export function broadcastPlan(tag: string, n = 3): TransitionPlan {
     ...plan,
     identifier: { ...plan.identifier, value: `${plan.identifier.value}-${tag}` },
     patient: { ...plan.patient, identifiers: plan.patient.identifiers.map((id) => ({ ...id, value: `${id.value}-${tag}` })) },
+    // Another patient, so another hospital stay: one stay has one transition.
+    hospitalStay: { ...plan.hospitalStay, encounterIdentifier: plan.hospitalStay.encounterIdentifier && { ...plan.hospitalStay.encounterIdentifier, value: `${plan.hospitalStay.encounterIdentifier.value}-${tag}` } },
     referrals: Array.from({ length: n }, (_, i) => ({ ...(plan.referrals?.[i] ?? template), id: `bcast-${i}`, agency: { ...template.agency, name: `Agency ${i}`, identifier: { system: NPI, value: agencyNpi(i) } } })),
   };
 }
