@@ -25,6 +25,7 @@ export interface PollStatus {
   lastFinishedAt?: string;
   /** The start of the last run that ended without an error. */
   lastSuccessAt?: string;
+  /** The last failed run's end and error: kept after later successes (compare with lastSuccessAt). */
   lastErrorAt?: string;
   lastError?: string;
   /** Of the last run. */

@@ -26,6 +26,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { isSupportedType } from '../../api/fhir/supported.ts';
 import type { PeerConfig } from '../../config/peers.ts';
+import { DEFAULT_POLL_PAGE_SIZE } from '../../config/peers.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import { PEER_RUN } from '../../store/sync-store.ts';
@@ -116,12 +117,20 @@ export interface PullQuery {
 /** Set by the poller on every page; a query's own values for them are dropped. */
 const POLLER_PARAMS = new Set(['_lastUpdated', '_sort', '_count', '_offset']);
 
+/** A pull query carebridge cannot run (the config's mistake, not the peer's). */
+export class PullQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PullQueryError';
+  }
+}
+
 export function parsePullQuery(query: string): PullQuery {
   const key = query.trim();
   const [path = '', rest = ''] = key.split(/\?(.*)/s);
   const resourceType = path.replace(/^\/+/, '');
   if (!isSupportedType(resourceType)) {
-    throw new PeerProtocolError(`the pull query does not search a type carebridge stores`);
+    throw new PullQueryError('the pull query does not search a resource type carebridge stores');
   }
   const params = rest
     .split('&')
@@ -153,6 +162,9 @@ function describeError(err: unknown): string {
   if (err instanceof PeerProtocolError) {
     return `page refused: ${err.message}`;
   }
+  if (err instanceof PullQueryError) {
+    return err.message;
+  }
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return `poll failed: ${err.name}${typeof code === 'string' ? ` ${code.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20)}` : ''}`;
@@ -183,7 +195,7 @@ class QueryRun {
   }
 
   async run(): Promise<void> {
-    const pageSize = (this.peer.pull?.pageSize ?? 100) as number;
+    const pageSize = this.peer.pull?.pageSize ?? DEFAULT_POLL_PAGE_SIZE;
     let cursor = (await this.store.readCursor(this.peer.name, this.query.key)) ?? new Date(this.now().getTime() - (this.deps.initialLookbackMs ?? DEFAULT_INITIAL_LOOKBACK_MS)).toISOString();
     let cursorMs = Date.parse(cursor);
     let next: string | undefined;

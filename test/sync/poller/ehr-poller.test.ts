@@ -149,6 +149,19 @@ describe('EHR poller, first and later polls', () => {
     expect(status[1]).toMatchObject({ cursor: at(15), lastSuccessAt: '2026-11-21T09:00:00.000Z', stored: 8, totalStored: 8 });
     expect(status[1]?.lastError).toBeUndefined();
   });
+
+  it('records a query it cannot run and goes on with the others', async () => {
+    await seedDischarges();
+    const peer = ehrPeer(ehr.baseUrl, { queries: ['Medication?code=x', 'Encounter?status=finished'] });
+    const result = await pollPeer(peer, { store, now });
+    expect(result.ok).toBe(false);
+    expect(result.queries.map((q) => [q.queryKey, q.ok, q.error])).toEqual([
+      ['Medication?code=x', false, 'the pull query does not search a resource type carebridge stores'],
+      ['Encounter?status=finished', true, undefined],
+    ]);
+    expect(await peerIdsOf(store, ehr.baseUrl, 'Encounter')).toHaveLength(5);
+    expect(ehr.requests.some((r) => r.startsWith('Medication'))).toBe(false);
+  });
 });
 
 describe('EHR poller, references', () => {
@@ -289,8 +302,10 @@ describe('EHR poller, untrusted resources', () => {
     );
     await ehr.seed(organization('o1'), at(0));
     await ehr.seed({ resourceType: 'Task', id: 't2', status: 'requested', intent: 'order', for: { reference: 'Patient/p2' } } as never, at(21));
-    const result = await pollPeer(ehrPeer(ehr.baseUrl, { queries: ['Task'] }), { store, now });
+    const { logger, lines } = capturingLogger();
+    const result = await pollPeer(ehrPeer(ehr.baseUrl, { queries: ['Task'] }), { store, now, logger });
     expect(result.queries[0]).toMatchObject({ ok: true, skipped: 1, stored: 2 });
+    expect(lines().filter((l) => l.message === 'poll skipped a resource').map((l) => [l.resourceType, l.peerId, l.reason])).toEqual([['Task', 't1', 'refused']]);
     expect(await peerIdsOf(store, ehr.baseUrl, 'Task')).toEqual(['t2']);
     // The refused attempt's writes (t1's patient and owner) were rolled back with it.
     expect(await peerIdsOf(store, ehr.baseUrl, 'Patient')).toEqual(['p2']);

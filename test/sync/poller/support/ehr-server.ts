@@ -16,6 +16,8 @@ export interface EhrServer {
   repo: MemoryRepository;
   /** Every request's path and query below the base, in order. */
   requests: string[];
+  /** Milliseconds each answer waits (a slow EHR). */
+  delayMs: number;
   /** Creates or updates a resource as it is (its id), last updated at `lastUpdated`. */
   seed<T extends Resource>(resource: T, lastUpdated: string): Promise<T>;
   close(): Promise<void>;
@@ -41,10 +43,14 @@ export async function startEhrServer(): Promise<EhrServer> {
   const requests: string[] = [];
   const app = express();
   let baseUrl = '';
+  let delayMs = 0;
   app.use(express.json({ type: ['application/json', 'application/fhir+json'] }));
   app.use('/fhir', async (req, res) => {
     const path = req.url.replace(/^\//, '');
     requests.push(path);
+    if (delayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
     const [outcome, resource] = await router.handleRequest({ method: req.method as 'GET', url: path, pathname: '', body: req.body, params: {}, query: {}, headers: req.headers }, repo);
     let body: Resource = resource ?? outcome;
     if (body.resourceType === 'Bundle' && body.type === 'searchset') {
@@ -60,6 +66,12 @@ export async function startEhrServer(): Promise<EhrServer> {
     baseUrl,
     repo,
     requests,
+    get delayMs() {
+      return delayMs;
+    },
+    set delayMs(ms: number) {
+      delayMs = ms;
+    },
     seed: <T extends Resource>(resource: T, lastUpdated: string) =>
       repo.withSeeding(async () => (await repo.updateResource({ ...resource, meta: { ...resource.meta, versionId: String(Date.now()), lastUpdated } })) as T),
     close: async () => {
