@@ -5,6 +5,7 @@ import type { SearchRequest } from '@medplum/core';
 import type { StoreCaller } from './access.ts';
 import type { AuthStore } from './auth-store.ts';
 import type { OutboxRouter, OutboxStore } from './outbox.ts';
+import type { SyncStore, SyncTransaction } from './sync-store.ts';
 
 /** Types whose index rows may be written later (CreateOptions.deferIndex): carebridge's own records. */
 export const DEFERRABLE_TYPES: ReadonlySet<string> = new Set(['AuditEvent', 'Provenance']);
@@ -79,7 +80,7 @@ export interface SearchOptions {
 }
 
 /** What can be done inside one transaction: all of it commits, or none of it. */
-export interface StoreTransaction {
+export interface StoreTransaction extends SyncTransaction {
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   create(resource: Resource, options?: CreateOptions): Promise<WriteResult>;
   update(resource: Resource, options?: UpdateOptions): Promise<WriteResult>;
@@ -87,7 +88,7 @@ export interface StoreTransaction {
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
 }
 
-export interface FhirStore extends StoreTransaction, AuthStore, OutboxStore {
+export interface FhirStore extends StoreTransaction, AuthStore, OutboxStore, SyncStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Runs `work` in one database transaction (retried when the database asks for it). */
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;

@@ -3,8 +3,9 @@
 import { compartmentParamPairs } from '../../search/compartment.ts';
 import { DEFAULT_REFERRAL_ENDS_ON } from '../access.ts';
 import type { Dialect, SqlExecutor } from './executor.ts';
+import { SYNC_MIGRATION } from './sync-sql.ts';
 
-interface Migration {
+export interface Migration {
   version: number;
   description: string;
   statements: (d: Dialect) => string[];
@@ -181,6 +182,10 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
 ];
+
+// Migrations kept beside the SQL they serve (sync-sql.ts), run in version order with the rest.
+MIGRATIONS.push(SYNC_MIGRATION);
+MIGRATIONS.sort((a, b) => a.version - b.version);
 
 export const INDEX_TABLE_NAMES = INDEX_TABLES.map(([table]) => table);
 

@@ -13,6 +13,8 @@ import { claimSql, countSql, deferSql, listSql, releaseSql, replaySql, settleSql
 import type { SqlExecutor } from './executor.ts';
 import { readHistory, readVersion } from './history-sql.ts';
 import { currentSchemaVersion } from './schema.ts';
+import { claimLeaseSql, pollStatusSql, readCursorSql, recordPollRunSql, releaseLeaseSql } from './sync-sql.ts';
+import type { PollRunRecord, PollStatus } from '../sync-store.ts';
 import { DEFAULT_SETTINGS, SqlTransaction } from './sql-transaction.ts';
 import type { TransactionSettings } from './sql-transaction.ts';
 
@@ -120,6 +122,10 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
     return this.transaction((tx) => tx.delete(resourceType, id));
   }
 
+  override writeCursor(peer: string, queryKey: string, cursor: string): Promise<void> {
+    return this.transaction((tx) => tx.writeCursor(peer, queryKey, cursor));
+  }
+
   vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
     return readVersion(this.reader, resourceType, id, versionId);
   }
@@ -140,6 +146,28 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
 
   schemaVersion(): Promise<number> {
     return currentSchemaVersion(this.reader);
+  }
+
+  // SyncStore: cursors and status are read on the read connection; leases and runs are written in
+  // a transaction of their own, as carebridge.
+  readCursor(peer: string, queryKey: string): Promise<string | undefined> {
+    return readCursorSql(this.reader, peer, queryKey);
+  }
+
+  claimLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.runTransaction(undefined, (tx) => tx.withSyncSql((db, now) => claimLeaseSql(db, name, holder, ttlMs, now.getTime())));
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.runTransaction(undefined, (tx) => tx.withSyncSql((db) => releaseLeaseSql(db, name, holder)));
+  }
+
+  recordPollRun(peer: string, queryKey: string, run: PollRunRecord): Promise<void> {
+    return this.runTransaction(undefined, (tx) => tx.withSyncSql((db) => recordPollRunSql(db, peer, queryKey, run)));
+  }
+
+  pollStatus(peer?: string): Promise<PollStatus[]> {
+    return pollStatusSql(this.reader, peer);
   }
 }
 
@@ -244,6 +272,30 @@ class CallerStore implements FhirStore {
 
   schemaVersion(): Promise<number> {
     return this.base.schemaVersion();
+  }
+
+  writeCursor(peer: string, queryKey: string, cursor: string): Promise<void> {
+    return this.transaction((tx) => tx.writeCursor(peer, queryKey, cursor));
+  }
+
+  readCursor(...args: Parameters<FhirStore['readCursor']>): ReturnType<FhirStore['readCursor']> {
+    return this.base.readCursor(...args);
+  }
+
+  claimLease(...args: Parameters<FhirStore['claimLease']>): ReturnType<FhirStore['claimLease']> {
+    return this.base.claimLease(...args);
+  }
+
+  releaseLease(...args: Parameters<FhirStore['releaseLease']>): ReturnType<FhirStore['releaseLease']> {
+    return this.base.releaseLease(...args);
+  }
+
+  recordPollRun(...args: Parameters<FhirStore['recordPollRun']>): ReturnType<FhirStore['recordPollRun']> {
+    return this.base.recordPollRun(...args);
+  }
+
+  pollStatus(...args: Parameters<FhirStore['pollStatus']>): ReturnType<FhirStore['pollStatus']> {
+    return this.base.pollStatus(...args);
   }
 
   close(): Promise<void> {

@@ -20,6 +20,7 @@ import { resolveAccess, visibleWhere } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { INDEX_TABLE_NAMES } from './schema.ts';
 import { runSearch } from './search-sql.ts';
+import { writeCursorSql } from './sync-sql.ts';
 
 interface ResourceRow {
   author_org?: string | null;
@@ -132,6 +133,15 @@ export class SqlTransaction implements StoreTransaction {
 
   async search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     return runSearch(this.db, request, options, await this.resolvedAccess());
+  }
+
+  writeCursor(peer: string, queryKey: string, cursor: string): Promise<void> {
+    return writeCursorSql(this.db, peer, queryKey, cursor, this.now().toISOString());
+  }
+
+  /** Runs sync bookkeeping (sync-sql.ts: leases, poll status) on this transaction's connection. */
+  withSyncSql<T>(work: (db: SqlExecutor, now: Date) => Promise<T>): Promise<T> {
+    return work(this.db, this.now());
   }
 
   /** Transaction-scoped locks on named groups (see StoreCaller.writeLocks), taken in one order. */

@@ -24,7 +24,7 @@ interface Pusher {
 }
 
 /** A peer's organization reads as the client role of its kind would, with every read scope. */
-export function peerCaller(peer: PeerConfig): StoreCaller {
+export function peerReader(peer: PeerConfig): StoreCaller {
   const principal: Principal = {
     clientId: `peer:${peer.name}`,
     clientName: peer.name,
@@ -43,7 +43,7 @@ function ownedBy(resource: Resource | undefined, organizationIds: readonly strin
 export function peerRouter(peers: readonly PeerConfig[]): OutboxRouter | undefined {
   const pushers: Pusher[] = peers
     .filter((peer) => peer.push && peer.kind !== 'payer')
-    .map((peer) => ({ name: peer.name, types: new Set(peer.push?.resourceTypes), organizationKey: organizationKey(peer.organization), caller: peerCaller(peer) }));
+    .map((peer) => ({ name: peer.name, types: new Set(peer.push?.resourceTypes), organizationKey: organizationKey(peer.organization), caller: peerReader(peer) }));
   if (pushers.length === 0) {
     return undefined;
   }

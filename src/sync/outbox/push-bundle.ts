@@ -7,7 +7,8 @@
 // change is a few entries, not its whole graph.
 import type { Bundle, BundleEntry, Reference, Resource } from '@medplum/fhirtypes';
 import { v5 } from 'uuid';
-import { CAREBRIDGE_RESOURCE_SYSTEM, carebridgeIdentifier, originIdAt } from '../identity.ts';
+import { CAREBRIDGE_RESOURCE_SYSTEM, carebridgeIdentifier } from '../identity.ts';
+import { peerIdOf } from '../origin-identifier.ts';
 
 const URN_NAMESPACE = '0d7c3b9e-2a4f-4e61-8f3d-5b1a9c7e2d40';
 const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/;
@@ -105,7 +106,7 @@ export async function pushBundle(change: PushedChange, read: ReadResource, fhirB
   }
   const main = change.resource;
   const originIds = new Map<string, string>();
-  const mainOrigin = originIdAt(main, fhirBaseUrl);
+  const mainOrigin = peerIdOf(main, fhirBaseUrl);
   if (mainOrigin) {
     originIds.set(key, mainOrigin);
   }
@@ -122,7 +123,7 @@ export async function pushBundle(change: PushedChange, read: ReadResource, fhirB
     if (!resource) {
       continue;
     }
-    const theirs = originIdAt(resource, fhirBaseUrl);
+    const theirs = peerIdOf(resource, fhirBaseUrl);
     if (theirs) {
       originIds.set(toKey, theirs);
     } else {
