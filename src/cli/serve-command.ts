@@ -189,7 +189,9 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
     store.configure({ referralEndsOn: settings.config.referralAccess.endsOnStatus });
   }
   const backgroundJobs = env.CAREBRIDGE_BACKGROUND_JOBS !== 'false';
-  const sync = await startSync({ store, peers: settings.config?.peers ?? [], logger, dispatch: backgroundJobs });
+  // What subscribers reach the server at: the same URL initServer announces.
+  const publicUrl = env.PUBLIC_URL || `http://${env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1'}:${port}`;
+  const sync = await startSync({ store, peers: settings.config?.peers ?? [], logger, dispatch: backgroundJobs, fhirBaseUrl: `${publicUrl}/fhir` });
   const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: backgroundJobs });
   if (cluster.isPrimary) {
     io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);

@@ -19,6 +19,8 @@ export interface AccessScope {
   readableTypes: ReadonlySet<string>;
   /** Resources the caller's organization created stay visible to it outside any compartment. */
   ownAuthored: boolean;
+  /** Types visible to the organization that created them, and to nobody else but admins (Subscription). */
+  ownAuthoredTypes?: readonly string[];
   /** Resources assigned to another organization through these reference parameters are hidden
    *  (agencies do not see each other's referrals of a broadcast: Task.owner, ServiceRequest.performer). */
   foreignAssignments: readonly { resourceType: string; code: string }[];

@@ -14,6 +14,12 @@ export interface OutboxEntry {
   resourceType: string;
   resourceId: string;
   versionId: string;
+  /**
+   * The event's number in its destination's numbered stream (a subscription's
+   * eventsSinceSubscriptionStart), from RoutingContext.nextEventNumbers in the same transaction.
+   * A numbered row is owed to its destination as it is: it is never superseded.
+   */
+  eventNumber?: number;
 }
 
 /**
@@ -58,7 +64,20 @@ export interface DeliveryQuery {
   state?: DeliveryState;
   /** Rows with id above this (paging). */
   afterId?: number;
+  /** Numbered rows only, with event numbers in this range (inclusive), in event order. */
+  eventNumbers?: { from: number; to: number };
   limit: number;
+}
+
+/** A numbered destination's stream (a subscription's): how many events, when last heard from us. */
+export interface StreamState {
+  destination: string;
+  /** The last event number given out (0: none yet). */
+  lastEventNumber: number;
+  /** When the last delivery to the destination was settled as delivered, if one was. */
+  lastDeliveredMs?: number;
+  /** When the last keep-alive was claimed, if one was. */
+  lastKeepAliveMs?: number;
 }
 
 export interface DeliveryCounts {
@@ -90,6 +109,14 @@ export interface OutboxStore {
   countDeliveries(): Promise<DeliveryCounts[]>;
   /** Dead (or, for one id, also pending-and-waiting) rows back to pending, due now, with a fresh retry window; how many. */
   replayDeliveries(selector: ReplaySelector): Promise<number>;
+  /** The stream of a numbered destination (lastEventNumber 0 when it has none). */
+  streamState(destination: string): Promise<StreamState>;
+  /**
+   * Whether to send the destination a keep-alive (a subscription's heartbeat) now: true when
+   * nothing was delivered to it and no keep-alive was claimed since `quietSinceMs`, and then the
+   * claim is recorded (as `nowMs`) — so of several instances asking at once, exactly one is told to send.
+   */
+  claimKeepAlive(destination: string, quietSinceMs: number, nowMs: number): Promise<boolean>;
 }
 
 /** What the router may ask about a transaction's writes, on the transaction's own connection. */
@@ -104,6 +131,18 @@ export interface RoutingContext {
   patientOf(resourceType: string, id: string): Promise<string>;
   /** Reads and searches as carebridge itself, inside the transaction. */
   system: StoreTransaction;
+  /**
+   * Reserves `count` consecutive event numbers of the destination's stream and returns the first.
+   * The counter row is written (and on PostgreSQL locked) in this transaction: numbers of
+   * committed transactions have no gaps and follow commit order; a rollback gives them back.
+   */
+  nextEventNumbers(destination: string, count: number): Promise<number>;
+  /**
+   * A value that changes whenever a resource of the type is written and committed (creates,
+   * updates, deletes): the key of a cache of, say, the active Subscriptions. Costs one aggregate
+   * over that type's current rows.
+   */
+  changeMark(resourceType: string): Promise<string>;
 }
 
 /** Decides, inside the write transaction, which destinations each written version goes to. */

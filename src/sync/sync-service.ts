@@ -1,7 +1,8 @@
-// carebridge's side of the conversation with its peers, as one running thing: the outbox router on
-// every write (in every worker), and the dispatcher that sends (in one worker per instance: on
-// SQLite one dispatcher in all; on PostgreSQL one per instance, claiming side by side).
-import type { PeerConfig } from '../config/peers.ts';
+// carebridge's side of the conversation with its peers and subscribers, as one running thing: the
+// outbox routers on every write (in every worker: peers by tenancy, Subscriptions by topic, filters
+// and tenancy), and the dispatcher that sends, with the subscriptions' heartbeats (in one worker
+// per instance: on SQLite one dispatcher in all; on PostgreSQL one per instance, side by side).
+import type { PeerConfig, RetryPolicy } from '../config/peers.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import type { PeerClientOptions } from './connectors/peer-client.ts';
@@ -10,6 +11,10 @@ import type { Deliverer } from './outbox/deliverers.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
 import type { DispatcherOptions } from './outbox/dispatcher.ts';
 import { peerRouter } from './outbox/peer-router.ts';
+import { SUBSCRIPTION_RETRY, SubscriptionDeliverer } from './outbox/subscription-deliverer.ts';
+import { SubscriptionRouter, composeRouters, subscriptionIdOf } from './outbox/subscription-router.ts';
+import { SubscriptionHeartbeat } from './subscription-heartbeat.ts';
+import { PollScheduler } from './poller/poll-scheduler.ts';
 
 export interface SyncOptions {
   store: FhirStore;
@@ -19,16 +24,26 @@ export interface SyncOptions {
   dispatch: boolean;
   peerClient?: PeerClientOptions;
   dispatcher?: Partial<Omit<DispatcherOptions, 'store' | 'logger' | 'delivererFor' | 'retryFor'>>;
+  /** carebridge's /fhir base URL as subscribers reach it (notifications' references). */
+  fhirBaseUrl: string;
+  /** Heartbeat tick (default HEARTBEAT_TICK_MS); 0: no heartbeat timer (tests tick by hand). */
+  heartbeatTickMs?: number;
+  /** Run the EHR pollers on their schedules (default true; tests trigger them by hand). */
+  poll?: boolean;
+  /** Retries of subscription deliveries (default SUBSCRIPTION_RETRY). */
+  subscriptionRetry?: RetryPolicy;
 }
 
 export interface RunningSync {
   dispatcher?: Dispatcher;
+  heartbeat?: SubscriptionHeartbeat;
+  poller?: PollScheduler;
   stop(): Promise<void>;
 }
 
 export async function startSync(options: SyncOptions): Promise<RunningSync> {
   const { store, peers, logger } = options;
-  const router = peerRouter(peers);
+  const router = composeRouters(peerRouter(peers), new SubscriptionRouter({ logger }));
   if (router) {
     store.configure({ outboxRouter: router });
   }
@@ -41,12 +56,23 @@ export async function startSync(options: SyncOptions): Promise<RunningSync> {
   };
   const deliverers: Map<string, Deliverer> = peerDeliverers(peers, read, options.peerClient);
   const byName = new Map(peers.map((peer) => [peer.name, peer]));
+  const subscriptions = new SubscriptionDeliverer({ store, fhirBaseUrl: options.fhirBaseUrl, logger, fetch: options.peerClient?.fetch, clock: options.dispatcher?.clock });
+  const onSettled = options.dispatcher?.onSettled;
   const dispatcher = new Dispatcher({
     ...options.dispatcher,
     store,
     logger,
-    delivererFor: (destination) => deliverers.get(destination),
-    retryFor: (destination) => byName.get(destination)?.limits.retry ?? { initialDelayMs: 1000, maxDelayMs: 15 * 60_000, windowHours: 72 },
+    delivererFor: (destination) => (subscriptionIdOf(destination) !== undefined ? subscriptions : deliverers.get(destination)),
+    retryFor: (destination) =>
+      subscriptionIdOf(destination) !== undefined ? (options.subscriptionRetry ?? SUBSCRIPTION_RETRY) : (byName.get(destination)?.limits.retry ?? { initialDelayMs: 1000, maxDelayMs: 15 * 60_000, windowHours: 72 }),
+    onSettled: (delivery, settlement) => {
+      const subscription = subscriptionIdOf(delivery.destination);
+      // Given up on an event (or its handshake): the Subscription is in error until its subscriber re-activates it.
+      if (subscription !== undefined && settlement.state === 'dead') {
+        void subscriptions.markError(subscription, settlement.error);
+      }
+      onSettled?.(delivery, settlement);
+    },
   });
   if (store.kind === 'sqlite') {
     // SQLite has one dispatcher (this one): leases left by a process that died are released now,
@@ -54,9 +80,24 @@ export async function startSync(options: SyncOptions): Promise<RunningSync> {
     await store.releaseLeases();
   }
   dispatcher.start();
-  logger.info('outbox dispatcher started', { holder: dispatcher.holder, destinations: [...deliverers.keys()] });
+  const heartbeat = new SubscriptionHeartbeat({ store, deliverer: subscriptions, logger, clock: options.dispatcher?.clock, tickMs: options.heartbeatTickMs });
+  if (options.heartbeatTickMs !== 0) {
+    heartbeat.start();
+  }
+  // EHR polling on each peer's schedule; a lease per peer keeps it to one instance at a time.
+  const poller = new PollScheduler({ store, peers, logger });
+  if (options.poll !== false) {
+    poller.start();
+  }
+  logger.info('sync started', { holder: dispatcher.holder, destinations: [...deliverers.keys()], polled: poller.peerNames });
   return {
     dispatcher,
-    stop: () => dispatcher.stop(),
+    heartbeat,
+    poller,
+    stop: async () => {
+      await poller.stop();
+      await heartbeat.stop();
+      await dispatcher.stop();
+    },
   };
 }

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, CapabilityStatement, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
-import { RESOURCE_TYPES, searchParametersOf } from '../../src/api/fhir/supported.ts';
+import { DEFINITION_TYPES, RESOURCE_TYPES, searchParametersOf } from '../../src/api/fhir/supported.ts';
 import type { TestServer } from './support/server.ts';
 import { fhirFetch } from './support/server.ts';
 import { startSqliteServer } from './support/server.ts';
@@ -183,8 +183,11 @@ describe('GET /fhir/metadata', () => {
   it('lists every supported type with its interactions and search parameters', async () => {
     const response = await fhirFetch<CapabilityStatement>(server, 'metadata');
     expect(response.status).toBe(200);
-    const resources = response.body.rest?.[0]?.resource ?? [];
-    expect(resources.map((r) => r.type).sort()).toEqual([...RESOURCE_TYPES].sort());
+    const all = response.body.rest?.[0]?.resource ?? [];
+    expect(all.map((r) => r.type).sort()).toEqual([...RESOURCE_TYPES, ...DEFINITION_TYPES.map((d) => d.type)].sort());
+    // The subscription topics (Basic) are read-only definitions; every stored type has every interaction.
+    expect(all.find((r) => r.type === 'Basic')?.interaction?.map((i) => i.code)).toEqual(['read', 'search-type']);
+    const resources = all.filter((r) => r.type !== 'Basic');
     for (const resource of resources) {
       expect(resource.interaction?.map((i) => i.code)).toEqual(expect.arrayContaining(['read', 'vread', 'create', 'update', 'delete', 'search-type', 'history-instance']));
       expect(resource.searchParam?.map((p) => p.name)).toEqual(searchParametersOf(resource.type as (typeof RESOURCE_TYPES)[number]).map((p) => p.name));

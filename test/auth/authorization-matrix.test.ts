@@ -16,18 +16,20 @@ import { startAuthTestServer } from './support/auth-server.ts';
 const ORG = 'http://example.org/orgs';
 const DIRECTORY = ['Organization', 'Practitioner', 'PractitionerRole', 'Location'];
 const AUDIT = ['AuditEvent', 'Provenance'];
+/** "A subscriber sees only what its tenant may see": every role subscribes, and sees only its own Subscriptions. */
+const OWN = ['Subscription'];
 const CLINICAL = RESOURCE_TYPES.filter((t) => !DIRECTORY.includes(t) && !AUDIT.includes(t));
 
 /** What each role may do, from the issue: "hospital reads and writes the transitions it sent…". */
 const SPEC: Record<ClientRole, { read: string[]; create: string[]; update: string[]; delete: string[] }> = {
   hospital: { read: [...CLINICAL, ...DIRECTORY], create: [...CLINICAL, ...DIRECTORY], update: [...CLINICAL, ...DIRECTORY], delete: [...CLINICAL, ...DIRECTORY] },
   agency: {
-    read: ['CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment', 'AppointmentResponse', 'Coverage', 'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement', ...DIRECTORY],
-    create: ['AppointmentResponse', 'Observation', 'Communication'],
-    update: ['Task', 'AppointmentResponse', 'Observation', 'Communication'],
-    delete: ['Observation', 'Communication'],
+    read: ['CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment', 'AppointmentResponse', 'Coverage', 'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement', ...DIRECTORY, ...OWN],
+    create: ['AppointmentResponse', 'Observation', 'Communication', ...OWN],
+    update: ['Task', 'AppointmentResponse', 'Observation', 'Communication', ...OWN],
+    delete: ['Observation', 'Communication', ...OWN],
   },
-  'case-management': { read: ['Coverage', 'CoverageEligibilityResponse', 'Patient', 'CarePlan', 'Organization'], create: [], update: [], delete: [] },
+  'case-management': { read: ['Coverage', 'CoverageEligibilityResponse', 'Patient', 'CarePlan', 'Organization', ...OWN], create: [...OWN], update: [...OWN], delete: [...OWN] },
   // "Audit records are readable only by admin clients" — and written only by carebridge.
   admin: { read: [...RESOURCE_TYPES], create: [...CLINICAL, ...DIRECTORY], update: [...CLINICAL, ...DIRECTORY], delete: [...CLINICAL, ...DIRECTORY] },
 };
@@ -65,8 +67,8 @@ function expected(role: ClientRole, type: string, interaction: Interaction, tena
   }
   if (action === 'create') {
     // Creating about the other tenant's patient; directory data is about no patient, and a new
-    // Patient is its own.
-    return visible || type === 'Patient' ? 'allowed' : 'forbidden';
+    // Patient or Subscription is its own.
+    return visible || type === 'Patient' || OWN.includes(type) ? 'allowed' : 'forbidden';
   }
   // Updating or deleting the other tenant's data: hidden, or (directory data) not the caller's.
   return visible ? 'forbidden' : 'hidden';
@@ -96,7 +98,7 @@ async function seedWorld(store: FhirStore, role: ClientRole, orgIds: Record<stri
       const referralId = (await tx.create(referral)).version.id;
       await tx.create({ ...minimalResource('CareTeam', patient), participant: [{ member: { display: 'case manager' }, onBehalfOf: { reference: `Organization/${orgIds[`c${suffix}`]}` } }] } as Resource);
       for (const type of RESOURCE_TYPES) {
-        if (type === 'Patient' || AUDIT.includes(type) || (role === 'agency' && AGENCY_AUTHORED.includes(type))) {
+        if (type === 'Patient' || AUDIT.includes(type) || OWN.includes(type) || (role === 'agency' && AGENCY_AUTHORED.includes(type))) {
           continue;
         }
         ids[type] = role === 'agency' && type === 'Task' ? referralId : (await tx.create(minimalResource(type, patient, { organizationId: orgIds.a1 }))).version.id;
@@ -110,6 +112,9 @@ async function seedWorld(store: FhirStore, role: ClientRole, orgIds: Record<stri
     }
     for (const type of AUDIT) {
       ids[type] = (await store.create(minimalResource(type, patient, { organizationId: orgIds.a1 }))).version.id;
+    }
+    for (const type of OWN) {
+      ids[type] = (await store.forCaller(callerFor(tenant)).create(minimalResource(type, patient))).version.id;
     }
     for (const [type, id] of Object.entries(ids)) {
       const pair = resources.get(type) ?? ['', ''];

@@ -32,6 +32,16 @@ function everythingTo(destinations: string[]): OutboxRouter {
   };
 }
 
+/** Every write to `destination` as a numbered event (a subscription's stream: one ordering key). */
+function numberedTo(destination: string): OutboxRouter {
+  return {
+    route: async (written, context) => {
+      const first = await context.nextEventNumbers(destination, written.length);
+      return written.map((v, i) => ({ destination, patientId: '', resourceType: v.resourceType, resourceId: v.id, versionId: v.versionId, eventNumber: first + i }));
+    },
+  };
+}
+
 export function describeOutboxContract(name: string, factory: StoreFactory, openAnother: (store: FhirStore) => Promise<FhirStore>, concurrentAcrossStores: boolean): void {
   describe(`${name} store, outbox`, () => {
     let store: FhirStore;
@@ -168,6 +178,71 @@ export function describeOutboxContract(name: string, factory: StoreFactory, open
       const page2 = await store.listDeliveries({ destination: dest, limit: 2, afterId: (await store.listDeliveries({ destination: dest, limit: 2 }))[1]?.id });
       expect(page1).toBeDefined();
       expect(page2).toHaveLength(1);
+    });
+
+    it('numbers a stream without gaps, gives a rolled-back transaction\'s numbers back, and never supersedes a numbered row', async () => {
+      const dest = `subscription/${randomUUID().slice(0, 8)}`;
+      store.configure({ outboxRouter: numberedTo(dest) });
+      const { version } = await store.create(patient('N'));
+      await store.update({ ...(version.resource as Resource), name: [{ family: 'N2' }] } as Resource);
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.create(patient('rolled back'));
+          throw new Error('no');
+        }),
+      ).rejects.toThrow('no');
+      await store.transaction(async (tx) => {
+        await tx.create(patient('A'));
+        await tx.create(patient('B'));
+      });
+      const rows = await store.listDeliveries({ destination: dest, limit: 10 });
+      expect(rows.map((d) => d.eventNumber)).toEqual([1, 2, 3, 4]);
+      expect((await store.streamState(dest)).lastEventNumber).toBe(4);
+      // Version 2 was sent with event 1's delivery: event 2 is still owed, as is everything after.
+      const [head] = (await claimAll('h1')).filter((d) => d.destination === dest);
+      expect(head?.eventNumber).toBe(1);
+      await store.settleDelivery('h1', head?.id as number, { state: 'delivered', sentVersionId: '2' });
+      expect((await pendingOf(dest)).map((d) => d.eventNumber)).toEqual([2, 3, 4]);
+      expect((await store.listDeliveries({ destination: dest, eventNumbers: { from: 2, to: 3 }, limit: 10 })).map((d) => [d.eventNumber, d.resourceId])).toEqual([
+        [2, version.id],
+        [3, rows[2]?.resourceId],
+      ]);
+      const state = await store.streamState(dest);
+      expect(state.lastDeliveredMs).toBeGreaterThan(0);
+      expect((await store.streamState('subscription/none')).lastEventNumber).toBe(0);
+    });
+
+    it('numbers writes of two instances at once in commit order, without gaps', async () => {
+      const dest = `subscription/${randomUUID().slice(0, 8)}`;
+      store.configure({ outboxRouter: numberedTo(dest) });
+      other.configure({ outboxRouter: numberedTo(dest) });
+      const writer = async (db: FhirStore, tag: string): Promise<void> => {
+        for (let i = 0; i < 10; i += 1) {
+          await db.create(patient(`${tag}${i}`));
+        }
+      };
+      await Promise.all([writer(store, 'S'), writer(concurrentAcrossStores ? other : store, 'O')]);
+      const rows = await store.listDeliveries({ destination: dest, limit: 100 });
+      // In outbox order (the order the dispatcher sends in) the numbers run 1..20.
+      expect(rows.map((d) => d.eventNumber)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      other.configure({ outboxRouter: undefined });
+    });
+
+    it('grants a keep-alive once per quiet period, to one of several instances asking at once', async () => {
+      const dest = `subscription/${randomUUID().slice(0, 8)}`;
+      const now = Date.now();
+      const answers = await Promise.all([store.claimKeepAlive(dest, now - 30_000, now), (concurrentAcrossStores ? other : store).claimKeepAlive(dest, now - 30_000, now)]);
+      expect(answers.filter(Boolean)).toHaveLength(1);
+      expect(await store.claimKeepAlive(dest, now - 30_000, now + 1000)).toBe(false);
+      expect(await store.claimKeepAlive(dest, now + 31_000 - 30_000, now + 31_000)).toBe(true);
+      expect((await store.streamState(dest)).lastKeepAliveMs).toBe(now + 31_000);
+      // Something delivered since the quiet period began: no keep-alive.
+      const numbered = `subscription/${randomUUID().slice(0, 8)}`;
+      store.configure({ outboxRouter: numberedTo(numbered) });
+      await store.create(patient('K'));
+      const [row] = (await claimAll('h1')).filter((d) => d.destination === numbered);
+      await store.settleDelivery('h1', row?.id as number, { state: 'delivered', sentVersionId: '1' });
+      expect(await store.claimKeepAlive(numbered, Date.now() - 30_000, Date.now())).toBe(false);
     });
 
     it('never lets two dispatchers hold one row at the same time', async () => {

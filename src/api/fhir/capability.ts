@@ -1,6 +1,11 @@
 // GET /fhir/metadata: the CapabilityStatement, generated from supported.ts.
-import type { CapabilityStatement, CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
-import { INSTANTIATES, OPERATIONS, RESOURCE_TYPES, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS, TYPE_INTERACTIONS, searchParametersOf } from './supported.ts';
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
+import { SUBSCRIPTION_TOPICS } from '../../subscriptions/topics.ts';
+import { DEFINITION_TYPES, INSTANTIATES, OPERATIONS, RESOURCE_TYPES, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS, TYPE_INTERACTIONS, searchParametersOf } from './supported.ts';
+
+/** Subscriptions R5 Backport IG: the topic canonicals a Subscription may name in criteria. */
+const TOPIC_CANONICAL = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical';
+const BACKPORT_SUBSCRIPTION = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription';
 
 /** How clients authenticate: SMART on FHIR, with the token endpoint in the oauth-uris extension. */
 function restSecurity(tokenUrl: string): CapabilityStatementRestSecurity {
@@ -26,8 +31,10 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
       {
         mode: 'server',
         ...(security ? { security: restSecurity(security.tokenUrl) } : {}),
-        resource: RESOURCE_TYPES.map((type) => ({
+        resource: [
+          ...RESOURCE_TYPES.map((type): CapabilityStatementRestResource => ({
           type,
+          ...(type === 'Subscription' ? { extension: SUBSCRIPTION_TOPICS.map((topic) => ({ url: TOPIC_CANONICAL, valueCanonical: topic.url })), supportedProfile: [BACKPORT_SUBSCRIPTION] } : {}),
           profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
           interaction: TYPE_INTERACTIONS.map((code) => ({ code })),
           versioning: 'versioned-update',
@@ -41,6 +48,9 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
           searchParam: searchParametersOf(type).map((sp) => ({ name: sp.name, type: sp.type as 'token', ...(sp.definition ? { definition: sp.definition } : {}) })),
           operation: OPERATIONS.filter((op) => !op.types || op.types.includes(type)).map((op) => ({ name: op.name, definition: op.definition })),
         })),
+          // The subscription topics in the IG's R4 form, read-only (api/fhir/subscription-operations.ts).
+          ...DEFINITION_TYPES.map(({ type, interactions }) => ({ type, profile: `http://hl7.org/fhir/StructureDefinition/${type}`, interaction: interactions.map((code) => ({ code })) })),
+        ],
         interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
         operation: SYSTEM_OPERATIONS.map((op) => ({ name: op.name, definition: op.definition })),
         searchParam: [

@@ -21,6 +21,7 @@ import type { FhirRequest, FhirResponse } from './request.ts';
 import { errorResponse } from './request.ts';
 import { processMessage } from './process-message.ts';
 import { search } from './search.ts';
+import { eventsOperation, statusOperation, topicRead, topicSearch } from './subscription-operations.ts';
 import { batch, transaction } from './transaction.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
@@ -174,6 +175,13 @@ export function fhirRouter(options: FhirApiOptions): Router {
       return bundle.type === 'transaction' ? transaction(store, request, bundle) : batch(store, request, bundle);
     }),
   );
+  // Subscriptions (R5 Backport IG): the topics as Basic resources, $status and $events. Before the
+  // generic routes: /Subscription/$status would read as an id.
+  router.get('/Basic', handle('search-type', (request) => topicSearch(request)));
+  router.get('/Basic/:id', handle('read', (_request, req) => topicRead(req.params.id as string)));
+  router.get('/Subscription/\\$status', handle('operation', (request, _req, store) => statusOperation(store, request)));
+  router.get('/Subscription/:id/\\$status', handle('operation', (request, req, store) => statusOperation(store, request, req.params.id as string)));
+  router.get('/Subscription/:id/\\$events', handle('operation', (request, req, store) => eventsOperation(store, request, req.params.id as string)));
   router.get('/:type', handle('search-type', (request, req, store) => search(store, request, req.params.type as string)));
   router.post(
     '/:type/_search',

@@ -6,10 +6,16 @@ export const RESOURCE_TYPES = [
   'Patient', 'Encounter', 'Condition', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest',
   'Appointment', 'AppointmentResponse', 'Coverage', 'CoverageEligibilityRequest', 'CoverageEligibilityResponse',
   'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement', 'Practitioner', 'PractitionerRole',
-  'RelatedPerson', 'Organization', 'Location', 'Provenance', 'AuditEvent',
+  'RelatedPerson', 'Organization', 'Location', 'Provenance', 'AuditEvent', 'Subscription',
 ] as const;
 
 export type SupportedType = (typeof RESOURCE_TYPES)[number];
+
+/**
+ * Types carebridge serves read-only from its own definitions, not from the store: the subscription
+ * topics as Basic resources, in the Subscriptions Backport IG's R4 form (subscription-operations.ts).
+ */
+export const DEFINITION_TYPES = [{ type: 'Basic', interactions: ['read', 'search-type'] as TypeInteraction[] }] as const;
 
 export type TypeInteraction = 'read' | 'vread' | 'update' | 'delete' | 'history-instance' | 'history-type' | 'create' | 'search-type';
 export type SystemInteraction = 'transaction' | 'batch' | 'history-system';
@@ -22,6 +28,9 @@ export const OPERATIONS: { name: string; definition: string; level: string; type
   { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', level: 'type and instance' },
   // GET /fhir/CarePlan/{id}/$transition (api/transitions/router.ts): the CarePlan and everything it references, as the caller may see it.
   { name: 'transition', definition: 'https://carebridge.example/fhir/OperationDefinition/CarePlan-transition', level: 'instance', types: ['CarePlan'] },
+  // Subscriptions R5 Backport IG (api/fhir/subscription-operations.ts): the subscriber's own Subscriptions only.
+  { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status', level: 'type and instance', types: ['Subscription'] },
+  { name: 'events', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events', level: 'instance', types: ['Subscription'] },
 ];
 
 /** Operations on the whole system (POST /fhir/$name), registered by router.ts. */

@@ -18,6 +18,8 @@ import type { Permission } from '../scopes.ts';
 import { allows } from '../scopes.ts';
 import type { WorkflowActor } from '../../workflow/lifecycle.ts';
 import { workflowRules } from '../../workflow/write-rules.ts';
+import { applySubscriptionRules } from '../../subscriptions/write-rules.ts';
+import type { Subscription } from '@medplum/fhirtypes';
 
 /** Where a referral names the organization it is for: another agency's referrals stay hidden. */
 const REFERRAL_ASSIGNMENTS = [
@@ -29,13 +31,15 @@ const REFERRAL_ASSIGNMENTS = [
 const DIRECTORY_TYPES = ['Organization', 'Practitioner', 'PractitionerRole', 'Location'];
 /** Written by carebridge itself, read by admins only. */
 const AUDIT_TYPES = ['AuditEvent', 'Provenance'];
+/** Every role may subscribe (to the topics whose resources it reads); each sees only its own Subscriptions. */
+const OWN_TYPES = ['Subscription'];
 
 const AGENCY_READS = [
   'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest',
   'Appointment', 'AppointmentResponse', 'Coverage', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement',
-  ...DIRECTORY_TYPES,
+  ...DIRECTORY_TYPES, ...OWN_TYPES,
 ];
-const CASE_MANAGEMENT_READS = ['Patient', 'CarePlan', 'Coverage', 'CoverageEligibilityResponse', 'Organization'];
+const CASE_MANAGEMENT_READS = ['Patient', 'CarePlan', 'Coverage', 'CoverageEligibilityResponse', 'Organization', ...OWN_TYPES];
 
 const READABLE: Record<ClientRole, ReadonlySet<string>> = {
   hospital: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
@@ -52,11 +56,11 @@ const WRITABLE: Record<ClientRole, Record<'c' | 'u' | 'd', ReadonlySet<string>>>
     d: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
   },
   agency: {
-    c: new Set(['AppointmentResponse', 'Observation', 'Communication']),
-    u: new Set(['Task', 'AppointmentResponse', 'Observation', 'Communication']),
-    d: new Set(['Observation', 'Communication']),
+    c: new Set(['AppointmentResponse', 'Observation', 'Communication', ...OWN_TYPES]),
+    u: new Set(['Task', 'AppointmentResponse', 'Observation', 'Communication', ...OWN_TYPES]),
+    d: new Set(['Observation', 'Communication', ...OWN_TYPES]),
   },
-  'case-management': { c: new Set(), u: new Set(), d: new Set() },
+  'case-management': { c: new Set(OWN_TYPES), u: new Set(OWN_TYPES), d: new Set(OWN_TYPES) },
   // The audit trail is carebridge's own record: nobody writes, changes or deletes it through the API.
   admin: {
     c: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
@@ -106,9 +110,9 @@ function scopeOf(principal: Principal): AccessScope | undefined {
     case 'hospital':
       return { grantKinds: ['author'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: true, foreignAssignments: [] };
     case 'agency':
-      return { grantKinds: ['referral'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: false, foreignAssignments: REFERRAL_ASSIGNMENTS };
+      return { grantKinds: ['referral'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: false, ownAuthoredTypes: OWN_TYPES, foreignAssignments: REFERRAL_ASSIGNMENTS };
     case 'case-management':
-      return { grantKinds: ['care-team'], openTypes: ['Organization'], readableTypes: readable, ownAuthored: false, foreignAssignments: [] };
+      return { grantKinds: ['care-team'], openTypes: ['Organization'], readableTypes: readable, ownAuthored: false, ownAuthoredTypes: OWN_TYPES, foreignAssignments: [] };
   }
 }
 
@@ -151,7 +155,17 @@ function guardFor(principal: Principal): WriteGuard {
 /** Which side of a Task the role is on: the hospital (and an admin) asks, the agency does. */
 const WORKFLOW_ACTORS: Record<ClientRole, WorkflowActor | undefined> = { hospital: 'requester', admin: 'requester', agency: 'performer', 'case-management': undefined };
 
-/** The store caller a principal reads and writes as; the workflow's rules ride on its writes. */
+/** The store caller a principal reads and writes as; the workflow's and subscriptions' rules ride on its writes. */
 export function callerFor(principal: Principal): StoreCaller {
-  return { organization: principal.organization, access: scopeOf(principal), guardWrite: guardFor(principal), ...workflowRules(WORKFLOW_ACTORS[principal.role]) };
+  const workflow = workflowRules(WORKFLOW_ACTORS[principal.role]);
+  const subscriber = { organization: { system: principal.organization.system, value: principal.organization.value }, role: principal.role, clientId: principal.clientId };
+  const mayRead = (resourceType: string): boolean => permitted(principal, resourceType, 'r');
+  return {
+    organization: principal.organization,
+    access: scopeOf(principal),
+    guardWrite: guardFor(principal),
+    ...workflow,
+    beforeWrite: async (change, context) =>
+      change.resourceType === 'Subscription' ? applySubscriptionRules({ subscriber, mayRead }, change.current as Subscription | undefined, change.next as Subscription) : workflow.beforeWrite(change, context),
+  };
 }

@@ -49,6 +49,9 @@ export function visibleWhere(access: ResolvedAccess, alias: string, dialect: Sql
   if (scope.ownAuthored) {
     opens.push(`${alias}.author_org = ?`);
     params.push(access.organizationKey);
+  } else if (scope.ownAuthoredTypes && scope.ownAuthoredTypes.length > 0) {
+    opens.push(`(${alias}.resource_type IN (${list(scope.ownAuthoredTypes)}) AND ${alias}.author_org = ?)`);
+    params.push(...scope.ownAuthoredTypes, access.organizationKey);
   }
   if (scope.grantKinds.length > 0) {
     opens.push(

@@ -1,13 +1,13 @@
 // The SQL behind OutboxStore, shared by both adapters. Each function runs inside one of their
 // write transactions (enqueue: inside the transaction of the change itself).
 import { v5 } from 'uuid';
-import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, DeliveryState, OutboxEntry, ReplaySelector } from '../outbox.ts';
+import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, DeliveryState, OutboxEntry, ReplaySelector, StreamState } from '../outbox.ts';
 import type { SqlExecutor } from './executor.ts';
 
 /** Namespace of carebridge's delivery event ids (UUID v5: the same change to the same destination always gets the same id). */
 const EVENT_NAMESPACE = '6f1c2a7e-5b0d-4c3e-9a41-2d8e7f6b9c10';
 
-/** Rows per INSERT: 500 × 11 parameters stays far below both databases' limits. */
+/** Rows per INSERT: 500 × 12 parameters stays far below both databases' limits. */
 const ENTRIES_PER_INSERT = 500;
 
 export function eventIdOf(entry: OutboxEntry): string {
@@ -30,9 +30,10 @@ interface OutboxRow {
   last_error: string | null;
   last_status: number | string | null;
   done_ms: number | string | null;
+  event_number: number | string | null;
 }
 
-const COLUMNS = 'id, event_id, destination, patient_id, resource_type, resource_id, version_id, state, attempts, created_ms, window_start_ms, next_attempt_ms, last_error, last_status, done_ms';
+const COLUMNS = 'id, event_id, destination, patient_id, resource_type, resource_id, version_id, state, attempts, created_ms, window_start_ms, next_attempt_ms, last_error, last_status, done_ms, event_number';
 
 function toDelivery(row: OutboxRow): Delivery {
   return {
@@ -51,6 +52,7 @@ function toDelivery(row: OutboxRow): Delivery {
     ...(row.last_error !== null ? { lastError: row.last_error } : {}),
     ...(row.last_status !== null ? { lastStatus: Number(row.last_status) } : {}),
     ...(row.done_ms !== null ? { doneMs: Number(row.done_ms) } : {}),
+    ...(row.event_number !== null ? { eventNumber: Number(row.event_number) } : {}),
   };
 }
 
@@ -59,9 +61,9 @@ export async function enqueueSql(db: SqlExecutor, entries: readonly OutboxEntry[
   for (let start = 0; start < entries.length; start += ENTRIES_PER_INSERT) {
     const part = entries.slice(start, start + ENTRIES_PER_INSERT);
     await db.run(
-      `INSERT INTO outbox (event_id, destination, patient_id, resource_type, resource_id, version_id, state, attempts, created_ms, window_start_ms, next_attempt_ms)
-       VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)").join(', ')} ON CONFLICT (event_id) DO NOTHING`,
-      part.flatMap((e) => [eventIdOf(e), e.destination, e.patientId, e.resourceType, e.resourceId, Number(e.versionId), nowMs, nowMs, nowMs]),
+      `INSERT INTO outbox (event_id, destination, patient_id, resource_type, resource_id, version_id, state, attempts, created_ms, window_start_ms, next_attempt_ms, event_number)
+       VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)").join(', ')} ON CONFLICT (event_id) DO NOTHING`,
+      part.flatMap((e) => [eventIdOf(e), e.destination, e.patientId, e.resourceType, e.resourceId, Number(e.versionId), nowMs, nowMs, nowMs, e.eventNumber ?? null]),
     );
   }
 }
@@ -113,9 +115,11 @@ export async function settleSql(db: SqlExecutor, holder: string, id: number, set
   }
   await db.run(`UPDATE outbox SET state = 'delivered', attempts = attempts + 1, done_ms = ?, lease_holder = NULL, lease_until_ms = NULL WHERE id = ?`, [nowMs, id]);
   // What the peer now holds makes the older queued versions of the resource pointless to send.
+  // Not numbered rows: each event of a subscription's stream is owed to it, in order (a gap
+  // would tell the subscriber it missed one).
   await db.run(
     `UPDATE outbox SET state = 'superseded', done_ms = ? WHERE destination = ? AND resource_type = ? AND resource_id = ? AND state = 'pending' AND version_id <= ? AND id <> ?
-       AND (lease_until_ms IS NULL OR lease_until_ms <= ?)`,
+       AND event_number IS NULL AND (lease_until_ms IS NULL OR lease_until_ms <= ?)`,
     [nowMs, row.destination, row.resource_type, row.resource_id, Number(settlement.sentVersionId), id, nowMs],
   );
   return true;
@@ -140,8 +144,59 @@ export async function listSql(db: SqlExecutor, query: DeliveryQuery): Promise<De
     where.push('state = ?');
     params.push(query.state);
   }
-  const rows = await db.all<OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, [...params, query.limit]);
+  if (query.eventNumbers) {
+    where.push('event_number >= ? AND event_number <= ?');
+    params.push(query.eventNumbers.from, query.eventNumbers.to);
+  }
+  const order = query.eventNumbers ? 'event_number' : 'id';
+  const rows = await db.all<OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`, [...params, query.limit]);
   return rows.map(toDelivery);
+}
+
+/** Inside the change's own transaction: the counter row is written (locked) until it commits. */
+export async function nextEventNumbersSql(db: SqlExecutor, destination: string, count: number): Promise<number> {
+  const [row] = await db.all<{ last_number: number | string }>(
+    'INSERT INTO outbox_streams (destination, last_number) VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET last_number = outbox_streams.last_number + excluded.last_number RETURNING last_number',
+    [destination, count],
+  );
+  return Number(row?.last_number) - count + 1;
+}
+
+/** The delivered row with the highest id is the one settled last: a numbered stream is sent in order. */
+async function lastDeliveredMs(db: SqlExecutor, destination: string): Promise<number | undefined> {
+  const [row] = await db.all<{ done_ms: number | string | null }>("SELECT done_ms FROM outbox WHERE destination = ? AND state = 'delivered' ORDER BY id DESC LIMIT 1", [destination]);
+  return row?.done_ms === null || row?.done_ms === undefined ? undefined : Number(row.done_ms);
+}
+
+export async function streamStateSql(db: SqlExecutor, destination: string): Promise<StreamState> {
+  const [row] = await db.all<{ last_number: number | string; beat_ms: number | string | null }>('SELECT last_number, beat_ms FROM outbox_streams WHERE destination = ?', [destination]);
+  const delivered = await lastDeliveredMs(db, destination);
+  return {
+    destination,
+    lastEventNumber: Number(row?.last_number ?? 0),
+    ...(delivered !== undefined ? { lastDeliveredMs: delivered } : {}),
+    ...(row?.beat_ms !== null && row?.beat_ms !== undefined ? { lastKeepAliveMs: Number(row.beat_ms) } : {}),
+  };
+}
+
+/** Compare-and-set on the stream's keep-alive time: one of several instances asking at once wins. */
+export async function claimKeepAliveSql(db: SqlExecutor, destination: string, quietSinceMs: number, nowMs: number): Promise<boolean> {
+  const delivered = await lastDeliveredMs(db, destination);
+  if (delivered !== undefined && delivered > quietSinceMs) {
+    return false;
+  }
+  const { changes } = await db.run(
+    `INSERT INTO outbox_streams (destination, last_number, beat_ms) VALUES (?, 0, ?)
+     ON CONFLICT (destination) DO UPDATE SET beat_ms = excluded.beat_ms WHERE outbox_streams.beat_ms IS NULL OR outbox_streams.beat_ms <= ?`,
+    [destination, nowMs, quietSinceMs],
+  );
+  return changes === 1;
+}
+
+/** See RoutingContext.changeMark: every committed write of the type raises the count or a version. */
+export async function changeMarkSql(db: SqlExecutor, resourceType: string): Promise<string> {
+  const [row] = await db.all<{ n: number | string; v: number | string | null }>('SELECT COUNT(*) AS n, SUM(version_id) AS v FROM resources WHERE resource_type = ?', [resourceType]);
+  return `${Number(row?.n ?? 0)}:${Number(row?.v ?? 0)}`;
 }
 
 export async function countSql(db: SqlExecutor): Promise<DeliveryCounts[]> {

@@ -181,6 +181,19 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX outbox_by_state ON outbox (destination, state, id)',
     ],
   },
+  {
+    version: 10,
+    description: 'numbered deliveries: subscription event numbers, their counters and heartbeats',
+    statements: (d) => [
+      // A subscription's events are numbered without gaps (eventsSinceSubscriptionStart): the
+      // number is given in the change's transaction from the destination's counter row and kept
+      // with the row, so $events can serve event N again later.
+      `ALTER TABLE outbox ADD COLUMN event_number ${bigint(d)}`,
+      'CREATE INDEX outbox_event_number ON outbox (destination, event_number) WHERE event_number IS NOT NULL',
+      // One row per numbered destination: the last number given out, the last keep-alive claimed.
+      `CREATE TABLE outbox_streams (destination TEXT PRIMARY KEY, last_number ${bigint(d)} NOT NULL, beat_ms ${bigint(d)})`,
+    ],
+  },
 ];
 
 // Migrations kept beside the SQL they serve (sync-sql.ts), run in version order with the rest.

@@ -7,9 +7,9 @@ import type { StoreCaller } from '../access.ts';
 import type { SearchRequest } from '@medplum/core';
 import { DEFERRABLE_TYPES } from '../fhir-store.ts';
 import type { CreateOptions, FhirStore, HistoryOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
-import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, ReplaySelector } from '../outbox.ts';
+import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, ReplaySelector, StreamState } from '../outbox.ts';
 import { resolveAccess } from './access-sql.ts';
-import { claimSql, countSql, deferSql, listSql, releaseSql, replaySql, settleSql } from './outbox-sql.ts';
+import { claimKeepAliveSql, claimSql, countSql, deferSql, listSql, releaseSql, replaySql, settleSql, streamStateSql } from './outbox-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { readHistory, readVersion } from './history-sql.ts';
 import { currentSchemaVersion } from './schema.ts';
@@ -67,6 +67,14 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
 
   replayDeliveries(selector: ReplaySelector): Promise<number> {
     return this.withWriter((db) => replaySql(db, selector, this.clock().getTime()));
+  }
+
+  streamState(destination: string): Promise<StreamState> {
+    return streamStateSql(this.reader, destination);
+  }
+
+  claimKeepAlive(destination: string, quietSinceMs: number, nowMs: number): Promise<boolean> {
+    return this.withWriter((db) => claimKeepAliveSql(db, destination, quietSinceMs, nowMs));
   }
 
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
@@ -238,6 +246,14 @@ class CallerStore implements FhirStore {
 
   replayDeliveries(...args: Parameters<FhirStore['replayDeliveries']>): ReturnType<FhirStore['replayDeliveries']> {
     return this.base.replayDeliveries(...args);
+  }
+
+  streamState(...args: Parameters<FhirStore['streamState']>): ReturnType<FhirStore['streamState']> {
+    return this.base.streamState(...args);
+  }
+
+  claimKeepAlive(...args: Parameters<FhirStore['claimKeepAlive']>): ReturnType<FhirStore['claimKeepAlive']> {
+    return this.base.claimKeepAlive(...args);
   }
 
   read(resourceType: string, id: string): Promise<StoredVersion | undefined> {

@@ -13,7 +13,7 @@ import { DEFERRABLE_TYPES } from '../fhir-store.ts';
 import type { CreateOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
 import type { StoreCaller } from '../access.ts';
 import type { OutboxRouter, RoutingContext } from '../outbox.ts';
-import { enqueueSql } from './outbox-sql.ts';
+import { changeMarkSql, enqueueSql, nextEventNumbersSql } from './outbox-sql.ts';
 import { DEFAULT_REFERRAL_ENDS_ON, organizationKeyOf } from '../access.ts';
 import type { ResolvedAccess } from './access-sql.ts';
 import { resolveAccess, visibleWhere } from './access-sql.ts';
@@ -483,6 +483,8 @@ export class SqlTransaction implements StoreTransaction {
         const [row] = await this.db.all<{ patient_id: string }>('SELECT patient_id FROM resource_patients WHERE resource_type = ? AND resource_id = ? ORDER BY patient_id LIMIT 1', [resourceType, id]);
         return row?.patient_id ?? '';
       },
+      nextEventNumbers: (destination, count) => nextEventNumbersSql(this.db, destination, count),
+      changeMark: (resourceType) => changeMarkSql(this.db, resourceType),
     };
   }
 

@@ -42,6 +42,8 @@ export interface PeerRequest {
   path?: string;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A 2xx is success whatever its body says (a rest-hook endpoint's answer is not FHIR): the body is read, bounded, and dropped. */
+  ignoreBody?: boolean;
 }
 
 export interface PeerClientOptions {
@@ -186,7 +188,7 @@ export class PeerClient {
         });
       }
       let body: unknown;
-      if (text.trim() !== '') {
+      if (text.trim() !== '' && !request.ignoreBody) {
         try {
           body = JSON.parse(text);
         } catch {

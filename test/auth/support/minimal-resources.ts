@@ -39,6 +39,18 @@ export function minimalResource(type: string, patientId: string, extra: { organi
       source: { observer: org },
       entity: [{ what: patient }],
     },
+    // A subscriber's own: the CarePlan topic (every role reads CarePlans), to a local endpoint.
+    Subscription: {
+      status: 'requested',
+      reason: 'matrix',
+      criteria: 'https://carebridge.example/fhir/SubscriptionTopic/transition-careplan',
+      channel: {
+        type: 'rest-hook',
+        endpoint: 'http://127.0.0.1:9/matrix',
+        payload: 'application/fhir+json',
+        _payload: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content', valueCode: 'id-only' }] },
+      },
+    },
   };
   const body = bodies[type];
   if (!body) {
