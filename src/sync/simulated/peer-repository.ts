@@ -1,10 +1,13 @@
-// fhir-router's MemoryRepository with the two behaviours a real FHIR server has and it lacks:
-// a failed transaction leaves nothing behind, and an update that changes nothing is no new version.
-import { deepEquals, stringify } from '@medplum/core';
-import type { WithId } from '@medplum/core';
+// fhir-router's MemoryRepository with the behaviours a real FHIR server has and it lacks: a failed
+// transaction leaves nothing behind, an update that changes nothing is no new version, and a
+// search by identifier does not evaluate FHIRPath on every stored resource (conditional updates
+// by identifier cost 64 ms at 100 stored resources and 274 ms at 1,000 before; a real server
+// has an index for them).
+import { Operator, deepEquals, matchesSearchRequest, stringify } from '@medplum/core';
+import type { SearchRequest, WithId } from '@medplum/core';
 import type { UpdateResourceOptions } from '@medplum/fhir-router';
 import { MemoryRepository } from '@medplum/fhir-router';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Bundle, Identifier, Resource } from '@medplum/fhirtypes';
 
 type Store<T> = Map<string, Map<string, T>>;
 
@@ -45,6 +48,30 @@ export class PeerRepository extends MemoryRepository {
     } finally {
       this.transactionDepth--;
     }
+  }
+
+  /**
+   * "identifier=system|value" alone (a conditional update's search): candidates by a plain scan
+   * of the identifiers, each confirmed by the real matcher, so the answer is the one
+   * MemoryRepository would give.
+   */
+  override async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
+    const [filter, ...others] = searchRequest.filters ?? [];
+    const plain = filter && others.length === 0 && filter.code === 'identifier' && filter.operator === Operator.EQUALS && !filter.value.includes(',') && filter.value.includes('|');
+    if (!plain || searchRequest.sortRules?.length || searchRequest.offset || searchRequest.include || searchRequest.revInclude) {
+      return super.search(searchRequest);
+    }
+    const [system, value] = [filter.value.slice(0, filter.value.indexOf('|')), filter.value.slice(filter.value.indexOf('|') + 1)];
+    const byId = (this['resources'] as Store<Resource>).get(searchRequest.resourceType) ?? new Map<string, Resource>();
+    const found: WithId<T>[] = [];
+    for (const resource of byId.values()) {
+      const identifiers = (resource as { identifier?: Identifier[] }).identifier ?? [];
+      if (identifiers.some((i) => i.value === value && (system === '' || i.system === system)) && matchesSearchRequest(resource, searchRequest)) {
+        found.push(resource as WithId<T>);
+      }
+    }
+    const page = found.slice(0, searchRequest.count ?? found.length);
+    return { resourceType: 'Bundle', type: 'searchset', entry: page.map((resource) => ({ resource })), ...(searchRequest.total ? { total: found.length } : {}) };
   }
 
   /**
