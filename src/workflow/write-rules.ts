@@ -113,12 +113,21 @@ async function placeReferral(system: WorkflowStore, task: Task, carePlan: string
       after.push(sibling);
       continue;
     }
-    const { meta: _meta, ...content } = sibling;
+    // Its profile and tags stay (only the store's versionId/lastUpdated go), or the next push of
+    // the same plan would see a change and send every party a new version of nothing.
+    const content = withoutVersion(sibling);
     // No lastModified: meta.lastUpdated says when, and plans may be authored ahead of the clock (Task inv-1).
     const cancelled: Task = { ...content, status: 'cancelled', statusReason: { coding: [{ ...PLACED_ELSEWHERE }], text: PLACED_ELSEWHERE_TEXT } };
     after.push((await system.update(cancelled)).version.resource as Task);
   }
   return after;
+}
+
+/** The resource without the store's version stamp (meta.versionId, meta.lastUpdated); its profile and tags kept. */
+function withoutVersion<T extends Task | CarePlan>(resource: T): T {
+  const { versionId: _v, lastUpdated: _l, ...meta } = resource.meta ?? {};
+  const { meta: _meta, ...rest } = resource;
+  return (Object.keys(meta).length > 0 ? { ...rest, meta } : rest) as T;
 }
 
 /** Records the plan's referral state on the CarePlan (as carebridge) when it changed. */
@@ -130,8 +139,7 @@ async function recordReferralState(system: WorkflowStore, carePlan: string, task
   }
   const state = rollUp(plan, tasks, []).referral;
   if (recordedReferralState(plan) !== state) {
-    const { meta: _meta, ...content } = plan;
-    await system.update(withReferralState(content, state));
+    await system.update(withReferralState(withoutVersion(plan), state));
   }
 }
 

@@ -2,7 +2,7 @@
 // peers and the hospital's EHR by carebridge's tenancy rules — each agency its own referral and
 // its referred patient, the EHR what others changed about its patients, nobody its own writes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Task } from '@medplum/fhirtypes';
+import type { Appointment, Task } from '@medplum/fhirtypes';
 import type { AuthTestServer } from '../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../auth/support/auth-server.ts';
 import { withPeerDefaults } from '../../src/config/peers.ts';
@@ -74,5 +74,31 @@ describe('the peer router', () => {
     expect(to(afterUpdate, 'agency-1')).toEqual([]);
     expect(to(afterUpdate, 'agency-2')).toEqual([]);
     expect(to(afterUpdate, 'ehr')).toEqual([]);
+  });
+
+  it('tells only the parties concerned what changed when the hospital pushes a new version of the plan', async () => {
+    const plan = broadcastPlan('update-after-discharge');
+    const first = await server.http(HOSPITAL)('POST', '/transitions', plan, { 'content-type': 'application/json' });
+    expect(first.status).toBe(201);
+    const pushed = first.body as { carePlan: string; referrals: { task: string; agency: { identifier: { value: string } } }[] };
+    const mine = pushed.referrals.find((r) => r.agency.identifier.value === agencyNpi(0)) as (typeof pushed.referrals)[number];
+    const task = (await server.as(HOSPITAL)('GET', mine.task)).body as Task;
+    expect((await server.as(AGENCIES[0] as typeof HOSPITAL)('PUT', mine.task, { ...task, status: 'accepted' }, ifMatch(task))).status).toBe(200);
+    await queuedSinceLast();
+
+    // The follow-up visit moves by a day: nothing else in the plan changes.
+    const followUps = plan.followUps ?? [];
+    const moved = followUps[1] as NonNullable<typeof plan.followUps>[number];
+    const changed = { ...plan, followUps: followUps.map((f) => (f === moved ? { ...f, start: '2026-12-11T09:00:00-05:00' } : f)) };
+    expect((await server.http(HOSPITAL)('POST', '/transitions', changed, { 'content-type': 'application/json' })).status).toBe(200);
+    const rows = await queuedSinceLast();
+    const appointments = rows.filter((r) => r.resourceType === 'Appointment');
+    expect(appointments.map((r) => r.destination)).toEqual(['agency-0']);
+    const appointment = (await server.as(HOSPITAL)('GET', `Appointment/${appointments[0]?.resourceId}`)).body as Appointment;
+    expect(appointment.start).toBe('2026-12-11T09:00:00-05:00');
+    // The agencies whose referrals were cancelled hear nothing; the hospital's EHR does not hear its own push.
+    expect(rows.filter((r) => r.destination !== 'agency-0')).toEqual([]);
+    // Only what changed: no resource of the plan that stayed the same is sent again.
+    expect(rows.every((r) => r.resourceType === 'Appointment' || r.resourceType === 'CarePlan')).toBe(true);
   });
 });
