@@ -103,6 +103,8 @@ export interface OutboxStore {
   settleDelivery(holder: string, id: number, settlement: DeliverySettlement): Promise<boolean>;
   /** Pushes back every pending row of a destination to `untilMs` at the earliest (a peer that refuses us). */
   deferDestination(destination: string, untilMs: number): Promise<number>;
+  /** Every pending row of a destination that waits for a later attempt is due now (the peer is back); how many. */
+  resumeDestination(destination: string): Promise<number>;
   /** Ends every lease `holder` holds, or every lease (a single dispatcher restarting). */
   releaseLeases(holder?: string): Promise<number>;
   listDeliveries(query: DeliveryQuery): Promise<Delivery[]>;

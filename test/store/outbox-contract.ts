@@ -155,6 +155,10 @@ export function describeOutboxContract(name: string, factory: StoreFactory, open
       await store.create(patient('E'));
       expect(await store.deferDestination(dest, Date.now() + 60_000)).toBe(1);
       expect((await claimAll('h1')).filter((d) => d.destination === dest)).toEqual([]);
+      // The peer is back: what waits is due now.
+      expect(await store.resumeDestination(dest)).toBe(1);
+      expect(await store.resumeDestination(dest)).toBe(0);
+      await store.deferDestination(dest, Date.now() + 60_000);
       await store.replayDeliveries({ destination: dest });
       const [short] = (await store.claimDeliveries('h1', { limit: 1000, leaseMs: 30 })).filter((d) => d.destination === dest);
       expect(short).toBeDefined();

@@ -173,6 +173,38 @@ describe('Dispatcher', () => {
     expect(peer.received.filter((r) => r.destination === 'agency')).toHaveLength(3);
   });
 
+  it('pauses a destination that keeps failing as a whole, and catches up at once when a probe gets through', async () => {
+    for (let i = 0; i < 20; i += 1) {
+      await store.create(patient(i));
+    }
+    let down = true;
+    let attemptsWhileDown = 0;
+    peer.script = (delivery) => {
+      if (delivery.destination === 'agency' && down) {
+        attemptsWhileDown += 1;
+        throw new PeerError('peer agency answered 503', 'retry', { status: 503 });
+      }
+    };
+    const running = dispatcher({ pauseAfterFailures: 3, outageProbeMs: 300, retryFor: () => ({ initialDelayMs: 60_000, maxDelayMs: 60_000, windowHours: 1 }), maxInFlight: 4 });
+    running.start();
+    await sleep(150);
+    // A few failures, then the pause: not twenty patients' queues retrying on their own.
+    expect(attemptsWhileDown).toBeGreaterThanOrEqual(3);
+    expect(attemptsWhileDown).toBeLessThanOrEqual(4 + 3);
+    const pausedAt = attemptsWhileDown;
+    await sleep(100);
+    expect(attemptsWhileDown).toBe(pausedAt);
+    down = false;
+    // Every row backs off for a minute on its own; the probe after 300 ms succeeds and brings them all.
+    const started = Date.now();
+    for (let i = 0; i < 200 && peer.received.filter((r) => r.destination === 'agency').length < 20; i += 1) {
+      await sleep(20);
+    }
+    await running.stop();
+    expect(peer.received.filter((r) => r.destination === 'agency')).toHaveLength(20);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it('dead-letters after the retry window, and dead-letters deliveries to a destination no longer configured', async () => {
     store.configure({ outboxRouter: router(['agency', 'gone']) });
     await store.create(patient(1));

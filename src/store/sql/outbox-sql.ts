@@ -129,6 +129,10 @@ export async function deferSql(db: SqlExecutor, destination: string, untilMs: nu
   return (await db.run("UPDATE outbox SET next_attempt_ms = ? WHERE destination = ? AND state = 'pending' AND next_attempt_ms < ?", [untilMs, destination, untilMs])).changes;
 }
 
+export async function resumeSql(db: SqlExecutor, destination: string, nowMs: number): Promise<number> {
+  return (await db.run("UPDATE outbox SET next_attempt_ms = ? WHERE destination = ? AND state = 'pending' AND next_attempt_ms > ?", [nowMs, destination, nowMs])).changes;
+}
+
 export async function releaseSql(db: SqlExecutor, holder: string | undefined): Promise<number> {
   return (await db.run(`UPDATE outbox SET lease_holder = NULL, lease_until_ms = NULL WHERE state = 'pending' AND lease_holder IS NOT NULL${holder ? ' AND lease_holder = ?' : ''}`, holder ? [holder] : [])).changes;
 }

@@ -9,7 +9,7 @@ import { DEFERRABLE_TYPES } from '../fhir-store.ts';
 import type { CreateOptions, FhirStore, HistoryOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
 import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, ReplaySelector, StreamState } from '../outbox.ts';
 import { resolveAccess } from './access-sql.ts';
-import { claimKeepAliveSql, claimSql, countSql, deferSql, listSql, releaseSql, replaySql, settleSql, streamStateSql } from './outbox-sql.ts';
+import { claimKeepAliveSql, claimSql, countSql, deferSql, listSql, releaseSql, replaySql, resumeSql, settleSql, streamStateSql } from './outbox-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { readHistory, readVersion } from './history-sql.ts';
 import { currentSchemaVersion } from './schema.ts';
@@ -51,6 +51,10 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
 
   deferDestination(destination: string, untilMs: number): Promise<number> {
     return this.withWriter((db) => deferSql(db, destination, untilMs));
+  }
+
+  resumeDestination(destination: string): Promise<number> {
+    return this.withWriter((db) => resumeSql(db, destination, this.clock().getTime()));
   }
 
   releaseLeases(holder?: string): Promise<number> {
@@ -230,6 +234,10 @@ class CallerStore implements FhirStore {
 
   deferDestination(...args: Parameters<FhirStore['deferDestination']>): ReturnType<FhirStore['deferDestination']> {
     return this.base.deferDestination(...args);
+  }
+
+  resumeDestination(...args: Parameters<FhirStore['resumeDestination']>): ReturnType<FhirStore['resumeDestination']> {
+    return this.base.resumeDestination(...args);
   }
 
   releaseLeases(...args: Parameters<FhirStore['releaseLeases']>): ReturnType<FhirStore['releaseLeases']> {

@@ -2,7 +2,10 @@
 // by side without taking one row twice), sends each through its destination's deliverer, and
 // settles it: delivered; retried with exponential backoff and jitter (or the peer's Retry-After);
 // a destination that refuses us (401/403/404) paused until a probe; dead-lettered when the peer
-// refused the change for good or the retry window has passed.
+// refused the change for good or the retry window has passed. A destination failing again and
+// again is paused as a whole (a circuit breaker: one probe now and then, not every patient's
+// queue retrying on its own), and the first success there makes everything waiting due at once,
+// so a peer back from an outage catches up at full speed rather than at its backoff.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { RetryPolicy } from '../../config/peers.ts';
@@ -28,13 +31,17 @@ export interface DispatcherOptions {
   leaseMs?: number;
   /** A refusing destination (401/403/404) is tried again after this. */
   blockedProbeMs?: number;
+  /** Consecutive failures after which a destination is paused as a whole … */
+  pauseAfterFailures?: number;
+  /** … for this long, then probed again. */
+  outageProbeMs?: number;
   clock?: () => number;
   random?: () => number;
   /** Called after each settled delivery (metrics, benchmarks). */
   onSettled?: (delivery: Delivery, settlement: DeliverySettlement) => void;
 }
 
-const DEFAULTS = { maxInFlight: 16, idleMs: 250, leaseMs: 120_000, blockedProbeMs: 5 * 60_000 };
+const DEFAULTS = { maxInFlight: 16, idleMs: 250, leaseMs: 120_000, blockedProbeMs: 5 * 60_000, pauseAfterFailures: 5, outageProbeMs: 30_000 };
 
 /** Exponential backoff with "equal jitter": half the delay fixed, half random, capped. */
 export function backoffMs(attempts: number, policy: RetryPolicy, random: () => number = Math.random): number {
@@ -47,8 +54,10 @@ export class Dispatcher {
   private readonly options: DispatcherOptions & typeof DEFAULTS;
   private readonly clock: () => number;
   private readonly inFlight = new Set<Promise<void>>();
-  /** Destinations paused until the given time (they refused us). */
+  /** Destinations paused until the given time (they refused us, or keep failing). */
   private readonly paused = new Map<string, number>();
+  /** Failures in a row per destination since its last success. */
+  private readonly failures = new Map<string, number>();
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -170,6 +179,7 @@ export class Dispatcher {
       try {
         const current = await store.read(delivery.resourceType, delivery.resourceId);
         settlement = { state: 'delivered', ...(await deliverer.deliver(delivery, current)) };
+        await this.recovered(delivery.destination);
       } catch (err) {
         settlement = await this.failed(delivery, err);
       }
@@ -191,6 +201,23 @@ export class Dispatcher {
     }
   }
 
+  /** A success at a destination that had been failing: what waits for a later attempt goes now. */
+  private async recovered(destination: string): Promise<void> {
+    if (!this.failures.has(destination)) {
+      return;
+    }
+    this.failures.delete(destination);
+    this.paused.delete(destination);
+    const resumed = await this.options.store.resumeDestination(destination).catch(() => 0);
+    this.options.logger.info('destination recovered', { destination, resumed });
+  }
+
+  /** Pauses the destination as a whole until `until` (here and, through the rows, on every instance). */
+  private async pause(destination: string, until: number): Promise<void> {
+    this.paused.set(destination, until);
+    await this.options.store.deferDestination(destination, until).catch(() => 0);
+  }
+
   private async failed(delivery: Delivery, err: unknown): Promise<DeliverySettlement> {
     const now = this.clock();
     const policy = this.retryPolicy(delivery.destination);
@@ -203,11 +230,15 @@ export class Dispatcher {
       return { state: 'dead', error: failure.message, status: failure.status };
     }
     let next = now + Math.max(failure.retryAfterMs ?? 0, backoffMs(delivery.attempts, policy, this.options.random));
+    const inARow = (this.failures.get(delivery.destination) ?? 0) + 1;
+    this.failures.set(delivery.destination, inARow);
     if (failure.failure === 'blocked') {
       // Da Vinci: stop sending to a peer that refuses us until it is fixed; a probe now and then finds out.
       next = Math.max(next, now + this.options.blockedProbeMs);
-      this.paused.set(delivery.destination, next);
-      await this.options.store.deferDestination(delivery.destination, next).catch(() => 0);
+      await this.pause(delivery.destination, next);
+    } else if (inARow >= this.options.pauseAfterFailures && !this.paused.has(delivery.destination)) {
+      // Down, not refusing: pause it as a whole and probe it now and then (this row keeps its own backoff).
+      await this.pause(delivery.destination, now + Math.min(this.options.outageProbeMs, policy.maxDelayMs));
     }
     if (next > windowEnd) {
       return { state: 'dead', error: `retry window of ${Number(policy.windowHours.toPrecision(3))} h passed; last error: ${failure.message}`, status: failure.status };
