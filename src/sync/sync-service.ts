@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import type { PeerClientOptions } from './connectors/peer-client.ts';
 import { peerDeliverers } from './outbox/deliverers.ts';
-import type { Deliverer } from './outbox/deliverers.ts';
+import type { Deliverer } from './outbox/deliverer.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
 import type { DispatcherOptions } from './outbox/dispatcher.ts';
 import { peerRouter } from './outbox/peer-router.ts';

@@ -11,7 +11,7 @@ import type { FhirStore, StoredVersion } from '../../src/store/fhir-store.ts';
 import type { Delivery, OutboxRouter } from '../../src/store/outbox.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { PeerError } from '../../src/sync/connectors/peer-client.ts';
-import type { Deliverer } from '../../src/sync/outbox/deliverers.ts';
+import type { Deliverer } from '../../src/sync/outbox/deliverer.ts';
 import { Dispatcher, backoffMs } from '../../src/sync/outbox/dispatcher.ts';
 
 const logger = createLogger({ stream: new PassThrough(), level: 'error' });

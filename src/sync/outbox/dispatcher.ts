@@ -14,7 +14,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import type { Delivery, DeliverySettlement } from '../../store/outbox.ts';
 import { PeerError } from '../connectors/peer-client.ts';
-import type { Deliverer } from './deliverers.ts';
+import type { Deliverer } from './deliverer.ts';
 
 export interface DispatcherOptions {
   store: FhirStore;

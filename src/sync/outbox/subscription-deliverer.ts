@@ -15,8 +15,8 @@ import { notificationBundle } from '../../subscriptions/notification.ts';
 import type { ParsedSubscription } from '../../subscriptions/subscription.ts';
 import { parseSubscription } from '../../subscriptions/subscription.ts';
 import { PeerClient, PeerError } from '../connectors/peer-client.ts';
-import type { Deliverer } from './deliverers.ts';
-import { EVENT_ID_HEADER } from './deliverers.ts';
+import type { Deliverer } from './deliverer.ts';
+import { EVENT_ID_HEADER } from './deliverer.ts';
 import { subscriberCaller, subscriptionDestination, subscriptionIdOf } from './subscription-router.ts';
 
 /** A subscription's retries: quicker to give up than a peer's 72 hours — the subscriber can recover missed events with $events. */
