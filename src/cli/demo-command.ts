@@ -13,6 +13,12 @@ import { sequentialUuids } from '../mapping/context.ts';
 import { fromFhir } from '../mapping/from-fhir.ts';
 import { toFhir } from '../mapping/to-fhir.ts';
 import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
+import { DEV_DEMO_CLIENTS } from '../auth/dev-mode.ts';
+import type { PeerConfig } from '../config/peers.ts';
+import { withPeerDefaults } from '../config/peers.ts';
+import type { SimulatedFhirPeer } from '../sync/simulated/fhir-peer.ts';
+import { startSimulatedFhirPeer } from '../sync/simulated/fhir-peer.ts';
+import { startSync } from '../sync/sync-service.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
 import { validateFhirBundle } from '../validation/fhir-validator.ts';
 import { validatePlan } from '../validation/plan.ts';
@@ -31,6 +37,10 @@ of the development mode's demo clients (carebridge-dev-hospital, carebridge-dev-
 hospital pushes ${DEMO_PLAN_FILE} (a referral broadcast to three agencies), one agency
 accepts, the others are cancelled, the agency pulls the plan ($transition), schedules the
 start-of-care visit and reports a vital sign, and the hospital reads the transition's state.
+With a server of its own, the demo also runs each agency's and the hospital's FHIR server
+(simulated: @medplum/fhir-router in memory, on 127.0.0.1) as carebridge's peers, and shows what
+carebridge's outbox delivered to each: the plan to the agency that took the patient, the
+cancellations to the others, the agency's answer back to the hospital's EHR.
 Options:
   --url <url>     the carebridge to talk to (default ${DEFAULT_DEMO_URL}); it must run in development
                   mode (npm start). Without --url, when nothing answers there, the demo starts its own
@@ -85,8 +95,32 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** A development-mode server on a temporary SQLite file, on a free port of 127.0.0.1. */
-async function startOwnServer(): Promise<{ url: string; file: string; stop: () => Promise<void> }> {
+interface DemoPeer {
+  label: string;
+  peer: SimulatedFhirPeer;
+}
+
+/** What the peers hold now, one line each ("Charm City Home Health: CarePlan ×1, Patient ×1, …"). */
+async function peerLines(peers: DemoPeer[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const { label, peer } of peers) {
+    const counts = new Map<string, number>();
+    for (const type of ['Patient', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment', 'Observation']) {
+      const found = (await peer.repo.searchResources({ resourceType: type as 'Patient', count: 1000 })).length;
+      if (found > 0) {
+        counts.set(type, found);
+      }
+    }
+    lines.push(`  ${label} (${peer.baseUrl}): ${counts.size === 0 ? 'nothing' : [...counts].map(([t, n]) => `${t}×${n}`).join(', ')}`);
+  }
+  return lines;
+}
+
+/**
+ * A development-mode server on a temporary SQLite file, on a free port of 127.0.0.1, with the
+ * demo's agencies and hospital as simulated FHIR peers it pushes to.
+ */
+async function startOwnServer(): Promise<{ url: string; file: string; store: SqliteStore; peers: DemoPeer[]; stop: () => Promise<void> }> {
   loadDefinitions();
   const dir = mkdtempSync(join(tmpdir(), 'carebridge-demo-'));
   const file = join(dir, 'carebridge.db');
@@ -94,13 +128,34 @@ async function startOwnServer(): Promise<{ url: string; file: string; stop: () =
   // Only errors, and on stderr: stdout is the timeline.
   const logger = createLogger({ level: 'error', stream: process.stderr });
   const auth = await AuthService.init({ config: emptyConfig(), store, devMode: true, env: {} });
+  const peers: DemoPeer[] = [];
+  const configs: PeerConfig[] = [];
+  for (const client of DEV_DEMO_CLIENTS) {
+    const peer = await startSimulatedFhirPeer({ name: `${client.organization.display ?? client.clientId} (simulated)` });
+    const ehr = client.role === 'hospital';
+    peers.push({ label: `${client.organization.display ?? client.clientId}${ehr ? ' EHR' : ''}`, peer });
+    configs.push(
+      withPeerDefaults({
+        name: client.clientId.replace('carebridge-dev-', ''),
+        kind: ehr ? 'ehr' : 'agency',
+        organization: client.organization,
+        fhirBaseUrl: peer.baseUrl,
+        push: { resourceTypes: ehr ? ['Task', 'Appointment', 'Observation'] : ['Patient', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment'] },
+      }),
+    );
+  }
   const running = await initServer({ store, logger, auth, port: 0, host: '127.0.0.1' });
+  const sync = await startSync({ store, peers: configs, logger, dispatch: true, poll: false, fhirBaseUrl: `${running.url}/fhir`, dispatcher: { idleMs: 50 } });
   return {
     url: running.url,
     file,
+    store,
+    peers,
     stop: async () => {
       running.server.closeAllConnections();
       await running.close();
+      await sync.stop();
+      await Promise.all(peers.map(({ peer }) => peer.close()));
       await store.close();
       logger.close();
       rmSync(dir, { recursive: true, force: true });
@@ -131,6 +186,15 @@ export async function runDemo(io: Io, options: DemoOptions = {}): Promise<number
   const started = performance.now();
   try {
     await runStory(io, base, readJsonFile(new URL(DEMO_PLAN_FILE, DEMO_PLANS_DIR).pathname));
+    if (own) {
+      // The outbox sends in the background: wait until it has nothing left (a few hundred ms).
+      for (let i = 0; i < 100 && (await own.store.countDeliveries()).some((c) => c.pending > 0); i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const counts = await own.store.countDeliveries();
+      io.out(`carebridge's outbox delivered ${counts.reduce((n, c) => n + c.delivered, 0)} changes (${counts.reduce((n, c) => n + c.pending, 0)} waiting, ${counts.reduce((n, c) => n + c.dead, 0)} dead); the peers' FHIR servers now hold:`);
+      (await peerLines(own.peers)).forEach((line) => io.out(line));
+    }
     io.out(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s: pushed, accepted, cancelled the others, pulled, scheduled, reported back, read.`);
     return 0;
   } catch (err) {

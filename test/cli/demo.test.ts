@@ -46,6 +46,10 @@ describe('carebridge demo', () => {
     expect(out).toMatch(/^carebridge demo: a hospital-to-home transition over the public HTTP API of http:\/\/127\.0\.0\.1:\d+\n/);
     expect(out).toContain('started a development-mode server in this process');
     expectTheStory(out);
+    // Its own server pushes to simulated peers: the plan to the agencies, the answers to the hospital's EHR (never a copy of its patient).
+    expect(out).toMatch(/carebridge's outbox delivered \d+ changes \(0 waiting, 0 dead\)/);
+    expect(out).toMatch(/Inner Harbor Visiting Nurses \(http:\/\/127\.0\.0\.1:\d+\/fhir\): Patient×1, CarePlan×1, CareTeam×1, Goal×\d+, Task×\d+/);
+    expect(out).toMatch(/Harbor Point Medical Center EHR \(http:\/\/127\.0\.0\.1:\d+\/fhir\): Task×\d+, Observation×1\n/);
   }, 60_000);
 
   describe('against a running development-mode server', () => {

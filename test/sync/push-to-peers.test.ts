@@ -4,7 +4,7 @@
 // duplicate at any peer.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseSearchRequest } from '@medplum/core';
-import type { CarePlan, Patient, Resource, Task } from '@medplum/fhirtypes';
+import type { CarePlan, Communication, Patient, Resource, Task } from '@medplum/fhirtypes';
 import { PassThrough } from 'node:stream';
 import type { AuthTestServer } from '../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../auth/support/auth-server.ts';
@@ -25,6 +25,8 @@ const logger = createLogger({ stream: new PassThrough(), level: 'error' });
 let server: AuthTestServer;
 let agencyPeers: SimulatedFhirPeer[];
 let ehr: SimulatedFhirPeer;
+/** An EHR that takes news as Communications (push.mode "communication"). */
+let inbox: SimulatedFhirPeer;
 let peers: PeerConfig[];
 let dispatcher: Dispatcher;
 
@@ -33,11 +35,13 @@ const retry = { initialDelayMs: 20, maxDelayMs: 100, windowHours: 1 };
 beforeAll(async () => {
   agencyPeers = await Promise.all(AGENCIES.map((_, i) => startSimulatedFhirPeer({ name: `Agency ${i}` })));
   ehr = await startSimulatedFhirPeer({ name: 'Hospital EHR' });
+  inbox = await startSimulatedFhirPeer({ name: 'Hospital EHR inbox' });
   peers = [
     ...agencyPeers.map((peer, i) =>
       withPeerDefaults({ name: `agency-${i}`, kind: 'agency', organization: { system: NPI, value: agencyNpi(i) }, fhirBaseUrl: peer.baseUrl, push: { resourceTypes: ['Patient', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment'] }, limits: { timeoutMs: 1000, retry } }),
     ),
     withPeerDefaults({ name: 'ehr', kind: 'ehr', organization: { system: NPI, value: HOSPITAL_NPI }, fhirBaseUrl: ehr.baseUrl, push: { resourceTypes: ['Task', 'Appointment', 'Observation'] }, limits: { timeoutMs: 1000, retry } }),
+    withPeerDefaults({ name: 'ehr-inbox', kind: 'ehr', organization: { system: NPI, value: HOSPITAL_NPI }, fhirBaseUrl: inbox.baseUrl, push: { resourceTypes: ['Task'], mode: 'communication' }, limits: { timeoutMs: 1000, retry } }),
   ];
   server = await startAuthTestServer({ principals: [HOSPITAL, ADMIN, ...AGENCIES] });
   server.store.configure({ outboxRouter: peerRouter(peers) });
@@ -50,7 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await dispatcher?.stop();
   await server?.stop();
-  await Promise.all([...(agencyPeers ?? []), ehr].filter(Boolean).map((p) => p.close()));
+  await Promise.all([...(agencyPeers ?? []), ehr, inbox].filter(Boolean).map((p) => p.close()));
 });
 
 /** Resources of `type` at a peer carrying carebridge's identifier of our `Type/id`. */
@@ -113,6 +117,18 @@ describe('pushing a transition to agency FHIR servers and writing back to the EH
       expect(theirs?.status).toBe('cancelled');
       expect(theirs?.statusReason?.text).toBe('placed with another agency');
     }
+    // The EHR that takes Communications gets one per change, once, about the patient it knows.
+    const messages = (await inbox.repo.searchResources(parseSearchRequest('Communication'))) as Communication[];
+    const accepted = messages.filter((m) => m.about?.[0]?.identifier?.value === `Task/${task.id}`);
+    expect(accepted.map((m) => m.payload?.[0]?.contentString)).toEqual([expect.stringMatching(/^Referral: accepted/)]);
+    expect(accepted[0]?.subject?.identifier?.value).toBeDefined();
+    expect(messages.filter((m) => m.payload?.[0]?.contentString?.includes('cancelled (placed with another agency)'))).toHaveLength(2);
+    const rows = await server.store.listDeliveries({ destination: 'ehr-inbox', state: 'delivered', limit: 100 });
+    const deliverer = peerDeliverers(peers, async (type, id) => (await server.store.read(type, id))?.resource).get('ehr-inbox');
+    for (const delivery of rows) {
+      await deliverer?.deliver(delivery, await server.store.read(delivery.resourceType, delivery.resourceId));
+    }
+    expect(await inbox.repo.searchResources(parseSearchRequest('Communication'))).toHaveLength(messages.length);
   });
 
   it('catches a peer up after an outage, in order, with the newest state once', async () => {

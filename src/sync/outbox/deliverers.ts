@@ -8,14 +8,10 @@ import type { Delivery } from '../../store/outbox.ts';
 import { PeerClient, PeerError } from '../connectors/peer-client.ts';
 import type { ReadResource } from './push-bundle.ts';
 import { pushBundle } from './push-bundle.ts';
+import type { Deliverer } from './deliverer.ts';
+import { EVENT_ID_HEADER } from './deliverer.ts';
+import { CommunicationWriteback } from './communication-writeback.ts';
 
-/** Sent with every delivery: the receiver drops a repeat by it (at-least-once becomes once in effect). */
-export const EVENT_ID_HEADER = 'x-carebridge-event-id';
-
-export interface Deliverer {
-  /** Sends the change; resolves with the version the destination now holds. */
-  deliver(delivery: Delivery, current: StoredVersion | undefined): Promise<{ sentVersionId: string }>;
-}
 
 function isBundle(value: unknown, type: string): value is Bundle {
   return typeof value === 'object' && value !== null && (value as Bundle).resourceType === 'Bundle' && (value as Bundle).type === type;
@@ -34,7 +30,9 @@ export class FhirPushDeliverer implements Deliverer {
   async deliver(delivery: Delivery, current: StoredVersion | undefined): Promise<{ sentVersionId: string }> {
     const sent = current ?? { versionId: delivery.versionId, deleted: true };
     const pushed = new Set(this.client.peer.push?.resourceTypes ?? []);
-    const bundle = await pushBundle({ resourceType: delivery.resourceType, id: delivery.resourceId, resource: sent.deleted ? undefined : (current?.resource as Resource) }, this.read, this.client.peer.fhirBaseUrl as string, (type) => pushed.has(type));
+    // An agency gets the Patient with the plan; an EHR has its own patient, found by the MRN.
+    const along = (type: string): boolean => pushed.has(type) || (type === 'Patient' && this.client.peer.kind !== 'ehr');
+    const bundle = await pushBundle({ resourceType: delivery.resourceType, id: delivery.resourceId, resource: sent.deleted ? undefined : (current?.resource as Resource) }, this.read, this.client.peer.fhirBaseUrl as string, along);
     const answer = await this.client.request('POST', { body: bundle, headers: { [EVENT_ID_HEADER]: delivery.eventId } });
     // An answer that is not the response to what we sent is not a success, whatever its status.
     if (!isBundle(answer.body, 'transaction-response') || (answer.body.entry ?? []).length !== (bundle.entry ?? []).length) {
@@ -88,7 +86,13 @@ export function peerDeliverers(peers: readonly PeerConfig[], read: ReadResource,
       continue;
     }
     const client = new PeerClient(peer, options);
-    deliverers.set(peer.name, peer.fhirBaseUrl ? new FhirPushDeliverer(client, read) : new WebhookDeliverer(client));
+    if (!peer.fhirBaseUrl) {
+      deliverers.set(peer.name, new WebhookDeliverer(client));
+    } else if (peer.push.mode === 'communication') {
+      deliverers.set(peer.name, new CommunicationWriteback(client, read));
+    } else {
+      deliverers.set(peer.name, new FhirPushDeliverer(client, read));
+    }
   }
   return deliverers;
 }

@@ -2,10 +2,11 @@
 // by conditional update on carebridge's identifier (a retry finds the same resource, never a
 // second one) together with the resources it references, so the peer's references resolve. A
 // resource that came from the peer is written to the peer's own id instead of a copy. Only
-// resources the peer is sent anyway (its push types) and the Patient travel along as entries; a
-// reference to anything else goes by carebridge's identifier (a logical reference), so a plan's
-// change is a few entries, not its whole graph.
-import type { Bundle, BundleEntry, Reference, Resource } from '@medplum/fhirtypes';
+// resources the peer is sent anyway (its push types; for an agency also the Patient) travel along
+// as entries; a reference to anything else goes by identifier (a logical reference: a Patient by
+// its own identifier, e.g. the hospital's MRN, so an EHR finds its own patient rather than
+// getting a copy; others by carebridge's), so a plan's change is a few entries, not its graph.
+import type { Bundle, BundleEntry, Identifier, Reference, Resource } from '@medplum/fhirtypes';
 import { v5 } from 'uuid';
 import { CAREBRIDGE_RESOURCE_SYSTEM, carebridgeIdentifier } from '../identity.ts';
 import { peerIdOf } from '../origin-identifier.ts';
@@ -78,7 +79,7 @@ function conditionalUrl(resourceType: string, id: string): string {
  * Points each reference at what the peer knows: an entry of the Bundle (its urn), the peer's own
  * resource (it came from there), or — for what is not sent along — carebridge's identifier.
  */
-function rewrite(resource: Resource, inBundle: ReadonlyMap<string, string>, originIds: ReadonlyMap<string, string>): void {
+function rewrite(resource: Resource, inBundle: ReadonlyMap<string, string>, originIds: ReadonlyMap<string, string>, ownIdentifiers: ReadonlyMap<string, Identifier>): void {
   for (const reference of referencesIn(resource)) {
     const to = target(reference);
     if (!to) {
@@ -93,7 +94,7 @@ function rewrite(resource: Resource, inBundle: ReadonlyMap<string, string>, orig
     } else {
       delete reference.reference;
       reference.type ??= to.resourceType as Reference['type'];
-      reference.identifier = carebridgeIdentifier(to.resourceType, to.id);
+      reference.identifier = ownIdentifiers.get(key) ?? carebridgeIdentifier(to.resourceType, to.id);
     }
   }
 }
@@ -112,11 +113,13 @@ export async function pushBundle(change: PushedChange, read: ReadResource, fhirB
   }
   // The resources it references, read as they are now (one level: theirs point by identifier).
   const referenced: Resource[] = [];
+  const ownIdentifiers = new Map<string, Identifier>();
   const inBundle = new Map<string, string>([[key, urnOf(change.resourceType, change.id)]]);
   for (const reference of referencesIn(main)) {
     const to = target(reference);
     const toKey = to ? `${to.resourceType}/${to.id}` : undefined;
-    if (!to || !toKey || inBundle.has(toKey) || originIds.has(toKey) || referenced.length >= MAX_REFERENCED || (to.resourceType !== 'Patient' && !sentAlong(to.resourceType))) {
+    const along = to !== undefined && sentAlong(to.resourceType);
+    if (!to || !toKey || inBundle.has(toKey) || originIds.has(toKey) || referenced.length >= MAX_REFERENCED || (!along && to.resourceType !== 'Patient')) {
       continue;
     }
     const resource = await read(to.resourceType, to.id);
@@ -124,8 +127,13 @@ export async function pushBundle(change: PushedChange, read: ReadResource, fhirB
       continue;
     }
     const theirs = peerIdOf(resource, fhirBaseUrl);
+    const own = (resource as { identifier?: Identifier[] }).identifier?.find((i) => i.system && i.value && i.system !== CAREBRIDGE_RESOURCE_SYSTEM);
     if (theirs) {
       originIds.set(toKey, theirs);
+    } else if (!along) {
+      if (own) {
+        ownIdentifiers.set(toKey, own);
+      }
     } else {
       inBundle.set(toKey, urnOf(to.resourceType, to.id));
       referenced.push(resource);
@@ -133,7 +141,7 @@ export async function pushBundle(change: PushedChange, read: ReadResource, fhirB
   }
   const entries: BundleEntry[] = [main, ...referenced].map((resource) => {
     const copy = outgoing(resource);
-    rewrite(copy, inBundle, originIds);
+    rewrite(copy, inBundle, originIds, ownIdentifiers);
     const resourceKey = `${resource.resourceType}/${resource.id}`;
     const theirs = originIds.get(resourceKey);
     return {
