@@ -7,7 +7,9 @@
 //      deliveries wait; then it is back, and the time until the queue is empty is measured.
 // Prints figures only; asserts nothing. Run: node bench/delivery.ts (about 2 minutes).
 // Environment: BENCH_DELIVERY_RATE (plans/s in the steady phase, default 5),
-// BENCH_DELIVERY_SECONDS (steady phase, default 30), BENCH_BACKLOG (default 10000).
+// BENCH_DELIVERY_SECONDS (steady phase, default 30), BENCH_BACKLOG (default 10000),
+// BENCH_OUTAGE_SECONDS (keep the peer down at least this long, default 0: as long as queueing
+// the backlog takes; 600 reproduces the 10-minute outage).
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { section, table } from './print.ts';
 const RATE = Number(process.env.BENCH_DELIVERY_RATE ?? 5);
 const STEADY_SECONDS = Number(process.env.BENCH_DELIVERY_SECONDS ?? 30);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 10_000);
+const OUTAGE_SECONDS = Number(process.env.BENCH_OUTAGE_SECONDS ?? 0);
 const TARGET_P95_MS = 1000;
 const TARGET_CATCH_UP_S = 120;
 const PUSHED_TYPES = ['Patient', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment'];
@@ -162,6 +165,7 @@ try {
   while ((await pending()) < BACKLOG) {
     await Promise.all(Array.from({ length: 4 }, () => pushPlan()));
   }
+  await sleep(Math.max(0, outageStart + OUTAGE_SECONDS * 1000 - Date.now()));
   const queued = await pending();
   const outageSeconds = (Date.now() - outageStart) / 1000;
   peer.setDown(false);

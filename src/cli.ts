@@ -5,6 +5,7 @@ import { MAP_HELP, runMap } from './cli/map-command.ts';
 import { OUTBOX_HELP, REPLAY_HELP, runOutbox, runReplay } from './cli/outbox-command.ts';
 import { processIo, type Io } from './cli/output.ts';
 import { SERVE_HELP, runServe } from './cli/serve-command.ts';
+import { SYNC_HELP, runSync } from './cli/sync-command.ts';
 import { VALIDATE_HELP, runValidate } from './cli/validate-command.ts';
 
 export const HELP = `carebridge — carries a patient's care plan from the hospital to the home (FHIR R4)
@@ -18,6 +19,7 @@ Commands:
   map <plan.json>            print the FHIR transaction Bundle a transition plan becomes
   outbox [--state <s>]       deliveries to peers and subscribers: waiting, dead, per destination
   replay <id>|--peer|--all   send dead deliveries again (--wait: follow them out, with progress)
+  sync [--poll <peer>]       the EHR pollers' health and the outbox; --poll: poll an EHR now
 
 Run "carebridge <command> --help" for a command's options and exit codes.
 Exit codes: 0 success, 1 the input has errors, 2 bad usage.`;
@@ -48,6 +50,13 @@ const COMMANDS: Record<string, { help: string; run: (positionals: string[], flag
     stringOptions: ['peer'],
     args: 'any',
     run: (p, f, io) => runReplay(p, { peer: f.peer as string | undefined, all: f.all === true, wait: f.wait === true, json: f.json === true }, io),
+  },
+  sync: {
+    help: SYNC_HELP,
+    options: ['json'],
+    stringOptions: ['peer', 'poll'],
+    args: 'none',
+    run: (_p, f, io) => runSync({ peer: f.peer as string | undefined, poll: f.poll as string | undefined, json: f.json === true }, io),
   },
   map: { help: MAP_HELP, options: ['stable-ids'], args: 'one', run: (p, f, io) => runMap(p[0] as string, f['stable-ids'] === true, io) },
 };
