@@ -202,13 +202,16 @@ describe('Subscriptions', () => {
     const others = [1, 2].map((i) => referralOf(i).id as string);
     expect(JSON.stringify(at('/agency-0').map((n) => n.bundle))).not.toMatch(new RegExp(others.join('|')));
 
-    // Agency 1 heard nothing of agency 0's referral, nor (it may no longer see its cancelled
-    // referral) of the cancellation; asked again, its event 1 no longer carries the Task.
+    // Agency 1 heard nothing of agency 0's referral; it does hear that its own referral was
+    // cancelled (event 2), though it may no longer read the Task (404 in the entry); asked again,
+    // its event 1 no longer carries the Task either.
     await sync.dispatcher?.drain({ untilSettled: true, deadlineMs: 5000 });
-    expect(at('/agency-1').filter((n) => n.type === 'event-notification')).toHaveLength(1);
+    const heard = at('/agency-1').filter((n) => n.type === 'event-notification');
+    expect(heard.map((n) => n.events.map((e) => e.number))).toEqual([[1], [2]]);
+    expect(heard[1]?.bundle.entry?.[1]).toEqual({ fullUrl: `${server.url}/fhir/Task/${task1.id}`, request: { method: 'PUT', url: `Task/${task1.id}` }, response: { status: '404' } });
     expect(JSON.stringify(at('/agency-1').map((n) => n.bundle))).not.toContain(task0.id as string);
     const again = notice((await server.as(AGENCY1)('GET', `Subscription/${fullSubscription.id}/$events`)).body);
-    expect(again.events.map((e) => e.number)).toEqual([1]);
+    expect(again.events.map((e) => e.number)).toEqual([1, 2]);
     expect(again.bundle.entry?.[1]).toEqual({ fullUrl: `${server.url}/fhir/Task/${task1.id}`, request: { method: 'PUT', url: `Task/${task1.id}` }, response: { status: '404' } });
   });
 

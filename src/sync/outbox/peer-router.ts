@@ -35,7 +35,8 @@ export function peerReader(peer: PeerConfig): StoreCaller {
   return callerFor(principal);
 }
 
-function ownedBy(resource: Resource | undefined, organizationIds: readonly string[]): boolean {
+/** A Task assigned to one of these Organizations (its owner hears of it even once it may no longer see it: a cancellation). */
+export function ownedBy(resource: Resource | undefined, organizationIds: readonly string[]): boolean {
   const owner = (resource as Task | undefined)?.owner?.reference;
   return resource?.resourceType === 'Task' && owner !== undefined && organizationIds.some((id) => owner === `Organization/${id}`);
 }
