@@ -153,7 +153,7 @@ describe('the outbox through SIGKILLs', () => {
     // Let the last incarnation send what is left.
     const store = await SqliteStore.open(join(dir, 'carebridge.db'));
     try {
-      const deadline = Date.now() + 120_000;
+      const deadline = Date.now() + 240_000;
       let counts = await store.countDeliveries();
       while (counts.some((c) => c.pending > 0) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
