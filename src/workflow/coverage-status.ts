@@ -267,7 +267,7 @@ export function coverageStatus(input: CoverageStatusInput): CoverageStatus {
 
 function eligibilityFindings(status: CoverageStatus, primary: Coverage, input: CoverageStatusInput, add: (severity: FindingSeverity, code: FindingCode, text: string, coverage?: Coverage) => void): void {
   const reference = refOf(primary);
-  const response = input.eligibility.filter((r) => insuranceFor(r, reference) || r.insurance === undefined).sort((a, b) => answeredAt(b) - answeredAt(a))[0];
+  const response = input.eligibility.filter((r) => insuranceFor(r, reference) || r.insurance === undefined).sort((a, b) => answeredAt(b) - answeredAt(a) || (b.meta?.lastUpdated ?? '').localeCompare(a.meta?.lastUpdated ?? ''))[0];
   if (!response) {
     add('warning', 'eligibility-not-checked', `Eligibility of ${describe(primary)} has not been checked with the payer`, primary);
     return;
