@@ -24,6 +24,7 @@ import { rateLimiter } from './hardening/rate-limit.ts';
 import { requestTimeout } from './hardening/request-timeout.ts';
 import { securityHeaders } from './hardening/security-headers.ts';
 import { transitionsRouters } from './transitions/router.ts';
+import type { PayerDirectory } from '../sync/connectors/payers.ts';
 
 export interface AppOptions {
   store: FhirStore;
@@ -38,6 +39,10 @@ export interface AppOptions {
   auditTrail?: AuditTrail;
   /** AuditEvent.source.site: which deployment recorded (default "carebridge"). */
   auditSite?: string;
+  /** Payers $check-eligibility asks (the config file's peers of kind payer). */
+  payers?: PayerDirectory;
+  /** Now, for the coverage operations (tests fix it). */
+  clock?: () => Date;
 }
 
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
@@ -131,6 +136,8 @@ export function createApp(options: AppOptions): express.Express {
       tokenPath: TOKEN_PATH,
       auditTrail,
       auditObserver: observer,
+      payers: options.payers,
+      clock: options.clock,
     }),
   );
 

@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { createApp } from './app.ts';
+import type { PayerDirectory } from '../sync/connectors/payers.ts';
 import { securityHeaderLines } from './hardening/security-headers.ts';
 
 export interface RunningServer {
@@ -47,7 +48,7 @@ function startDeferredIndexer(store: FhirStore, logger: Logger): { stop: () => P
   };
 }
 
-export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string; deferredIndexer?: boolean }): Promise<RunningServer> {
+export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string; deferredIndexer?: boolean; payers?: PayerDirectory; clock?: () => Date }): Promise<RunningServer> {
   const auditTrail = new AuditTrail(options.store);
   // Off in all but one worker of a cluster (serve-command); searches still catch up by themselves.
   const indexer = options.deferredIndexer === false ? { stop: () => Promise.resolve() } : startDeferredIndexer(options.store, options.logger);

@@ -11,6 +11,7 @@ import { StartupError, authSettingsFromEnv } from '../auth/startup.ts';
 import { createLogger } from '../log/logger.ts';
 import { DEFAULT_DATABASE, openStore } from '../store/open-store.ts';
 import { startSync } from '../sync/sync-service.ts';
+import { PayerDirectory } from '../sync/connectors/payers.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
 import type { Io } from './output.ts';
 
@@ -192,7 +193,7 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
   // What subscribers reach the server at: the same URL initServer announces.
   const publicUrl = env.PUBLIC_URL || `http://${env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1'}:${port}`;
   const sync = await startSync({ store, peers: settings.config?.peers ?? [], logger, dispatch: backgroundJobs, fhirBaseUrl: `${publicUrl}/fhir` });
-  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: backgroundJobs });
+  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: backgroundJobs, payers: new PayerDirectory(settings.config?.peers ?? []) });
   if (cluster.isPrimary) {
     io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);
   }

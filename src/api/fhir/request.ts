@@ -32,9 +32,22 @@ export interface FhirResponse {
   headers: Record<string, string>;
 }
 
-/** 428 Precondition Required (RFC 6585; a referral's change of status without If-Match), unknown to @medplum/core's getStatus. */
+/** OperationOutcome ids of a peer carebridge waited on that failed (502) or did not answer in time (504): $check-eligibility. */
+export const BAD_GATEWAY_ID = 'carebridge-bad-gateway';
+export const GATEWAY_TIMEOUT_ID = 'carebridge-gateway-timeout';
+
+/** Statuses unknown to @medplum/core's getStatus: 428 Precondition Required (RFC 6585; a referral's change of status without If-Match), 502, 504. */
 function statusOf(outcome: OperationOutcome): number {
-  return outcome.id === PRECONDITION_REQUIRED_ID ? 428 : getStatus(outcome);
+  switch (outcome.id) {
+    case PRECONDITION_REQUIRED_ID:
+      return 428;
+    case BAD_GATEWAY_ID:
+      return 502;
+    case GATEWAY_TIMEOUT_ID:
+      return 504;
+    default:
+      return getStatus(outcome);
+  }
 }
 
 export function outcomeResponse(outcome: OperationOutcome, status = statusOf(outcome)): FhirResponse {

@@ -20,6 +20,8 @@ import { conditionalUpdate, create, history, read, remove, update, validateOpera
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { errorResponse } from './request.ts';
 import { processMessage } from './process-message.ts';
+import { checkEligibilityOperation, coverageStatusOperation } from './coverage-operations.ts';
+import { PayerDirectory } from '../../sync/connectors/payers.ts';
 import { search } from './search.ts';
 import { eventsOperation, statusOperation, topicRead, topicSearch } from './subscription-operations.ts';
 import { batch, transaction } from './transaction.ts';
@@ -44,6 +46,10 @@ export interface FhirApiOptions {
   auditObserver?: AuditObserver;
   /** Path of the SMART token endpoint (/auth/token), announced in the CapabilityStatement. */
   tokenPath?: string;
+  /** Payers $check-eligibility asks (peers of kind payer); none: it answers 422. */
+  payers?: PayerDirectory;
+  /** Now, for $coverage-status and $check-eligibility (tests fix it). */
+  clock?: () => Date;
 }
 
 function baseUrlOf(req: Request, options: FhirApiOptions): string {
@@ -182,6 +188,11 @@ export function fhirRouter(options: FhirApiOptions): Router {
   router.get('/Subscription/\\$status', handle('operation', (request, _req, store) => statusOperation(store, request)));
   router.get('/Subscription/:id/\\$status', handle('operation', (request, req, store) => statusOperation(store, request, req.params.id as string)));
   router.get('/Subscription/:id/\\$events', handle('operation', (request, req, store) => eventsOperation(store, request, req.params.id as string)));
+  // The case manager's coverage status and eligibility check (coverage-operations.ts).
+  const clock = options.clock ?? (() => new Date());
+  const coverage = { systemStore: options.store, payers: options.payers ?? new PayerDirectory([]), clock };
+  router.get('/Patient/:id/\\$coverage-status', handle('operation', (request, req, store) => coverageStatusOperation(store, request, req.params.id as string, clock())));
+  router.post('/Patient/:id/\\$check-eligibility', handle('operation', (request, req, store) => checkEligibilityOperation(store, request, req.params.id as string, coverage)));
   router.get('/:type', handle('search-type', (request, req, store) => search(store, request, req.params.type as string)));
   router.post(
     '/:type/_search',

@@ -30,6 +30,9 @@ export const OPERATIONS: { name: string; definition: string; level: string; type
   { name: 'transition', definition: 'https://carebridge.example/fhir/OperationDefinition/CarePlan-transition', level: 'instance', types: ['CarePlan'] },
   // Subscriptions R5 Backport IG (api/fhir/subscription-operations.ts): the subscriber's own Subscriptions only.
   { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status', level: 'type and instance', types: ['Subscription'] },
+  // The case manager's coverage status and the payer eligibility check (api/fhir/coverage-operations.ts).
+  { name: 'coverage-status', definition: 'https://carebridge.example/fhir/OperationDefinition/Patient-coverage-status', level: 'instance', types: ['Patient'] },
+  { name: 'check-eligibility', definition: 'https://carebridge.example/fhir/OperationDefinition/Patient-check-eligibility', level: 'instance', types: ['Patient'] },
   { name: 'events', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events', level: 'instance', types: ['Subscription'] },
 ];
 

@@ -20,13 +20,16 @@ export class PeerError extends Error {
   readonly status?: number;
   /** From the peer's Retry-After, when it sent one. */
   readonly retryAfterMs?: number;
+  /** The peer did not answer within the peer's timeoutMs (a gateway timeout, to a caller waiting on it). */
+  readonly timedOut: boolean;
 
-  constructor(message: string, failure: PeerFailure, details: { status?: number; retryAfterMs?: number } = {}) {
+  constructor(message: string, failure: PeerFailure, details: { status?: number; retryAfterMs?: number; timedOut?: boolean } = {}) {
     super(message);
     this.name = 'PeerError';
     this.failure = failure;
     this.status = details.status;
     this.retryAfterMs = details.retryAfterMs;
+    this.timedOut = details.timedOut ?? false;
   }
 }
 
@@ -209,7 +212,7 @@ function toPeerError(peer: string, err: unknown, timedOut: boolean): PeerError {
     return err;
   }
   if (timedOut) {
-    return new PeerError(`peer ${peer} did not answer in time`, 'retry');
+    return new PeerError(`peer ${peer} did not answer in time`, 'retry', { timedOut: true });
   }
   if (err instanceof BodyTooLargeError) {
     return new PeerError(`peer ${peer}: ${err.message}`, 'rejected');

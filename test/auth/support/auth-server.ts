@@ -12,6 +12,7 @@ import { createApp } from '../../../src/api/app.ts';
 import type { AuditTrail } from '../../../src/audit/audit-trail.ts';
 import type { Principal } from '../../../src/auth/principal.ts';
 import { createLogger } from '../../../src/log/logger.ts';
+import type { PayerDirectory } from '../../../src/sync/connectors/payers.ts';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.ts';
 import { loadDefinitions } from '../../../src/validation/definitions.ts';
 import type { TestClient } from '../../support/auth.ts';
@@ -41,6 +42,9 @@ export interface AuthTestServerOptions {
   principals: Principal[];
   auditTrail?: (store: SqliteStore) => AuditTrail;
   logLevel?: string;
+  /** Payers $check-eligibility asks, and the clock of the coverage operations. */
+  payers?: PayerDirectory;
+  clock?: () => Date;
 }
 
 export async function startAuthTestServer(options: AuthTestServerOptions): Promise<AuthTestServer> {
@@ -62,7 +66,7 @@ export async function startAuthTestServer(options: AuthTestServerOptions): Promi
     },
   });
   const auth = await testAuthService(store, [...clients.values()]);
-  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 } });
+  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 }, payers: options.payers, clock: options.clock });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
