@@ -38,6 +38,8 @@ export interface AppOptions {
   auditTrail?: AuditTrail;
   /** AuditEvent.source.site: which deployment recorded (default "carebridge"). */
   auditSite?: string;
+  /** The clock of agency matching and recorded agency choices (/transitions); the wall clock by default. */
+  clock?: () => Date;
 }
 
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
@@ -114,7 +116,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata, onRefused: auditRefusal }));
   // /transitions (plan JSON in, state out) and GET /fhir/CarePlan/{id}/$transition: same token, tenancy and audit as /fhir.
   app.use('/transitions', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
-  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer });
+  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer, clock: options.clock });
   app.use('/transitions', transitionsApi.transitions);
   // Operators: the outbox (admin clients only; same token and audit as everything else).
   app.use('/admin', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));

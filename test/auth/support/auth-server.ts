@@ -41,6 +41,8 @@ export interface AuthTestServerOptions {
   principals: Principal[];
   auditTrail?: (store: SqliteStore) => AuditTrail;
   logLevel?: string;
+  /** The clock /transitions matches agencies and records choices on. */
+  clock?: () => Date;
 }
 
 export async function startAuthTestServer(options: AuthTestServerOptions): Promise<AuthTestServer> {
@@ -62,7 +64,7 @@ export async function startAuthTestServer(options: AuthTestServerOptions): Promi
     },
   });
   const auth = await testAuthService(store, [...clients.values()]);
-  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 } });
+  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 }, clock: options.clock });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
