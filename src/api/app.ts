@@ -41,7 +41,7 @@ export interface AppOptions {
   auditSite?: string;
   /** Payers $check-eligibility asks (the config file's peers of kind payer). */
   payers?: PayerDirectory;
-  /** Now, for the coverage operations (tests fix it). */
+  /** Now: the coverage operations, agency matching and recorded agency choices (tests fix it); the wall clock by default. */
   clock?: () => Date;
 }
 
@@ -119,7 +119,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata, onRefused: auditRefusal }));
   // /transitions (plan JSON in, state out) and GET /fhir/CarePlan/{id}/$transition: same token, tenancy and audit as /fhir.
   app.use('/transitions', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
-  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer });
+  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer, clock: options.clock });
   app.use('/transitions', transitionsApi.transitions);
   // Operators: the outbox (admin clients only; same token and audit as everything else).
   app.use('/admin', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));

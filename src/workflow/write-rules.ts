@@ -10,12 +10,13 @@
 //   identifier survive every client write.
 import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
-import type { Appointment, CarePlan, OperationOutcome, Resource, Task } from '@medplum/fhirtypes';
+import type { Appointment, CarePlan, Observation, OperationOutcome, Resource, Task } from '@medplum/fhirtypes';
 import { CARE_TASK_LIFECYCLE, isCareTask } from './care-task.ts';
 import type { Lifecycle, Refusal, WorkflowActor } from './lifecycle.ts';
 import { checkInitial, checkTransition, isTerminal } from './lifecycle.ts';
 import { PLACED_ELSEWHERE, PLACED_ELSEWHERE_TEXT, PLACED_STATUSES, REFERRAL_LIFECYCLE, carePlanOf, isReferralTask, wasPlacedElsewhere } from './referral-task.ts';
 import { keepReadmissions } from './readmission.ts';
+import { raiseRedFlags } from './red-flag-rule.ts';
 import { recordedReferralState, rollUp, withReferralState } from './roll-up.ts';
 
 /** What the rules need from a store transaction (the store port's StoreTransaction is one: the core does not import the store). */
@@ -23,6 +24,7 @@ export interface WorkflowStore {
   read(resourceType: string, id: string): Promise<{ deleted: boolean; resource?: Resource } | undefined>;
   update(resource: Resource): Promise<{ version: { resource?: Resource } }>;
   search(request: SearchRequest): Promise<{ resources: Resource[] }>;
+  create(resource: Resource): Promise<unknown>;
 }
 
 /** A write as the store's beforeWrite hook describes it (StoreCaller.beforeWrite). */
@@ -224,6 +226,10 @@ export function workflowRules(actor: WorkflowActor | undefined): WorkflowHooks {
     }
     if (resourceType === 'CarePlan') {
       return beforeCarePlanWrite(current as CarePlan | undefined, next as CarePlan, system);
+    }
+    if (resourceType === 'Observation') {
+      // A caregiver's or agency's report crossing a red flag: an urgent Task for the coordinator (red-flag-rule.ts).
+      await raiseRedFlags(next as Observation, system);
     }
     return undefined;
   };

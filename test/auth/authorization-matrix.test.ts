@@ -14,7 +14,10 @@ import type { AuthTestServer } from './support/auth-server.ts';
 import { startAuthTestServer } from './support/auth-server.ts';
 
 const ORG = 'http://example.org/orgs';
-const DIRECTORY = ['Organization', 'Practitioner', 'PractitionerRole', 'Location'];
+const DIRECTORY = ['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'HealthcareService'];
+/** Directory data that only the agency it describes (and admins) write: "agencies for their own org". */
+const AGENCY_DIRECTORY = ['HealthcareService'];
+const HOSPITAL_DIRECTORY = DIRECTORY.filter((t) => !AGENCY_DIRECTORY.includes(t));
 const AUDIT = ['AuditEvent', 'Provenance'];
 /** "A subscriber sees only what its tenant may see": every role subscribes, and sees only its own Subscriptions. */
 const OWN = ['Subscription'];
@@ -22,14 +25,14 @@ const CLINICAL = RESOURCE_TYPES.filter((t) => !DIRECTORY.includes(t) && !AUDIT.i
 
 /** What each role may do, from the issue: "hospital reads and writes the transitions it sent…". */
 const SPEC: Record<ClientRole, { read: string[]; create: string[]; update: string[]; delete: string[] }> = {
-  hospital: { read: [...CLINICAL, ...DIRECTORY], create: [...CLINICAL, ...DIRECTORY], update: [...CLINICAL, ...DIRECTORY], delete: [...CLINICAL, ...DIRECTORY] },
+  hospital: { read: [...CLINICAL, ...DIRECTORY], create: [...CLINICAL, ...HOSPITAL_DIRECTORY], update: [...CLINICAL, ...HOSPITAL_DIRECTORY], delete: [...CLINICAL, ...HOSPITAL_DIRECTORY] },
   agency: {
     read: ['CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment', 'AppointmentResponse', 'Coverage', 'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement', ...DIRECTORY, ...OWN],
-    create: ['AppointmentResponse', 'Observation', 'Communication', ...OWN],
-    update: ['Task', 'AppointmentResponse', 'Observation', 'Communication', ...OWN],
-    delete: ['Observation', 'Communication', ...OWN],
+    create: ['AppointmentResponse', 'Observation', 'Communication', ...AGENCY_DIRECTORY, ...OWN],
+    update: ['Task', 'AppointmentResponse', 'Observation', 'Communication', ...AGENCY_DIRECTORY, ...OWN],
+    delete: ['Observation', 'Communication', ...AGENCY_DIRECTORY, ...OWN],
   },
-  'case-management': { read: ['Coverage', 'CoverageEligibilityResponse', 'Patient', 'CarePlan', 'Organization', ...OWN], create: [...OWN], update: [...OWN], delete: [...OWN] },
+  'case-management': { read: ['Coverage', 'CoverageEligibilityResponse', 'Patient', 'CarePlan', 'Organization', ...AGENCY_DIRECTORY, ...OWN], create: [...OWN], update: [...OWN], delete: [...OWN] },
   // "Audit records are readable only by admin clients" — and written only by carebridge.
   admin: { read: [...RESOURCE_TYPES], create: [...CLINICAL, ...DIRECTORY], update: [...CLINICAL, ...DIRECTORY], delete: [...CLINICAL, ...DIRECTORY] },
 };
@@ -98,7 +101,7 @@ async function seedWorld(store: FhirStore, role: ClientRole, orgIds: Record<stri
       const referralId = (await tx.create(referral)).version.id;
       await tx.create({ ...minimalResource('CareTeam', patient), participant: [{ member: { display: 'case manager' }, onBehalfOf: { reference: `Organization/${orgIds[`c${suffix}`]}` } }] } as Resource);
       for (const type of RESOURCE_TYPES) {
-        if (type === 'Patient' || AUDIT.includes(type) || OWN.includes(type) || (role === 'agency' && AGENCY_AUTHORED.includes(type))) {
+        if (type === 'Patient' || AUDIT.includes(type) || OWN.includes(type) || AGENCY_DIRECTORY.includes(type) || (role === 'agency' && AGENCY_AUTHORED.includes(type))) {
           continue;
         }
         ids[type] = role === 'agency' && type === 'Task' ? referralId : (await tx.create(minimalResource(type, patient, { organizationId: orgIds.a1 }))).version.id;
@@ -109,6 +112,11 @@ async function seedWorld(store: FhirStore, role: ClientRole, orgIds: Record<stri
       for (const type of AGENCY_AUTHORED) {
         ids[type] = (await agency.create(minimalResource(type, patient))).version.id;
       }
+    }
+    for (const type of AGENCY_DIRECTORY) {
+      // An agency's own service line (written by it), or one carebridge holds for agency a1.
+      const providedBy = { organizationId: role === 'agency' ? orgIds[`a${suffix}`] : orgIds.a1 };
+      ids[type] = (await (role === 'agency' ? store.forCaller(callerFor(tenant)) : store).create(minimalResource(type, patient, providedBy))).version.id;
     }
     for (const type of AUDIT) {
       ids[type] = (await store.create(minimalResource(type, patient, { organizationId: orgIds.a1 }))).version.id;

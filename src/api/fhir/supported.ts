@@ -6,7 +6,7 @@ export const RESOURCE_TYPES = [
   'Patient', 'Encounter', 'Condition', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest',
   'Appointment', 'AppointmentResponse', 'Coverage', 'CoverageEligibilityRequest', 'CoverageEligibilityResponse',
   'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement', 'Practitioner', 'PractitionerRole',
-  'RelatedPerson', 'Organization', 'Location', 'Provenance', 'AuditEvent', 'Subscription',
+  'RelatedPerson', 'Organization', 'Location', 'HealthcareService', 'Provenance', 'AuditEvent', 'Subscription',
 ] as const;
 
 export type SupportedType = (typeof RESOURCE_TYPES)[number];

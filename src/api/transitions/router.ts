@@ -3,7 +3,7 @@
 // app.ts), reads and writes through the store as the caller sees it (tenancy), an AuditEvent for
 // every request (writes record theirs in their own transaction), errors as OperationOutcome.
 import { OperationOutcomeError, notFound } from '@medplum/core';
-import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Provenance, Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Request, Response, Router } from 'express';
 import type { AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
@@ -11,13 +11,15 @@ import type { AuditTrail } from '../../audit/audit-trail.ts';
 import type { Principal } from '../../auth/principal.ts';
 import type { Limits } from '../../config/limits.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { FhirStore } from '../../store/fhir-store.ts';
+import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
 import { parseJsonBody } from '../../validation/json-input.ts';
 import type { RequestAudit } from '../fhir/audit-hook.ts';
 import { auditedCaller, recordRequest } from '../fhir/audit-hook.ts';
 import type { FhirRequest } from '../fhir/request.ts';
 import { errorResponse } from '../fhir/request.ts';
 import { rateLimiter } from '../hardening/rate-limit.ts';
+import { agencyOptions, choiceOf, choiceProvenance, parseChoice, readChoices, requirePlanner } from './agency-options.ts';
+import type { TransitionResources } from './collect.ts';
 import { collectTransition } from './collect.ts';
 import { listTransitions } from './list.ts';
 import { pushTransition } from './push.ts';
@@ -32,6 +34,8 @@ export interface TransitionsApiOptions {
   limits: Limits;
   auditTrail: AuditTrail;
   auditObserver: AuditObserver;
+  /** The clock agency matching (capacity, active coverage) and recorded choices use; the wall clock by default. */
+  clock?: () => Date;
 }
 
 /** What a handler answers: a JSON body (FHIR or not), and what it disclosed, for the AuditEvent. */
@@ -46,6 +50,7 @@ interface Answer {
 
 interface Context {
   req: Request;
+  principal: Principal;
   store: FhirStore;
   request: FhirRequest;
   base: string;
@@ -93,7 +98,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
       }
       const store = options.store.forCaller(auditedCaller(principal, audit));
       const request: FhirRequest = { method: req.method as FhirRequest['method'], path: req.path.replace(/^\//, ''), query: queryPairs(req), headers: {}, baseUrl: `${base}/fhir`, principal, logger };
-      answer = await run({ req, store, request, base });
+      answer = await run({ req, principal, store, request, base });
     } catch (err) {
       const response = errorResponse(err);
       if (response.status >= 500) {
@@ -153,6 +158,45 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
         throw notFoundError();
       }
       return { status: 200, body: await transitionState(store, transition), disclosed: transition.resources };
+    }),
+  );
+  const clock = options.clock ?? (() => new Date());
+  const readTransition = async (store: FhirStore | StoreTransaction, id: string): Promise<TransitionResources> => {
+    const transition = await collectTransition(store, id);
+    if (!transition) {
+      throw notFoundError();
+    }
+    return transition;
+  };
+  transitions.get(
+    '/:id/agency-options',
+    handle('operation', async ({ req, principal, store, request }) => {
+      requirePlanner(principal);
+      const transition = await readTransition(store, req.params.id as string);
+      const listed = await agencyOptions(store, transition, request.query, clock());
+      return { status: 200, body: listed.body, disclosed: listed.disclosed };
+    }),
+  );
+  transitions.post(
+    '/:id/agency-choice',
+    body,
+    handle('create', async ({ req, principal, store, base }) => {
+      requirePlanner(principal);
+      const transition = await readTransition(store, req.params.id as string);
+      const choice = parseChoice(parseJsonBody(req.get('content-type'), req.body as Buffer, options.limits.maxBodyBytes));
+      const provenance = await choiceProvenance(store, transition.carePlan, choice, principal, clock());
+      // Provenance is carebridge's own record (nobody writes it through /fhir): written as carebridge.
+      const stored = (await options.store.create(provenance)).version.resource as Provenance;
+      return { status: 201, body: choiceOf(stored), headers: { Location: `${base}/transitions/${transition.carePlan.id}/agency-choice` }, disclosed: [stored] };
+    }),
+  );
+  transitions.get(
+    '/:id/agency-choice',
+    handle('read', async ({ req, principal, store }) => {
+      requirePlanner(principal);
+      const transition = await readTransition(store, req.params.id as string);
+      const choices = await readChoices(options.store, transition.carePlan);
+      return { status: 200, body: { transition: transition.carePlan.id, choices: choices.map(choiceOf) }, disclosed: choices };
     }),
   );
   transitions.all(['/', '/:id'], handle('operation', () => Promise.resolve({ status: 405, fhir: true, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', details: { text: 'Method not allowed here' } }] }, disclosed: [] })));

@@ -7,6 +7,11 @@
 //   is on the CareTeam of; reads only.
 // - admin: everything; the only role that reads the audit trail (AuditEvent, Provenance),
 //   which nobody writes through the API.
+// - HealthcareService (an agency's service lines: services, ZIPs, payers, capacity) is directory
+//   data every role reads (agency matching, workflow/agency-matching.ts); it is written by admins
+//   and by an agency for its own Organization only (providedBy: checked against the identifier the
+//   client acts for), so an agency keeps its own capacity current and nobody else can. Hospitals
+//   read it and choose (POST /transitions/{id}/agency-choice); they do not write it.
 import { OperationOutcomeError, forbidden } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessScope, StoreCaller, WriteGuard } from '../../store/access.ts';
@@ -19,7 +24,8 @@ import { allows } from '../scopes.ts';
 import type { WorkflowActor } from '../../workflow/lifecycle.ts';
 import { workflowRules } from '../../workflow/write-rules.ts';
 import { applySubscriptionRules } from '../../subscriptions/write-rules.ts';
-import type { Subscription } from '@medplum/fhirtypes';
+import type { HealthcareService, Organization, Subscription } from '@medplum/fhirtypes';
+import type { StoreTransaction } from '../../store/fhir-store.ts';
 
 /** Where a referral names the organization it is for: another agency's referrals stay hidden. */
 const REFERRAL_ASSIGNMENTS = [
@@ -27,10 +33,14 @@ const REFERRAL_ASSIGNMENTS = [
   { resourceType: 'ServiceRequest', code: 'performer' },
 ];
 
-/** Directory data, not about a patient: readable by every role that reads at all. */
-const DIRECTORY_TYPES = ['Organization', 'Practitioner', 'PractitionerRole', 'Location'];
 /** Written by carebridge itself, read by admins only. */
 const AUDIT_TYPES = ['AuditEvent', 'Provenance'];
+/** Directory data, not about a patient: readable by every role that reads at all. */
+const DIRECTORY_TYPES = ['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'HealthcareService'];
+/** Directory data the agency it describes writes (with admins), nobody else. */
+const AGENCY_DIRECTORY_TYPES = ['HealthcareService'];
+const HOSPITAL_WRITES = RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t) && !AGENCY_DIRECTORY_TYPES.includes(t));
+
 /** Every role may subscribe (to the topics whose resources it reads); each sees only its own Subscriptions. */
 const OWN_TYPES = ['Subscription'];
 
@@ -39,7 +49,7 @@ const AGENCY_READS = [
   'Appointment', 'AppointmentResponse', 'Coverage', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement',
   ...DIRECTORY_TYPES, ...OWN_TYPES,
 ];
-const CASE_MANAGEMENT_READS = ['Patient', 'CarePlan', 'Coverage', 'CoverageEligibilityResponse', 'Organization', ...OWN_TYPES];
+const CASE_MANAGEMENT_READS = ['Patient', 'CarePlan', 'Coverage', 'CoverageEligibilityResponse', 'Organization', 'HealthcareService', ...OWN_TYPES];
 
 const READABLE: Record<ClientRole, ReadonlySet<string>> = {
   hospital: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
@@ -50,15 +60,11 @@ const READABLE: Record<ClientRole, ReadonlySet<string>> = {
 
 /** Types each role may create / update / delete (narrowed further per resource by the guard). */
 const WRITABLE: Record<ClientRole, Record<'c' | 'u' | 'd', ReadonlySet<string>>> = {
-  hospital: {
-    c: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
-    u: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
-    d: new Set(RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t))),
-  },
+  hospital: { c: new Set(HOSPITAL_WRITES), u: new Set(HOSPITAL_WRITES), d: new Set(HOSPITAL_WRITES) },
   agency: {
-    c: new Set(['AppointmentResponse', 'Observation', 'Communication', ...OWN_TYPES]),
-    u: new Set(['Task', 'AppointmentResponse', 'Observation', 'Communication', ...OWN_TYPES]),
-    d: new Set(['Observation', 'Communication', ...OWN_TYPES]),
+    c: new Set(['AppointmentResponse', 'Observation', 'Communication', ...AGENCY_DIRECTORY_TYPES, ...OWN_TYPES]),
+    u: new Set(['Task', 'AppointmentResponse', 'Observation', 'Communication', ...AGENCY_DIRECTORY_TYPES, ...OWN_TYPES]),
+    d: new Set(['Observation', 'Communication', ...AGENCY_DIRECTORY_TYPES, ...OWN_TYPES]),
   },
   'case-management': { c: new Set(OWN_TYPES), u: new Set(OWN_TYPES), d: new Set(OWN_TYPES) },
   // The audit trail is carebridge's own record: nobody writes, changes or deletes it through the API.
@@ -112,7 +118,7 @@ function scopeOf(principal: Principal): AccessScope | undefined {
     case 'agency':
       return { grantKinds: ['referral'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: false, ownAuthoredTypes: OWN_TYPES, foreignAssignments: REFERRAL_ASSIGNMENTS };
     case 'case-management':
-      return { grantKinds: ['care-team'], openTypes: ['Organization'], readableTypes: readable, ownAuthored: false, ownAuthoredTypes: OWN_TYPES, foreignAssignments: [] };
+      return { grantKinds: ['care-team'], openTypes: ['Organization', 'HealthcareService'], readableTypes: readable, ownAuthored: false, ownAuthoredTypes: OWN_TYPES, foreignAssignments: [] };
   }
 }
 
@@ -155,6 +161,21 @@ function guardFor(principal: Principal): WriteGuard {
 /** Which side of a Task the role is on: the hospital (and an admin) asks, the agency does. */
 const WORKFLOW_ACTORS: Record<ClientRole, WorkflowActor | undefined> = { hospital: 'requester', admin: 'requester', agency: 'performer', 'case-management': undefined };
 
+/**
+ * An agency writes only its own service lines: HealthcareService.providedBy must be an Organization
+ * carrying the identifier the client acts for (the directory row every agency can read says who
+ * offers what, so another agency's capacity is not for it to change).
+ */
+async function checkOwnProvider(principal: Principal, service: HealthcareService, system: StoreTransaction): Promise<void> {
+  const reference = service.providedBy?.reference ?? '';
+  const id = reference.startsWith('Organization/') ? reference.slice('Organization/'.length) : undefined;
+  const organization = id ? ((await system.read('Organization', id))?.resource as Organization | undefined) : undefined;
+  const own = organization?.identifier?.some((i) => i.system === principal.organization.system && i.value === principal.organization.value);
+  if (!own) {
+    throw forbiddenError("An agency may write only its own HealthcareServices: providedBy must be the agency's Organization");
+  }
+}
+
 /** The store caller a principal reads and writes as; the workflow's and subscriptions' rules ride on its writes. */
 export function callerFor(principal: Principal): StoreCaller {
   const workflow = workflowRules(WORKFLOW_ACTORS[principal.role]);
@@ -165,7 +186,14 @@ export function callerFor(principal: Principal): StoreCaller {
     access: scopeOf(principal),
     guardWrite: guardFor(principal),
     ...workflow,
-    beforeWrite: async (change, context) =>
-      change.resourceType === 'Subscription' ? applySubscriptionRules({ subscriber, mayRead }, change.current as Subscription | undefined, change.next as Subscription) : workflow.beforeWrite(change, context),
+    beforeWrite: async (change, context) => {
+      if (change.resourceType === 'Subscription') {
+        return applySubscriptionRules({ subscriber, mayRead }, change.current as Subscription | undefined, change.next as Subscription);
+      }
+      if (change.resourceType === 'HealthcareService' && principal.role === 'agency') {
+        await checkOwnProvider(principal, change.next as HealthcareService, context.system);
+      }
+      return workflow.beforeWrite(change, context);
+    },
   };
 }

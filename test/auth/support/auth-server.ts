@@ -42,8 +42,9 @@ export interface AuthTestServerOptions {
   principals: Principal[];
   auditTrail?: (store: SqliteStore) => AuditTrail;
   logLevel?: string;
-  /** Payers $check-eligibility asks, and the clock of the coverage operations. */
+  /** Payers $check-eligibility asks. */
   payers?: PayerDirectory;
+  /** The clock of the coverage operations and of /transitions' agency matching and choices. */
   clock?: () => Date;
 }
 

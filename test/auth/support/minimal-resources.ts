@@ -31,6 +31,7 @@ export function minimalResource(type: string, patientId: string, extra: { organi
     RelatedPerson: { patient },
     Organization: { active: true },
     Location: { status: 'active' },
+    HealthcareService: { active: true, providedBy: org },
     Provenance: { target: [patient], recorded: NOW, agent: [{ who: org }] },
     AuditEvent: {
       type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
