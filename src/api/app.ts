@@ -7,6 +7,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { auditEventFor } from '../audit/audit-event.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
+import type { ClockConfig } from '../config/clock.ts';
 import type { Limits } from '../config/limits.ts';
 import { describeBytes, resolveLimits } from '../config/limits.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -38,6 +39,8 @@ export interface AppOptions {
   auditTrail?: AuditTrail;
   /** AuditEvent.source.site: which deployment recorded (default "carebridge"). */
   auditSite?: string;
+  /** The TCM clock's holidays and hospital time zones (config file `clock`). */
+  clock?: ClockConfig;
 }
 
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
@@ -114,7 +117,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata, onRefused: auditRefusal }));
   // /transitions (plan JSON in, state out) and GET /fhir/CarePlan/{id}/$transition: same token, tenancy and audit as /fhir.
   app.use('/transitions', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
-  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer });
+  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer, clock: options.clock });
   app.use('/transitions', transitionsApi.transitions);
   // Operators: the outbox (admin clients only; same token and audit as everything else).
   app.use('/admin', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));

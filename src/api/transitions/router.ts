@@ -9,6 +9,7 @@ import type { Request, Response, Router } from 'express';
 import type { AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
 import type { AuditTrail } from '../../audit/audit-trail.ts';
 import type { Principal } from '../../auth/principal.ts';
+import type { ClockConfig } from '../../config/clock.ts';
 import type { Limits } from '../../config/limits.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
@@ -32,6 +33,8 @@ export interface TransitionsApiOptions {
   limits: Limits;
   auditTrail: AuditTrail;
   auditObserver: AuditObserver;
+  /** Holidays and hospital time zones of the TCM deadlines (default: US federal, the discharge's written offset). */
+  clock?: ClockConfig;
 }
 
 /** What a handler answers: a JSON body (FHIR or not), and what it disclosed, for the AuditEvent. */
@@ -133,7 +136,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
         throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'required', details: { text: 'POST /transitions takes a transition plan (JSON) as its body' } }] });
       }
       const plan = parseJsonBody(req.get('content-type'), req.body as Buffer, options.limits.maxBodyBytes);
-      const pushed = await pushTransition(store, request, plan);
+      const pushed = await pushTransition(store, request, plan, options.clock);
       const disclosed = (pushed.body.transactionResponse.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
       return { status: pushed.status, body: pushed.body, headers: { Location: `${base}/transitions/${pushed.body.id}` }, disclosed };
     }),

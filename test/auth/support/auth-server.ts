@@ -3,6 +3,7 @@
 // from the server's real token endpoint (SMART Backend Services).
 import type { Resource } from '@medplum/fhirtypes';
 import { createServer } from 'node:http';
+import type { ClockConfig } from '../../../src/config/clock.ts';
 import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +42,8 @@ export interface AuthTestServerOptions {
   principals: Principal[];
   auditTrail?: (store: SqliteStore) => AuditTrail;
   logLevel?: string;
+  /** The TCM clock's holidays and hospital time zones. */
+  clock?: ClockConfig;
 }
 
 export async function startAuthTestServer(options: AuthTestServerOptions): Promise<AuthTestServer> {
@@ -62,7 +65,7 @@ export async function startAuthTestServer(options: AuthTestServerOptions): Promi
     },
   });
   const auth = await testAuthService(store, [...clients.values()]);
-  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 } });
+  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 }, clock: options.clock });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
