@@ -41,6 +41,8 @@ export interface AppOptions {
   auditSite?: string;
   /** The TCM clock's holidays and hospital time zones (config file `clock`). */
   clock?: ClockConfig;
+  /** The TCM clock's time, ms since the epoch (injected in tests; default Date.now). */
+  now?: () => number;
 }
 
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
@@ -117,7 +119,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata, onRefused: auditRefusal }));
   // /transitions (plan JSON in, state out) and GET /fhir/CarePlan/{id}/$transition: same token, tenancy and audit as /fhir.
   app.use('/transitions', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
-  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer, clock: options.clock });
+  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer, clock: options.clock, now: options.now });
   app.use('/transitions', transitionsApi.transitions);
   // Operators: the outbox (admin clients only; same token and audit as everything else).
   app.use('/admin', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));

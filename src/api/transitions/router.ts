@@ -23,6 +23,7 @@ import { collectTransition } from './collect.ts';
 import { listTransitions } from './list.ts';
 import { pushTransition } from './push.ts';
 import { transitionState } from './state.ts';
+import { timelineParameters, transitionTimeline } from './timeline.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 
@@ -35,6 +36,8 @@ export interface TransitionsApiOptions {
   auditObserver: AuditObserver;
   /** Holidays and hospital time zones of the TCM deadlines (default: US federal, the discharge's written offset). */
   clock?: ClockConfig;
+  /** The TCM clock's time (ms since the epoch; injected in tests). */
+  now?: () => number;
 }
 
 /** What a handler answers: a JSON body (FHIR or not), and what it disclosed, for the AuditEvent. */
@@ -158,13 +161,36 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
       return { status: 200, body: await transitionState(store, transition), disclosed: transition.resources };
     }),
   );
-  transitions.all(['/', '/:id'], handle('operation', () => Promise.resolve({ status: 405, fhir: true, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', details: { text: 'Method not allowed here' } }] }, disclosed: [] })));
+  transitions.get(
+    '/:id/timeline',
+    handle('read', async ({ req, store }) => {
+      const transition = await collectTransition(store, req.params.id as string);
+      if (!transition) {
+        throw notFoundError();
+      }
+      const { timeline, disclosed } = await transitionTimeline(store, transition, (options.now ?? Date.now)());
+      return { status: 200, body: timeline, disclosed };
+    }),
+  );
+  transitions.all(['/', '/:id', '/:id/timeline'], handle('operation', () => Promise.resolve({ status: 405, fhir: true, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', details: { text: 'Method not allowed here' } }] }, disclosed: [] })));
   transitions.use(handle('operation', () => Promise.reject(notFoundError())));
 
   const operation = express.Router({ caseSensitive: true, strict: false });
   if (limiter) {
     operation.use('/CarePlan/:id/\\$transition', limiter);
+    operation.use('/CarePlan/:id/\\$timeline', limiter);
   }
+  operation.get(
+    '/CarePlan/:id/\\$timeline',
+    handle('operation', async ({ req, store }) => {
+      const transition = await collectTransition(store, req.params.id as string);
+      if (!transition) {
+        throw notFoundError();
+      }
+      const { timeline, disclosed } = await transitionTimeline(store, transition, (options.now ?? Date.now)());
+      return { status: 200, body: timelineParameters(timeline), fhir: true, disclosed };
+    }),
+  );
   operation.get(
     '/CarePlan/:id/\\$transition',
     handle('operation', async ({ req, store, request }) => {

@@ -44,6 +44,8 @@ export interface AuthTestServerOptions {
   logLevel?: string;
   /** The TCM clock's holidays and hospital time zones. */
   clock?: ClockConfig;
+  /** The TCM clock's time (ms since the epoch). */
+  now?: () => number;
 }
 
 export async function startAuthTestServer(options: AuthTestServerOptions): Promise<AuthTestServer> {
@@ -65,7 +67,7 @@ export async function startAuthTestServer(options: AuthTestServerOptions): Promi
     },
   });
   const auth = await testAuthService(store, [...clients.values()]);
-  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 }, clock: options.clock });
+  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 }, clock: options.clock, now: options.now });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
