@@ -22,3 +22,6 @@ export const OPEN_DEADLINE: SearchParameter = {
 };
 
 export const CAREBRIDGE_SEARCH_PARAMETERS: readonly SearchParameter[] = [OPEN_DEADLINE];
+
+/** Date parameters whose index rows are few by design ("Type:code"): a search by them may start from their index. */
+export const SPARSE_DATE_PARAMETERS: ReadonlySet<string> = new Set(['Task:open-deadline']);

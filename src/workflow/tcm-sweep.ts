@@ -53,7 +53,8 @@ export async function evidenceFor(store: Pick<SweepStore, 'search'>, patient: st
   const system = encodeURIComponent(`${SYSTEMS.tcmDeadline}|`);
   const [communications, tasks, appointments] = await Promise.all([
     search(store, `Communication?subject=${encodeURIComponent(patient)}&category=${system}`, MAX_EVIDENCE),
-    search(store, `Task?patient=${encodeURIComponent(patient)}&code=${system}`, MAX_EVIDENCE),
+    // Not narrowed by code: the patient reference drives, and candidates() reads the codes.
+    search(store, `Task?patient=${encodeURIComponent(patient)}`, MAX_EVIDENCE),
     search(store, `Appointment?patient=${encodeURIComponent(patient)}&status=fulfilled`, MAX_EVIDENCE),
   ]);
   return [...communications.resources, ...tasks.resources.filter((t) => !isDeadlineTask(t as Task)), ...appointments.resources];
@@ -108,7 +109,7 @@ export async function sweepDeadlines(store: SweepStore, nowMs: number, options: 
       const patient = due[0]?.for?.reference;
       const evidence = patient ? await evidenceFor(store, patient) : [];
       // The visit bounds the reconciliation: its deadline is read even when it is not in this page.
-      const siblings = plan.startsWith('CarePlan/') ? ((await search(store, `Task?based-on=${encodeURIComponent(plan)}&code=${encodeURIComponent(`${SYSTEMS.tcmDeadline}|`)}`, 20)).resources as Task[]) : due;
+      const siblings = plan.startsWith('CarePlan/') ? ((await search(store, `Task?based-on=${encodeURIComponent(plan)}`, MAX_EVIDENCE)).resources as Task[]) : due;
       const facts = siblings.map(deadlineFacts).filter((f): f is DeadlineFacts => f !== undefined);
       const evaluations = new Map(evaluateDeadlines(facts, evidence, nowMs).map((e) => [e.kind, e]));
       for (const task of due) {
