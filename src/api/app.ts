@@ -7,6 +7,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { auditEventFor } from '../audit/audit-event.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
+import type { ClockConfig } from '../config/clock.ts';
 import type { Limits } from '../config/limits.ts';
 import { describeBytes, resolveLimits } from '../config/limits.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -43,6 +44,10 @@ export interface AppOptions {
   payers?: PayerDirectory;
   /** Now: the coverage operations, agency matching and recorded agency choices (tests fix it); the wall clock by default. */
   clock?: () => Date;
+  /** The TCM clock's holidays and hospital time zones (config file `clock`). */
+  tcmClock?: ClockConfig;
+  /** The TCM clock's time, ms since the epoch (default: `clock`, else Date.now). */
+  now?: () => number;
 }
 
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
@@ -119,7 +124,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use('/fhir', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, isPublic: isFhirMetadata, onRefused: auditRefusal }));
   // /transitions (plan JSON in, state out) and GET /fhir/CarePlan/{id}/$transition: same token, tenancy and audit as /fhir.
   app.use('/transitions', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
-  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer, clock: options.clock });
+  const transitionsApi = transitionsRouters({ store: options.store, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, auditObserver: observer, clock: options.clock, tcmClock: options.tcmClock, now: options.now });
   app.use('/transitions', transitionsApi.transitions);
   // Operators: the outbox (admin clients only; same token and audit as everything else).
   app.use('/admin', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));

@@ -1,6 +1,7 @@
 // initServer / closeServer: listen, and on shutdown stop accepting, finish in-flight requests.
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
+import type { ClockConfig } from '../config/clock.ts';
 import type { Limits } from '../config/limits.ts';
 import type { AuthService } from '../auth/auth-service.ts';
 import type { Logger } from '../log/logger.ts';
@@ -48,7 +49,7 @@ function startDeferredIndexer(store: FhirStore, logger: Logger): { stop: () => P
   };
 }
 
-export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string; deferredIndexer?: boolean; payers?: PayerDirectory; clock?: () => Date }): Promise<RunningServer> {
+export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string; deferredIndexer?: boolean; payers?: PayerDirectory; clock?: () => Date; tcmClock?: ClockConfig }): Promise<RunningServer> {
   const auditTrail = new AuditTrail(options.store);
   // Off in all but one worker of a cluster (serve-command); searches still catch up by themselves.
   const indexer = options.deferredIndexer === false ? { stop: () => Promise.resolve() } : startDeferredIndexer(options.store, options.logger);

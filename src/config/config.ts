@@ -7,6 +7,8 @@ import addFormatsModule from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import type { ClientRole, OrganizationIdentity } from '../auth/principal.ts';
 import { parseScope } from '../auth/scopes.ts';
+import type { ClockConfig, ClockConfigInput } from './clock.ts';
+import { clockProblems, withClockDefaults } from './clock.ts';
 import type { PeerConfig, PeerConfigInput } from './peers.ts';
 import { peerProblems, withPeerDefaults } from './peers.ts';
 
@@ -51,6 +53,8 @@ export interface CarebridgeConfig {
   referralAccess: ReferralAccessConfig;
   /** EHRs, agencies and payers carebridge polls and pushes to. */
   peers: PeerConfig[];
+  /** The transitional-care clock: holidays, hospital time zones, the overdue sweep's schedule. */
+  clock: ClockConfig;
 }
 
 export const DEFAULT_ACCESS_TOKEN_SECONDS = 300;
@@ -67,6 +71,7 @@ interface ConfigFile {
   auth?: Partial<AuthConfig>;
   referralAccess?: ReferralAccessConfig;
   peers?: PeerConfigInput[];
+  clock?: ClockConfigInput;
 }
 
 export class ConfigError extends Error {
@@ -154,7 +159,7 @@ export function parseConfig(value: unknown, source = 'config'): CarebridgeConfig
     const problems = [...new Set((validate.errors ?? []).map(describe).filter((p): p is string => p !== undefined))];
     throw new ConfigError(source, problems);
   }
-  const problems = [...checkRules(value), ...peerProblems(value.peers ?? [])];
+  const problems = [...checkRules(value), ...peerProblems(value.peers ?? []), ...clockProblems(value.clock)];
   if (problems.length > 0) {
     throw new ConfigError(source, problems);
   }
@@ -163,6 +168,7 @@ export function parseConfig(value: unknown, source = 'config'): CarebridgeConfig
     auth: { accessTokenSeconds: value.auth?.accessTokenSeconds ?? DEFAULT_ACCESS_TOKEN_SECONDS },
     referralAccess: { endsOnStatus: value.referralAccess?.endsOnStatus ?? [...DEFAULT_REFERRAL_ACCESS_ENDS_ON] },
     peers: (value.peers ?? []).map(withPeerDefaults),
+    clock: withClockDefaults(value.clock),
   };
 }
 

@@ -20,7 +20,8 @@ export type PlanItemKind =
   | 'location'
   | 'referral'
   | 'referral-task'
-  | 'coverage';
+  | 'coverage'
+  | 'deadline';
 
 /** 16 hex digits = 64 bits: a collision needs ~4 billion plans. */
 export function planKey(plan: PlanIdentifier): string {

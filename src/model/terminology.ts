@@ -59,6 +59,7 @@ export const SYSTEMS = {
   medicationChange: `${CODE_SYSTEM_BASE}/medication-change`,
   carePlanCategory: `${CODE_SYSTEM_BASE}/careplan-category`,
   tcmComplexity: `${CODE_SYSTEM_BASE}/tcm-complexity`,
+  tcmDeadline: `${CODE_SYSTEM_BASE}/tcm-deadline`,
   dischargeKind: `${CODE_SYSTEM_BASE}/discharge-disposition`,
 } as const;
 
@@ -149,6 +150,20 @@ export const TCM_COMPLEXITIES: Record<TcmComplexity, Concept> = {
   high: { display: 'High complexity', definition: 'Transitional Care Management of high complexity (CPT 99496): face-to-face visit within 7 days.' },
 };
 
+/**
+ * The TCM deadlines carebridge tracks (workflow/tcm-clock.ts) and the evidence that meets them: a
+ * deadline Task carries one of the first four as Task.code; a Communication (category) or a Task
+ * (code) of the same code is evidence; "overdue" and "period-ended" are deadline businessStatus.
+ */
+export const TCM_DEADLINES = {
+  'interactive-contact': { display: 'Interactive contact within 2 business days', definition: 'Interactive contact (phone, electronic or direct) with the patient or caregiver within 2 business days after discharge; two documented unsuccessful attempts also count.' },
+  'face-to-face-visit': { display: 'Face-to-face visit', definition: 'Face-to-face visit within 7 (high complexity) or 14 (moderate complexity) calendar days after discharge.' },
+  'medication-reconciliation': { display: 'Medication reconciliation', definition: 'Medication reconciliation, no later than the face-to-face visit.' },
+  'tcm-period-end': { display: 'End of the 30-day TCM period', definition: 'The last day of the 30-day Transitional Care Management period: the discharge day + 29.' },
+  overdue: { display: 'Overdue', definition: 'The deadline passed without the evidence that meets it (a deadline Task businessStatus).' },
+  'period-ended': { display: 'Period ended', definition: 'The 30-day TCM period is over (a deadline Task businessStatus).' },
+} as const satisfies Record<string, Concept>;
+
 /** carebridge's disposition words, each with HL7 discharge-disposition and NUBC patient discharge status codes. */
 export const DISCHARGE_DISPOSITIONS: Record<DischargeDisposition, Concept & { hl7: string; nubc: string; nubcDisplay: string }> = {
   home: { display: 'Home', definition: 'Discharged home or to self care.', hl7: 'home', nubc: '01', nubcDisplay: 'Discharged to home or self care (routine discharge)' },
@@ -192,6 +207,7 @@ export const CAREBRIDGE_CODE_SYSTEMS: { id: string; name: string; title: string;
   { id: 'medication-change', name: 'MedicationChange', title: 'carebridge medication changes at discharge', concepts: MEDICATION_CHANGES },
   { id: 'careplan-category', name: 'CarePlanCategory', title: 'carebridge care plan categories', concepts: CAREPLAN_CATEGORIES },
   { id: 'tcm-complexity', name: 'TcmComplexity', title: 'carebridge Transitional Care Management complexity', concepts: TCM_COMPLEXITIES },
+  { id: 'tcm-deadline', name: 'TcmDeadline', title: 'carebridge Transitional Care Management deadlines and their evidence', concepts: TCM_DEADLINES },
   { id: 'discharge-disposition', name: 'DischargeDisposition', title: 'carebridge discharge dispositions', concepts: DISCHARGE_DISPOSITIONS },
 ];
 

@@ -3,7 +3,8 @@
 // CapabilityStatement and described by a Basic resource carrying the R5 SubscriptionTopic
 // cross-version extensions, as the IG's R4 examples do. Pure data and functions: no I/O.
 import type { Basic, Extension, Resource } from '@medplum/fhirtypes';
-import { CAREBRIDGE_BASE } from '../model/terminology.ts';
+import type { Task } from '@medplum/fhirtypes';
+import { CAREBRIDGE_BASE, SYSTEMS } from '../model/terminology.ts';
 
 export interface SubscriptionTopicDefinition {
   /** The canonical URL a Subscription names in `criteria`. */
@@ -27,6 +28,12 @@ const PATIENT_FILTER = { name: 'patient', description: 'The patient the resource
 /** A referral Task: intent order (the Gravity referral pattern; carebridge's care to-dos have intent plan). */
 function isReferral(resource: Resource): boolean {
   return resource.resourceType === 'Task' && resource.intent === 'order';
+}
+
+/** A TCM deadline Task (workflow/tcm-clock.ts): its code from the tcm-deadline CodeSystem and a due time. */
+function isDeadline(resource: Resource): boolean {
+  const task = resource as Task;
+  return resource.resourceType === 'Task' && task.restriction?.period?.end !== undefined && (task.code?.coding ?? []).some((c) => c.system === SYSTEMS.tcmDeadline);
 }
 
 export const SUBSCRIPTION_TOPICS: readonly SubscriptionTopicDefinition[] = [
@@ -64,6 +71,21 @@ export const SUBSCRIPTION_TOPICS: readonly SubscriptionTopicDefinition[] = [
     interactions: ['create', 'update'],
     filters: [PATIENT_FILTER],
     matches: () => true,
+  },
+  {
+    url: `${CAREBRIDGE_BASE}/SubscriptionTopic/tcm-deadline`,
+    id: 'topic-tcm-deadline',
+    title: 'TCM deadline created, met or overdue',
+    description: 'A transitional-care deadline Task of a transition was created, met (completed with its evidence), marked overdue, or its 30-day period ended.',
+    resourceType: 'Task',
+    interactions: ['create', 'update'],
+    filters: [
+      { name: 'owner', description: 'The care coordinator who owns the deadline: Practitioner/{id}.' },
+      { name: 'status', description: 'The Task status (comma-separated: any of them).' },
+      { name: 'business-status', description: 'overdue or period-ended (the tcm-deadline code).' },
+      PATIENT_FILTER,
+    ],
+    matches: isDeadline,
   },
 ];
 

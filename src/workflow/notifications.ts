@@ -14,7 +14,7 @@
 //   MessageHeader.id: the same message sent again writes nothing and is answered as the first time.
 import { OperationOutcomeError, conflict, parseSearchRequest, preconditionFailed } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
-import type { CarePlan, Communication, Encounter, Identifier, OperationOutcome, Organization, Patient, Resource } from '@medplum/fhirtypes';
+import type { CarePlan, Coding, Communication, Encounter, Identifier, OperationOutcome, Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { isTransitionCarePlan, transitionCategory, TRANSITION_CATEGORY } from '../mapping/careplan.ts';
 import { identifierQuery, identifierToken, planKey, readPlanItem, transitionIdentifier } from '../mapping/identifiers.ts';
 import { CAREBRIDGE_BASE, SYSTEMS } from '../model/terminology.ts';
@@ -277,24 +277,31 @@ async function openTransition(tx: NotificationStore, message: NotificationMessag
   return { text, carePlans: transitions.map((c) => c.id as string) };
 }
 
-/** An admission: a readmission on the transition of the patient's latest discharge within 30 days, if any. */
-async function flagReadmission(tx: NotificationStore, message: NotificationMessage, ids: { patient: string; encounter: string }): Promise<{ text: string; carePlans: string[] }> {
-  const encounter = `Encounter/${ids.encounter}`;
-  const recorded = `Admit notification processed: ${encounter} recorded`;
-  const admittedAt = message.encounter.period?.start as string;
-  const admissionClass = message.encounter.class;
+/**
+ * An admission of the patient (an admit notification's Encounter, or an Encounter pushed through
+ * /fhir or /transitions): recorded as a readmission on the transition of the patient's latest
+ * discharge within the 30 days before it, if there is one. Idempotent: an admission recorded
+ * already changes nothing. Returns what it did, in words, and the CarePlan it flagged.
+ */
+export async function recordReadmission(
+  tx: Pick<NotificationStore, 'search' | 'update'>,
+  admission: { patient: string; encounter: string; admittedAt: string | undefined; admissionClass: Coding | undefined },
+): Promise<{ flagged?: { carePlan: string; days: number }; reason: string }> {
+  const { encounter, admittedAt, admissionClass } = admission;
   if (admissionClass?.system !== SYSTEMS.v3ActCode || !ADMISSION_CLASSES.has(admissionClass.code ?? '')) {
-    return { text: `${recorded}; not an inpatient or emergency admission, so not a readmission`, carePlans: [] };
+    return { reason: 'not an inpatient or emergency admission, so not a readmission' };
   }
-  const transitions = ((await search(tx, `CarePlan?subject=Patient/${ids.patient}&${transitionCategoryQuery}`, MAX_TRANSITIONS)).resources as CarePlan[])
+  const transitions = ((await search(tx as NotificationStore, `CarePlan?subject=Patient/${admission.patient}&${transitionCategoryQuery}`, MAX_TRANSITIONS)).resources as CarePlan[])
     .filter((c) => isTransitionCarePlan(c) && c.status !== 'entered-in-error' && c.encounter?.reference !== encounter)
+    // Admitted after the discharge instant (the same day counts, an admission before the discharge does not).
+    .filter((c) => admittedAt === undefined || c.period?.start === undefined || Date.parse(admittedAt) >= Date.parse(c.period.start))
     .map((carePlan) => ({ carePlan, days: daysIntoWindow(carePlan.period?.start, admittedAt) }))
     .filter((t): t is { carePlan: CarePlan; days: number } => t.days !== undefined)
     // A readmission counts against the latest discharge before it (the index stay).
     .sort((a, b) => a.days - b.days || ((a.carePlan.id ?? '') < (b.carePlan.id ?? '') ? -1 : 1));
   const latest = transitions[0];
   if (!latest) {
-    return { text: `${recorded}; no transition of this patient was discharged within the 30 days before it`, carePlans: [] };
+    return { reason: 'no transition of this patient was discharged within the 30 days before it' };
   }
   const { carePlan, days } = latest;
   const next = withReadmission(withoutMeta(carePlan), { encounter, admittedOn: calendarDay(admittedAt) as string, daysAfterDischarge: days });
@@ -302,7 +309,15 @@ async function flagReadmission(tx: NotificationStore, message: NotificationMessa
     checkValid(next, 'CarePlan');
     await tx.update(next);
   }
-  return { text: `${recorded}; readmission flagged on transition CarePlan/${carePlan.id}, ${days} day(s) after the discharge`, carePlans: [carePlan.id as string] };
+  return { flagged: { carePlan: carePlan.id as string, days }, reason: `readmission flagged on transition CarePlan/${carePlan.id}, ${days} day(s) after the discharge` };
+}
+
+/** An admission: a readmission on the transition of the patient's latest discharge within 30 days, if any. */
+async function flagReadmission(tx: NotificationStore, message: NotificationMessage, ids: { patient: string; encounter: string }): Promise<{ text: string; carePlans: string[] }> {
+  const encounter = `Encounter/${ids.encounter}`;
+  const recorded = `Admit notification processed: ${encounter} recorded`;
+  const result = await recordReadmission(tx, { patient: ids.patient, encounter, admittedAt: message.encounter.period?.start, admissionClass: message.encounter.class });
+  return { text: `${recorded}; ${result.reason}`, carePlans: result.flagged ? [result.flagged.carePlan] : [] };
 }
 
 function recordOf(message: NotificationMessage, ids: { header: Identifier; bundle: Identifier }, what: { text: string; carePlans: string[] }, refs: { encounter: string; organization: string }, now: Date): Communication {

@@ -11,6 +11,7 @@
 import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import type { Appointment, CarePlan, Observation, OperationOutcome, Resource, Task } from '@medplum/fhirtypes';
+import { isDeadlineTask } from '../mapping/deadline-tasks.ts';
 import { CARE_TASK_LIFECYCLE, isCareTask } from './care-task.ts';
 import type { Lifecycle, Refusal, WorkflowActor } from './lifecycle.ts';
 import { checkInitial, checkTransition, isTerminal } from './lifecycle.ts';
@@ -145,7 +146,32 @@ async function recordReferralState(system: WorkflowStore, carePlan: string, task
   }
 }
 
+/** What the clock owns on a deadline Task: a client (the hospital pushing the plan included) changes none of it. */
+const CLOCK_OWNED = ['status', 'statusReason', 'businessStatus', 'output'] as const;
+
+/** Deadlines are met by evidence (a Communication, an Appointment, a Task), not by ticking a box. */
+function checkDeadlineWrite(current: Task | undefined, next: Task): void {
+  if (!current) {
+    if (next.status !== 'requested' || next.businessStatus !== undefined || next.output !== undefined) {
+      throw refuse(422, 'A TCM deadline Task starts requested, with no businessStatus or output: the clock settles it from the evidence');
+    }
+    return;
+  }
+  for (const field of CLOCK_OWNED) {
+    if (JSON.stringify(current[field] ?? null) !== JSON.stringify(next[field] ?? null)) {
+      throw refuse(422, `Task.${field} of a TCM deadline is the clock's: a deadline is met by its evidence (a completed Communication or Task of its code, a fulfilled Appointment), not by a write to the deadline`, `Task.${field}`);
+    }
+  }
+}
+
 async function beforeTaskWrite(actor: WorkflowActor | undefined, current: Task | undefined, next: Task, ifMatch: string | undefined, system: WorkflowStore): Promise<Resource | void> {
+  if ((current && isDeadlineTask(current)) || isDeadlineTask(next)) {
+    if (current && JSON.stringify(current.code ?? null) !== JSON.stringify(next.code ?? null)) {
+      throw refuse(422, 'A TCM deadline Task keeps its code; create a new Task instead', 'Task.code');
+    }
+    checkDeadlineWrite(current, next);
+    return;
+  }
   const before = current ? lifecycleOf(current) : undefined;
   const after = lifecycleOf(next);
   // What a Task is (its intent and code) decides its lifecycle: changing it would step around the

@@ -28,6 +28,8 @@ export const OPERATIONS: { name: string; definition: string; level: string; type
   { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', level: 'type and instance' },
   // GET /fhir/CarePlan/{id}/$transition (api/transitions/router.ts): the CarePlan and everything it references, as the caller may see it.
   { name: 'transition', definition: 'https://carebridge.example/fhir/OperationDefinition/CarePlan-transition', level: 'instance', types: ['CarePlan'] },
+  // GET /fhir/CarePlan/{id}/$timeline (api/transitions/timeline.ts): the TCM clock of the transition as Parameters.
+  { name: 'timeline', definition: 'https://carebridge.example/fhir/OperationDefinition/CarePlan-timeline', level: 'instance', types: ['CarePlan'] },
   // Subscriptions R5 Backport IG (api/fhir/subscription-operations.ts): the subscriber's own Subscriptions only.
   { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status', level: 'type and instance', types: ['Subscription'] },
   // The case manager's coverage status and the payer eligibility check (api/fhir/coverage-operations.ts).

@@ -9,6 +9,7 @@ import type { Request, Response, Router } from 'express';
 import type { AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
 import type { AuditTrail } from '../../audit/audit-trail.ts';
 import type { Principal } from '../../auth/principal.ts';
+import type { ClockConfig } from '../../config/clock.ts';
 import type { Limits } from '../../config/limits.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
@@ -24,6 +25,7 @@ import { collectTransition } from './collect.ts';
 import { listTransitions } from './list.ts';
 import { pushTransition } from './push.ts';
 import { transitionState } from './state.ts';
+import { timelineParameters, transitionTimeline } from './timeline.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 
@@ -36,6 +38,10 @@ export interface TransitionsApiOptions {
   auditObserver: AuditObserver;
   /** The clock agency matching (capacity, active coverage) and recorded choices use; the wall clock by default. */
   clock?: () => Date;
+  /** Holidays and hospital time zones of the TCM deadlines (default: US federal, the discharge's written offset). */
+  tcmClock?: ClockConfig;
+  /** The TCM clock's time (ms since the epoch; default: `clock`, else Date.now). */
+  now?: () => number;
 }
 
 /** What a handler answers: a JSON body (FHIR or not), and what it disclosed, for the AuditEvent. */
@@ -138,7 +144,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
         throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'required', details: { text: 'POST /transitions takes a transition plan (JSON) as its body' } }] });
       }
       const plan = parseJsonBody(req.get('content-type'), req.body as Buffer, options.limits.maxBodyBytes);
-      const pushed = await pushTransition(store, request, plan);
+      const pushed = await pushTransition(store, request, plan, options.tcmClock);
       const disclosed = (pushed.body.transactionResponse.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
       return { status: pushed.status, body: pushed.body, headers: { Location: `${base}/transitions/${pushed.body.id}` }, disclosed };
     }),
@@ -161,6 +167,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
     }),
   );
   const clock = options.clock ?? (() => new Date());
+  const tcmNow = (): number => (options.now ? options.now() : clock().getTime());
   const readTransition = async (store: FhirStore | StoreTransaction, id: string): Promise<TransitionResources> => {
     const transition = await collectTransition(store, id);
     if (!transition) {
@@ -199,13 +206,36 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
       return { status: 200, body: { transition: transition.carePlan.id, choices: choices.map(choiceOf) }, disclosed: choices };
     }),
   );
-  transitions.all(['/', '/:id'], handle('operation', () => Promise.resolve({ status: 405, fhir: true, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', details: { text: 'Method not allowed here' } }] }, disclosed: [] })));
+  transitions.get(
+    '/:id/timeline',
+    handle('read', async ({ req, store }) => {
+      const transition = await collectTransition(store, req.params.id as string);
+      if (!transition) {
+        throw notFoundError();
+      }
+      const { timeline, disclosed } = await transitionTimeline(store, transition, tcmNow());
+      return { status: 200, body: timeline, disclosed };
+    }),
+  );
+  transitions.all(['/', '/:id', '/:id/timeline'], handle('operation', () => Promise.resolve({ status: 405, fhir: true, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', details: { text: 'Method not allowed here' } }] }, disclosed: [] })));
   transitions.use(handle('operation', () => Promise.reject(notFoundError())));
 
   const operation = express.Router({ caseSensitive: true, strict: false });
   if (limiter) {
     operation.use('/CarePlan/:id/\\$transition', limiter);
+    operation.use('/CarePlan/:id/\\$timeline', limiter);
   }
+  operation.get(
+    '/CarePlan/:id/\\$timeline',
+    handle('operation', async ({ req, store }) => {
+      const transition = await collectTransition(store, req.params.id as string);
+      if (!transition) {
+        throw notFoundError();
+      }
+      const { timeline, disclosed } = await transitionTimeline(store, transition, tcmNow());
+      return { status: 200, body: timelineParameters(timeline), fhir: true, disclosed };
+    }),
+  );
   operation.get(
     '/CarePlan/:id/\\$transition',
     handle('operation', async ({ req, store, request }) => {

@@ -7,6 +7,7 @@ import type { SearchOptions, SearchResult } from '../fhir-store.ts';
 import type { ResolvedAccess } from './access-sql.ts';
 import { visibleWhere } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
+import { SPARSE_DATE_PARAMETERS } from '../../model/search-parameters.ts';
 import { dateRange } from '../../search/date-range.ts';
 // Queries must normalise text exactly as the index did.
 import { normalizeSearchText } from '../../search/extract-index.ts';
@@ -167,7 +168,7 @@ class WhereBuilder {
       sql: `${alias}.id IN (SELECT x.resource_id FROM ${table} x WHERE x.resource_type = ? AND x.code = ? AND (${anyOf.sql}))`,
       params: [resourceType, name, ...anyOf.params],
     };
-    return { check: exists, drive, selectivity: selectivityOf(type, name, filter.operator, alternatives.length) };
+    return { check: exists, drive, selectivity: selectivityOf(resourceType, type, name, filter.operator, alternatives.length) };
   }
 
   private valueCondition(type: string, operator: string, value: string): Where {
@@ -300,7 +301,7 @@ class WhereBuilder {
 }
 
 /** How few resources one filter is likely to match, by what it compares (see Condition). */
-function selectivityOf(type: string, name: string, operator: string, alternatives: number): number {
+function selectivityOf(resourceType: string, type: string, name: string, operator: string, alternatives: number): number {
   if (alternatives > 20) {
     return 1;
   }
@@ -311,6 +312,9 @@ function selectivityOf(type: string, name: string, operator: string, alternative
       return name === 'identifier' || name.endsWith('-identifier') || name === '_tag' ? 4 : 1;
     case 'uri':
       return operator === 'below' ? 1 : 3;
+    case 'date':
+      // A date parameter whose index holds few rows by design (open deadlines only) drives its search.
+      return SPARSE_DATE_PARAMETERS.has(`${resourceType}:${name}`) ? 3 : 0;
     case 'string':
       return operator === 'contains' ? 0 : 2;
     default:

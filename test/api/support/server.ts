@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { RunningServer } from '../../../src/api/server.ts';
+import type { ClockConfig } from '../../../src/config/clock.ts';
 import type { Limits } from '../../../src/config/limits.ts';
 import { initServer } from '../../../src/api/server.ts';
 import { createLogger } from '../../../src/log/logger.ts';
@@ -49,6 +50,8 @@ export interface TestServerOptions {
   limits?: Partial<Limits>;
   /** Wraps the store the server uses (a slow or failing store, to test what the server does then). */
   wrapStore?: (store: FhirStore) => FhirStore;
+  /** The TCM clock's holidays and hospital time zones. */
+  clock?: ClockConfig;
 }
 
 /** A schema name no other run uses: PostgreSQL-backed tests own theirs and drop it at the end. */
@@ -70,7 +73,7 @@ async function serve(store: FhirStore, database: string, cleanup: () => Promise<
   const admin = await adminClient();
   try {
     const auth = await testAuthService(store, [admin, ...(options.clients ?? [])], { devMode: options.devMode });
-    running = await initServer({ store: options.wrapStore ? options.wrapStore(store) : store, logger, auth, port: 0, host: '127.0.0.1', publicUrl: options.publicUrl, limits: options.limits });
+    running = await initServer({ store: options.wrapStore ? options.wrapStore(store) : store, logger, auth, port: 0, host: '127.0.0.1', publicUrl: options.publicUrl, limits: options.limits, tcmClock: options.clock });
   } catch (err) {
     await cleanup();
     throw err;

@@ -114,7 +114,8 @@ describe('reading transitions', () => {
     expect(count('MedicationRequest')).toBe(4);
     expect(count('Appointment')).toBe(2);
     expect(count('ServiceRequest')).toBe(3);
-    expect(count('Task')).toBe(4 + 3);
+    // Caregiver tasks, referrals and the four TCM deadlines.
+    expect(count('Task')).toBe(4 + 3 + 4);
     expect(count('RelatedPerson')).toBe(2);
     expect(count('Encounter')).toBe(1);
     expect(count('Organization')).toBeGreaterThanOrEqual(5);

@@ -3,6 +3,7 @@
 // from the server's real token endpoint (SMART Backend Services).
 import type { Resource } from '@medplum/fhirtypes';
 import { createServer } from 'node:http';
+import type { ClockConfig } from '../../../src/config/clock.ts';
 import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,10 @@ export interface AuthTestServerOptions {
   payers?: PayerDirectory;
   /** The clock of the coverage operations and of /transitions' agency matching and choices. */
   clock?: () => Date;
+  /** The TCM clock's holidays and hospital time zones. */
+  tcmClock?: ClockConfig;
+  /** The TCM clock's time (ms since the epoch). */
+  now?: () => number;
 }
 
 export async function startAuthTestServer(options: AuthTestServerOptions): Promise<AuthTestServer> {
@@ -67,7 +72,7 @@ export async function startAuthTestServer(options: AuthTestServerOptions): Promi
     },
   });
   const auth = await testAuthService(store, [...clients.values()]);
-  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 }, payers: options.payers, clock: options.clock });
+  const app = createApp({ store, logger: createLogger({ level: options.logLevel ?? 'warn', stream }), auth, auditTrail: options.auditTrail?.(store), limits: { rateLimitPerMinute: 0 }, payers: options.payers, clock: options.clock, tcmClock: options.tcmClock, now: options.now });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
