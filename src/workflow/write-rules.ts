@@ -263,6 +263,12 @@ export function workflowRules(actor: WorkflowActor | undefined): WorkflowHooks {
     if (resource.resourceType === 'CarePlan' && resource.id) {
       return [planLock(`CarePlan/${resource.id}`)];
     }
+    if (resource.resourceType === 'Observation') {
+      // Two readings of one patient at the same instant must not both open a red-flag episode:
+      // writers of a patient's Observations take turns (PostgreSQL; SQLite has one writer anyway).
+      const subject = (resource as Observation).subject?.reference;
+      return subject?.startsWith('Patient/') ? [`red-flags:${subject}`] : [];
+    }
     const carePlan = resource.resourceType === 'Task' ? carePlanOf(resource) : undefined;
     return carePlan ? [planLock(carePlan)] : [];
   };
