@@ -1,7 +1,7 @@
 // SmartClient against carebridge's own token endpoint over real HTTP, and against a nock'ed peer
 // for what a real one may do wrong (5xx, garbage, a huge body; no answer from a silent server).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import type Nock from 'nock';
+import { useNock } from '../support/nock.ts';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SmartClient, SmartTokenError } from '../../src/auth/smart-client.ts';
@@ -100,25 +100,11 @@ describe('SmartClient against a peer that misbehaves (nock)', () => {
   const PEER = 'https://peer.example.test';
   const client = (): SmartClient => new SmartClient({ tokenUrl: `${PEER}/oauth/token`, clientId: peer.config.clientId, privateJwk: peer.privateJwk, scope: 'system/Task.rs' });
 
-  // nock patches node's http for the whole test process: imported here, and restored after, so
-  // that the test files this Jest worker runs next talk to real servers.
-  let nock: typeof Nock;
-
-  beforeAll(async () => {
-    nock = (await import('nock')).default;
-  });
-
-  afterEach(() => {
-    nock.cleanAll();
-  });
-
-  afterAll(() => {
-    nock.restore();
-  });
+  const nock = useNock();
 
   it('sends a SMART client_credentials request with a fresh assertion', async () => {
     let form: URLSearchParams | undefined;
-    nock(PEER)
+    nock()(PEER)
       .post('/oauth/token')
       .reply(200, async (req: Request) => {
         form = new URLSearchParams(await req.text());
@@ -134,10 +120,10 @@ describe('SmartClient against a peer that misbehaves (nock)', () => {
   });
 
   it('a 5xx: SmartTokenError with the status, and the next call tries again', async () => {
-    nock(PEER).post('/oauth/token').reply(503, 'Service Unavailable');
+    nock()(PEER).post('/oauth/token').reply(503, 'Service Unavailable');
     const c = client();
     await expect(c.getAccessToken()).rejects.toMatchObject({ name: 'SmartTokenError', status: 503 });
-    nock(PEER).post('/oauth/token').reply(200, { access_token: 'after-outage', token_type: 'bearer', expires_in: 300 });
+    nock()(PEER).post('/oauth/token').reply(200, { access_token: 'after-outage', token_type: 'bearer', expires_in: 300 });
     expect(await c.getAccessToken()).toBe('after-outage');
   });
 
@@ -156,16 +142,16 @@ describe('SmartClient against a peer that misbehaves (nock)', () => {
   });
 
   it('garbage, or JSON without a bearer token: SmartTokenError', async () => {
-    nock(PEER).post('/oauth/token').reply(200, '<html>login</html>', { 'content-type': 'text/html' });
+    nock()(PEER).post('/oauth/token').reply(200, '<html>login</html>', { 'content-type': 'text/html' });
     await expect(client().getAccessToken()).rejects.toThrow(/without a bearer access_token/);
-    nock(PEER).post('/oauth/token').reply(200, { access_token: 'x', token_type: 'mac', expires_in: 300 });
+    nock()(PEER).post('/oauth/token').reply(200, { access_token: 'x', token_type: 'mac', expires_in: 300 });
     await expect(client().getAccessToken()).rejects.toThrow(/without a bearer access_token/);
-    nock(PEER).post('/oauth/token').reply(200, { access_token: 'x', token_type: 'bearer' });
+    nock()(PEER).post('/oauth/token').reply(200, { access_token: 'x', token_type: 'bearer' });
     await expect(client().getAccessToken()).rejects.toThrow(/expires_in/);
   });
 
   it('a huge body: SmartTokenError, not a huge string in memory', async () => {
-    nock(PEER).post('/oauth/token').reply(200, 'x'.repeat(200_000));
+    nock()(PEER).post('/oauth/token').reply(200, 'x'.repeat(200_000));
     await expect(client().getAccessToken()).rejects.toThrow(/more than 65536 bytes/);
   });
 });

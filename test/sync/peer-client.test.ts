@@ -1,11 +1,11 @@
 // The peer client against real HTTP servers on 127.0.0.1 (answers, limits, outages) and nock for
 // what a local server cannot easily do (connection resets, a token endpoint that renews).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { useNock } from '../support/nock.ts';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import type Nock from 'nock';
 import type { PeerConfig } from '../../src/config/peers.ts';
 import { withPeerDefaults } from '../../src/config/peers.ts';
 import { PeerClient, PeerError, parseRetryAfter } from '../../src/sync/connectors/peer-client.ts';
@@ -144,22 +144,10 @@ describe('parseRetryAfter', () => {
 
 describe('PeerClient against faults (nock)', () => {
   const PEER = 'https://agency.example.test';
-  let nock: typeof Nock;
-
-  beforeAll(async () => {
-    nock = (await import('nock')).default;
-  });
-
-  afterEach(() => {
-    nock.cleanAll();
-  });
-
-  afterAll(() => {
-    nock.restore();
-  });
+  const nock = useNock();
 
   it('a connection reset is retried later', async () => {
-    nock(PEER).get('/fhir/Task').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
+    nock()(PEER).get('/fhir/Task').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
     const err = await failureOf(new PeerClient(peer({ fhirBaseUrl: `${PEER}/fhir` })).request('GET', { path: 'Task' }));
     expect(err.failure).toBe('retry');
   });
@@ -168,16 +156,16 @@ describe('PeerClient against faults (nock)', () => {
     const { privateKey } = await generateKeyPair('ES384', { extractable: true });
     const jwk = { ...(await exportJWK(privateKey)), kid: 'k1', alg: 'ES384' };
     let issued = 0;
-    nock(PEER)
+    nock()(PEER)
       .post('/token')
       .times(3)
       .reply(200, async () => ({ access_token: `t${(issued += 1)}`, token_type: 'bearer', expires_in: 300 }));
-    nock(PEER).get('/fhir/Task').matchHeader('authorization', 'Bearer t1').reply(401);
-    nock(PEER).get('/fhir/Task').matchHeader('authorization', 'Bearer t2').reply(200, { resourceType: 'Bundle' });
+    nock()(PEER).get('/fhir/Task').matchHeader('authorization', 'Bearer t1').reply(401);
+    nock()(PEER).get('/fhir/Task').matchHeader('authorization', 'Bearer t2').reply(200, { resourceType: 'Bundle' });
     const auth = { type: 'smart-backend-services' as const, tokenUrl: `${PEER}/token`, clientId: 'carebridge', scope: 'system/Task.rs', privateKeyEnv: 'PEER_KEY' };
     const client = new PeerClient(peer({ fhirBaseUrl: `${PEER}/fhir`, auth }), { env: { PEER_KEY: JSON.stringify(jwk) } });
     expect((await client.request('GET', { path: 'Task' })).body).toEqual({ resourceType: 'Bundle' });
-    nock(PEER).get('/fhir/Task').times(2).reply(401);
+    nock()(PEER).get('/fhir/Task').times(2).reply(401);
     expect((await failureOf(client.request('GET', { path: 'Task' }))).failure).toBe('blocked');
     expect(issued).toBe(3);
   });

@@ -1,8 +1,8 @@
 // A FHIR peer that answers, but not what it was asked (nock: shapes a local peer would not give):
 // another resource, a Bundle of the wrong kind or size, an entry it refused — never taken for a delivery.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { useNock } from '../support/nock.ts';
+import { describe, expect, it } from '@jest/globals';
 import type { Resource } from '@medplum/fhirtypes';
-import type Nock from 'nock';
 import { withPeerDefaults } from '../../src/config/peers.ts';
 import type { StoredVersion } from '../../src/store/fhir-store.ts';
 import type { Delivery } from '../../src/store/outbox.ts';
@@ -17,16 +17,7 @@ const delivery: Delivery = { id: 1, eventId: '6f1c2a7e-0000-4000-8000-0000000000
 const current: StoredVersion = { resourceType: 'CarePlan', id: 'c1', versionId: '2', lastUpdated: '2026-11-24T00:00:00Z', seq: 2, deleted: false, resource: carePlan };
 const deliverer = (): FhirPushDeliverer => new FhirPushDeliverer(new PeerClient(peer), async (type, id) => (type === 'Patient' && id === 'p1' ? patient : undefined));
 
-let nock: typeof Nock;
-beforeAll(async () => {
-  nock = (await import('nock')).default;
-});
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.restore();
-});
+const nock = useNock();
 
 async function failure(): Promise<PeerError> {
   const err = await deliverer()
@@ -42,7 +33,7 @@ async function failure(): Promise<PeerError> {
 describe('FhirPushDeliverer against a peer that answers the wrong thing', () => {
   it('sends the CarePlan with its Patient by conditional update, the event id in a header, and takes a full transaction-response', async () => {
     let sent: { entry?: { request?: { url?: string } }[] } | undefined;
-    nock(PEER)
+    nock()(PEER)
       .post('/fhir/')
       .matchHeader('x-carebridge-event-id', delivery.eventId)
       .reply(200, async (req: Request) => {
@@ -55,7 +46,7 @@ describe('FhirPushDeliverer against a peer that answers the wrong thing', () => 
 
   it('retries when the peer answers another resource, another kind of Bundle, or too few entries', async () => {
     for (const body of [{ resourceType: 'Patient', id: 'x' }, { resourceType: 'Bundle', type: 'batch-response', entry: [{}, {}] }, { resourceType: 'Bundle', type: 'transaction-response', entry: [{ response: { status: '200' } }] }]) {
-      nock(PEER).post('/fhir/').reply(200, body);
+      nock()(PEER).post('/fhir/').reply(200, body);
       const err = await failure();
       expect(err.failure).toBe('retry');
       expect(err.message).toMatch(/did not answer with the transaction-response/);
@@ -63,14 +54,14 @@ describe('FhirPushDeliverer against a peer that answers the wrong thing', () => 
   });
 
   it('dead-letters a change the peer refused (an entry answered 422), retries one it failed (500)', async () => {
-    nock(PEER).post('/fhir/').reply(200, { resourceType: 'Bundle', type: 'transaction-response', entry: [{ response: { status: '422 Unprocessable Entity' } }, { response: { status: '200 OK' } }] });
+    nock()(PEER).post('/fhir/').reply(200, { resourceType: 'Bundle', type: 'transaction-response', entry: [{ response: { status: '422 Unprocessable Entity' } }, { response: { status: '200 OK' } }] });
     expect((await failure()).failure).toBe('rejected');
-    nock(PEER).post('/fhir/').reply(200, { resourceType: 'Bundle', type: 'transaction-response', entry: [{ response: { status: '500' } }, { response: { status: '200 OK' } }] });
+    nock()(PEER).post('/fhir/').reply(200, { resourceType: 'Bundle', type: 'transaction-response', entry: [{ response: { status: '500' } }, { response: { status: '200 OK' } }] });
     expect((await failure()).failure).toBe('retry');
   });
 
   it('retries after a reset connection', async () => {
-    nock(PEER).post('/fhir/').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
+    nock()(PEER).post('/fhir/').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
     expect((await failure()).failure).toBe('retry');
   });
 });
