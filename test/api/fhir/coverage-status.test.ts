@@ -127,9 +127,35 @@ describe('coverage status and eligibility', () => {
     expect(await storedResponses()).toBe(before);
   });
 
+  it('a payer that does not know the member: its error answer is stored, and the status says so', async () => {
+    payer.members.delete(MEMBER_ID);
+    const { status: code, body } = await check();
+    expect(code).toBe(200);
+    expect(body).toMatchObject({ resourceType: 'CoverageEligibilityResponse', outcome: 'error' });
+    const after = (await status()).body;
+    expect(findings(after).find((f) => f.code === 'eligibility-error')).toMatchObject({ severity: 'error', text: expect.stringContaining('Member not found') });
+  });
+
   it('the CapabilityStatement lists both operations on Patient', async () => {
     const metadata = (await server.as(ADMIN)('GET', 'metadata')).body as CapabilityStatement;
     const patient = metadata.rest?.[0]?.resource?.find((r) => r.type === 'Patient');
     expect(patient?.operation?.map((o) => o.name)).toEqual(expect.arrayContaining(['coverage-status', 'check-eligibility']));
+  });
+});
+
+describe('eligibility without a payer peer for the coverage', () => {
+  it('answers 422 with an OperationOutcome naming what is missing, and stores nothing', async () => {
+    const server = await startAuthTestServer({ principals: [HOSPITAL, ADMIN, CASE_MANAGER], clock: () => NOW });
+    try {
+      expect((await server.http(HOSPITAL)('POST', '/transitions', readPlan('broadcast-three-agencies.json'))).status).toBe(201);
+      const patients = (await server.as(ADMIN)('GET', 'Patient?identifier=https://harborpoint-med.example/fhir/sid/mrn|HP2291047')).body as Bundle;
+      const id = patients.entry?.[0]?.resource?.id as string;
+      const answer = await server.as(CASE_MANAGER)('POST', `Patient/${id}/$check-eligibility`);
+      expect(answer.status).toBe(422);
+      expect((answer.body as OperationOutcome).issue?.[0]?.details?.text).toMatch(/payer/i);
+      expect(((await server.as(ADMIN)('GET', 'CoverageEligibilityRequest?_summary=count')).body as Bundle).total).toBe(0);
+    } finally {
+      await server.stop();
+    }
   });
 });
