@@ -6,6 +6,7 @@ import type { PeerConfig, RetryPolicy } from '../config/peers.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import type { PeerClientOptions } from './connectors/peer-client.ts';
+import { PeerClients } from './connectors/peer-clients.ts';
 import { peerDeliverers } from './outbox/deliverers.ts';
 import type { Deliverer } from './outbox/deliverer.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
@@ -58,7 +59,9 @@ export async function startSync(options: SyncOptions): Promise<RunningSync> {
     const version = await store.read(resourceType, id);
     return version && !version.deleted ? version.resource : undefined;
   };
-  const deliverers: Map<string, Deliverer> = peerDeliverers(peers, read, options.peerClient);
+  // One client per peer: pushing to an EHR and polling it share its limit and its token.
+  const clients = new PeerClients(options.peerClient);
+  const deliverers: Map<string, Deliverer> = peerDeliverers(peers, read, clients);
   const byName = new Map(peers.map((peer) => [peer.name, peer]));
   const subscriptions = new SubscriptionDeliverer({ store, fhirBaseUrl: options.fhirBaseUrl, logger, fetch: options.peerClient?.fetch, clock: options.dispatcher?.clock });
   const onSettled = options.dispatcher?.onSettled;
@@ -89,7 +92,7 @@ export async function startSync(options: SyncOptions): Promise<RunningSync> {
     heartbeat.start();
   }
   // EHR polling on each peer's schedule; a lease per peer keeps it to one instance at a time.
-  const poller = new PollScheduler({ store, peers, logger });
+  const poller = new PollScheduler({ store, peers, logger, clientFor: (peer) => clients.clientFor(peer) });
   if (options.poll !== false) {
     poller.start();
   }

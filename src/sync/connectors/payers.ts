@@ -1,19 +1,18 @@
 // The payers carebridge asks about eligibility (peers of kind `payer` with a fhirBaseUrl), found by
 // the Organization a Coverage names as payor: the peer whose organization identifier it carries.
-// One PeerClient per payer, made on first use (its timeout, concurrency limit and auth apply).
+// Their clients come from a PeerClients registry (its timeout, concurrency limit and auth apply).
 import type { Identifier } from '@medplum/fhirtypes';
 import type { PeerConfig } from '../../config/peers.ts';
-import type { PeerClientOptions } from './peer-client.ts';
-import { PeerClient } from './peer-client.ts';
+import type { PeerClient, PeerClientOptions } from './peer-client.ts';
+import { PeerClients } from './peer-clients.ts';
 
 export class PayerDirectory {
   private readonly payers: PeerConfig[];
-  private readonly clients = new Map<string, PeerClient>();
-  private readonly options: PeerClientOptions;
+  private readonly clients: PeerClients;
 
-  constructor(peers: readonly PeerConfig[], options: PeerClientOptions = {}) {
+  constructor(peers: readonly PeerConfig[], clients: PeerClients | PeerClientOptions = {}) {
     this.payers = peers.filter((p) => p.kind === 'payer' && p.fhirBaseUrl);
-    this.options = options;
+    this.clients = clients instanceof PeerClients ? clients : new PeerClients(clients);
   }
 
   /** The payer peer one of these identifiers names, or undefined. */
@@ -22,11 +21,6 @@ export class PayerDirectory {
   }
 
   clientFor(peer: PeerConfig): PeerClient {
-    let client = this.clients.get(peer.name);
-    if (!client) {
-      client = new PeerClient(peer, this.options);
-      this.clients.set(peer.name, client);
-    }
-    return client;
+    return this.clients.clientFor(peer);
   }
 }

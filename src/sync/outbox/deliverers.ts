@@ -5,7 +5,9 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { PeerConfig } from '../../config/peers.ts';
 import type { StoredVersion } from '../../store/fhir-store.ts';
 import type { Delivery } from '../../store/outbox.ts';
-import { PeerClient, PeerError } from '../connectors/peer-client.ts';
+import type { PeerClient } from '../connectors/peer-client.ts';
+import { PeerError } from '../connectors/peer-client.ts';
+import { PeerClients } from '../connectors/peer-clients.ts';
 import type { ReadResource } from './push-bundle.ts';
 import { pushBundle } from './push-bundle.ts';
 import type { Deliverer } from './deliverer.ts';
@@ -79,13 +81,13 @@ export class WebhookDeliverer implements Deliverer {
 }
 
 /** The deliverer of each configured peer that is pushed to. */
-export function peerDeliverers(peers: readonly PeerConfig[], read: ReadResource, options: ConstructorParameters<typeof PeerClient>[1] = {}): Map<string, Deliverer> {
+export function peerDeliverers(peers: readonly PeerConfig[], read: ReadResource, clients: PeerClients = new PeerClients()): Map<string, Deliverer> {
   const deliverers = new Map<string, Deliverer>();
   for (const peer of peers) {
     if (!peer.push || peer.kind === 'payer') {
       continue;
     }
-    const client = new PeerClient(peer, options);
+    const client = clients.clientFor(peer);
     if (!peer.fhirBaseUrl) {
       deliverers.set(peer.name, new WebhookDeliverer(client));
     } else if (peer.push.mode === 'communication') {
