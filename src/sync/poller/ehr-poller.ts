@@ -22,6 +22,7 @@
 // reading it again would fail again and block the peer for good; once the peer corrects it, its
 // lastUpdated changes and the next poll reads it again. A failure that may pass (the peer down, a
 // timeout, the database) stores nothing of the page and moves no cursor.
+import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { isSupportedType } from '../../api/fhir/supported.ts';
@@ -74,6 +75,14 @@ export interface PollDeps {
   signal?: AbortSignal;
   /** Called after each committed page (the scheduler renews its lease); a throw ends the run. */
   afterPage?: () => Promise<void>;
+}
+
+/**
+ * A peer's resource id stands in logs only as a digest: an EHR may use the MRN as a Patient's id,
+ * and a log never carries an identifier's value. Operators find the resource by hashing its id.
+ */
+export function logRef(peerId: string | undefined): string | undefined {
+  return peerId === undefined ? undefined : createHash('sha256').update(peerId).digest('hex').slice(0, 12);
 }
 
 export interface QueryPollResult {
@@ -308,10 +317,10 @@ class QueryRun {
     // once a run: the resources of the cursor's instant are read again by the next page.
     const skipped = this.firstSeen([...refused, ...counts.skipped]);
     for (const record of skipped) {
-      this.deps.logger?.warn('poll skipped a resource', { peer: this.peer.name, queryKey: this.query.key, resourceType: record.resourceType, peerId: record.peerId, reason: record.reason, issues: record.issues });
+      this.deps.logger?.warn('poll skipped a resource', { peer: this.peer.name, queryKey: this.query.key, resourceType: record.resourceType, peerRef: logRef(record.peerId), reason: record.reason, issues: record.issues });
     }
     for (const record of this.firstSeen(counts.skippedTargets)) {
-      this.deps.logger?.warn('poll could not store a referenced resource', { peer: this.peer.name, queryKey: this.query.key, resourceType: record.resourceType, peerId: record.peerId, reason: record.reason, issues: record.issues });
+      this.deps.logger?.warn('poll could not store a referenced resource', { peer: this.peer.name, queryKey: this.query.key, resourceType: record.resourceType, peerRef: logRef(record.peerId), reason: record.reason, issues: record.issues });
     }
     this.result.stored += counts.created + counts.updated;
     this.result.unchanged += counts.unchanged;

@@ -7,7 +7,7 @@ import type { Encounter, Organization, Patient } from '@medplum/fhirtypes';
 import { callerFor } from '../../../src/auth/access/policy.ts';
 import type { FhirStore } from '../../../src/store/fhir-store.ts';
 import { PEER_RUN } from '../../../src/store/sync-store.ts';
-import { originSystem, pollPeer } from '../../../src/sync/poller/ehr-poller.ts';
+import { logRef, originSystem, pollPeer } from '../../../src/sync/poller/ehr-poller.ts';
 import { peerPrincipal } from '../../../src/sync/poller/peer-caller.ts';
 import { loadDefinitions } from '../../../src/validation/definitions.ts';
 import { startEhrServer } from './support/ehr-server.ts';
@@ -267,14 +267,14 @@ describe('EHR poller, untrusted resources', () => {
     expect(await peerIdsOf(store, ehr.baseUrl, 'Encounter')).toEqual(['bad-patient', 'e1', 'e2', 'e3', 'e4', 'e5']);
     expect((await copyOf<Encounter>(store, ehr.baseUrl, 'Encounter', 'bad-patient')).subject?.reference).toBe(`${ehr.baseUrl}/Patient/p9`);
     const skips = lines().filter((l) => l.message === 'poll skipped a resource');
-    expect(skips.map((l) => [l.resourceType, l.peerId, l.reason])).toEqual([
-      ['Encounter', 'bad-class', 'invalid'],
-      ['Encounter', 'bad-shape', 'invalid'],
+    expect(skips.map((l) => [l.resourceType, l.peerRef, l.reason])).toEqual([
+      ['Encounter', logRef('bad-class'), 'invalid'],
+      ['Encounter', logRef('bad-shape'), 'invalid'],
     ]);
     expect(skips[0]?.issues).toEqual([{ code: expect.any(String), expression: expect.stringContaining('Encounter.class') }]);
     const targets = lines().filter((l) => l.message === 'poll could not store a referenced resource');
-    expect(new Set(targets.map((l) => `${l.resourceType}/${l.peerId} ${l.reason}`))).toEqual(new Set(['Patient/p9 invalid']));
-    // Type, the peer's id, codes and paths: never a name, a birth date or an identifier's value.
+    expect(new Set(targets.map((l) => `${l.resourceType}/${l.peerRef} ${l.reason}`))).toEqual(new Set([`Patient/${logRef('p9')} invalid`]));
+    // Type, a digest of the peer's id (an EHR may use the MRN as an id), codes and paths: never a name, a birth date or an identifier's value.
     const logged = JSON.stringify(lines());
     expect(logged).not.toMatch(/Secretname|Nguyen|1948-03-02|MRN-|not-a-date/);
     expect((await store.pollStatus(peer.name)).find((s) => s.queryKey === 'Encounter?status=finished')).toMatchObject({ skipped: 2, totalSkipped: 2 });
@@ -305,7 +305,7 @@ describe('EHR poller, untrusted resources', () => {
     const { logger, lines } = capturingLogger();
     const result = await pollPeer(ehrPeer(ehr.baseUrl, { queries: ['Task'] }), { store, now, logger });
     expect(result.queries[0]).toMatchObject({ ok: true, skipped: 1, stored: 2 });
-    expect(lines().filter((l) => l.message === 'poll skipped a resource').map((l) => [l.resourceType, l.peerId, l.reason])).toEqual([['Task', 't1', 'refused']]);
+    expect(lines().filter((l) => l.message === 'poll skipped a resource').map((l) => [l.resourceType, l.peerRef, l.reason])).toEqual([['Task', logRef('t1'), 'refused']]);
     expect(await peerIdsOf(store, ehr.baseUrl, 'Task')).toEqual(['t2']);
     // The refused attempt's writes (t1's patient and owner) were rolled back with it.
     expect(await peerIdsOf(store, ehr.baseUrl, 'Patient')).toEqual(['p2']);
