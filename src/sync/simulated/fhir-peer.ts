@@ -5,9 +5,8 @@ import { badRequest, contentTooLarge, getStatus, normalizeOperationOutcome, unau
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { loadDefinitions } from '../../validation/definitions.ts';
+import { listenOnLoopback } from './loopback.ts';
 import { PeerRepository } from './peer-repository.ts';
 import { createPeerRouter, handleFhirRequest } from './peer-router.ts';
 import type { HttpMethod } from '@medplum/fhir-router';
@@ -133,10 +132,8 @@ export async function startSimulatedFhirPeer(options: SimulatedFhirPeerOptions =
     sendFhir(res, getStatus(result), result);
   });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(options.port ?? 0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(listening)));
-  });
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
+  const loopback = await listenOnLoopback(app, options.port);
+  baseUrl = `${loopback.origin}/fhir`;
 
   return {
     baseUrl,
@@ -145,11 +142,6 @@ export async function startSimulatedFhirPeer(options: SimulatedFhirPeerOptions =
     setDown(mode) {
       down = mode;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // Hung requests and idle keep-alive connections would hold close() open.
-        server.closeAllConnections();
-      }),
+    close: () => loopback.close(),
   };
 }

@@ -5,10 +5,9 @@
 import type { Coverage, CoverageEligibilityRequest, CoverageEligibilityResponse, CoverageEligibilityResponseInsuranceItem, Period } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Request, Response } from 'express';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { HOME_HEALTH_CATEGORIES, memberIdOf } from '../../workflow/coverage-status.ts';
+import { listenOnLoopback } from './loopback.ts';
 
 export interface PayerMember {
   inforce: boolean;
@@ -87,20 +86,14 @@ export async function startSimulatedPayer(options: { clock?: () => Date } = {}):
     const memberId = coverage ? memberIdOf(coverage) : undefined;
     res.status(200).type('application/fhir+json').send(JSON.stringify(answer(request, memberId ? members.get(memberId) : undefined, clock())));
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(listening)));
-  });
+  const loopback = await listenOnLoopback(app);
   return {
-    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`,
+    baseUrl: `${loopback.origin}/fhir`,
     members,
     received,
     setDown(mode) {
       down = mode;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => loopback.close(),
   };
 }

@@ -1,8 +1,7 @@
 // A webhook peer or rest-hook subscription endpoint for tests and the demo: a real HTTP server on
 // 127.0.0.1 that keeps what was POSTed and answers with the statuses it is told to, in order.
-import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback.ts';
 
 /** Bodies up to this size are kept; a larger one is answered 413 (and still recorded, without body). */
 const BODY_LIMIT_BYTES = 5 * 1024 * 1024;
@@ -43,7 +42,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
   let statuses = [...(options.statuses ?? [])];
   const waiters: { count: number; resolve: () => void }[] = [];
 
-  const server = createServer((req, res) => {
+  const loopback = await listenOnLoopback((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -68,14 +67,10 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
         waiter.resolve();
       }
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
+  }, options.port);
 
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: loopback.origin,
     received,
     answerWith(next) {
       statuses = [...next];
@@ -99,10 +94,6 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
         waiters.push(waiter);
       });
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => loopback.close(),
   };
 }
