@@ -2,7 +2,6 @@
 // the peer's organization may see the resource under carebridge's own tenancy rules (an agency:
 // its referred patients; an EHR: the patients it sent), never a change its own organization made
 // (no echo), and always the referral Task it owns — also the one that cancels it.
-import type { Resource, Task } from '@medplum/fhirtypes';
 import { callerFor } from '../../auth/access/policy.ts';
 import type { Principal } from '../../auth/principal.ts';
 import { parseScope } from '../../auth/scopes.ts';
@@ -11,6 +10,7 @@ import type { PeerConfig } from '../../config/peers.ts';
 import type { StoreCaller } from '../../store/access.ts';
 import { organizationKey } from '../../store/access.ts';
 import type { OutboxEntry, OutboxRouter, RoutingContext } from '../../store/outbox.ts';
+import { concerns } from './concerns.ts';
 
 /** carebridge's own records never leave it. */
 const NEVER_SENT = new Set(['AuditEvent', 'Provenance', 'Subscription']);
@@ -35,12 +35,6 @@ export function peerReader(peer: PeerConfig): StoreCaller {
   return callerFor(principal);
 }
 
-/** A Task assigned to one of these Organizations (its owner hears of it even once it may no longer see it: a cancellation). */
-export function ownedBy(resource: Resource | undefined, organizationIds: readonly string[]): boolean {
-  const owner = (resource as Task | undefined)?.owner?.reference;
-  return resource?.resourceType === 'Task' && owner !== undefined && organizationIds.some((id) => owner === `Organization/${id}`);
-}
-
 export function peerRouter(peers: readonly PeerConfig[]): OutboxRouter | undefined {
   const pushers: Pusher[] = peers
     .filter((peer) => peer.push && peer.kind !== 'payer')
@@ -51,7 +45,6 @@ export function peerRouter(peers: readonly PeerConfig[]): OutboxRouter | undefin
   return {
     async route(written, context: RoutingContext): Promise<OutboxEntry[]> {
       const entries: OutboxEntry[] = [];
-      const organizationIds = new Map<string, readonly string[]>();
       for (const version of written) {
         if (NEVER_SENT.has(version.resourceType)) {
           continue;
@@ -61,14 +54,7 @@ export function peerRouter(peers: readonly PeerConfig[]): OutboxRouter | undefin
           if (!pusher.types.has(version.resourceType) || context.writer === pusher.organizationKey) {
             continue;
           }
-          let concerned = await context.visibleTo(pusher.caller, version.resourceType, version.id);
-          if (!concerned && version.resourceType === 'Task') {
-            if (!organizationIds.has(pusher.name)) {
-              organizationIds.set(pusher.name, await context.organizationIdsOf(pusher.caller));
-            }
-            concerned = ownedBy(version.resource, organizationIds.get(pusher.name) ?? []);
-          }
-          if (concerned) {
+          if (await concerns(context, pusher.caller, version)) {
             patientId ??= await context.patientOf(version.resourceType, version.id);
             entries.push({ destination: pusher.name, patientId, resourceType: version.resourceType, resourceId: version.id, versionId: version.versionId });
           }

@@ -10,7 +10,7 @@
 // active Subscriptions, reloaded only when a Subscription was written anywhere. Then in memory:
 // topic and filters; one visibility query per distinct subscriber tenant that passed them; one
 // counter update per Subscription that hears of it.
-import { ownedBy } from './peer-router.ts';
+import { concerns } from './concerns.ts';
 import { parseSearchRequest } from '@medplum/core';
 import type { Resource, Subscription } from '@medplum/fhirtypes';
 import { callerFor } from '../../auth/access/policy.ts';
@@ -116,9 +116,8 @@ export class SubscriptionRouter implements OutboxRouter {
         }
         let seen = visible.get(listener.tenant);
         if (seen === undefined) {
-          seen = await context.visibleTo(listener.caller, version.resourceType, version.id);
           // An agency hears that its own referral was cancelled, though it may no longer read it.
-          seen ||= version.resourceType === 'Task' && ownedBy(resource, await context.organizationIdsOf(listener.caller));
+          seen = await concerns(context, listener.caller, version);
           visible.set(listener.tenant, seen);
         }
         if (seen) {
