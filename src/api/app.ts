@@ -24,6 +24,7 @@ import { corsPolicy } from './hardening/cors.ts';
 import { rateLimiter } from './hardening/rate-limit.ts';
 import { requestTimeout } from './hardening/request-timeout.ts';
 import { securityHeaders } from './hardening/security-headers.ts';
+import { OPENAPI_PATH, serveOpenApi } from './openapi/openapi.ts';
 import { transitionsRouters } from './transitions/router.ts';
 import type { PayerDirectory } from '../sync/connectors/payers.ts';
 
@@ -98,6 +99,7 @@ export function createApp(options: AppOptions): express.Express {
       res.status(503).json({ status: 'unavailable' });
     }
   });
+  app.get(OPENAPI_PATH, serveOpenApi({ publicUrl: options.publicUrl, version: options.version }));
 
   // The token endpoint is throttled per address too: guessing at assertions costs the guesser.
   const tokenLimiter = rateLimiter(limits.rateLimitPerMinute, options.logger);

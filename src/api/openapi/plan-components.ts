@@ -1,0 +1,46 @@
+// The transition plan's JSON Schema (profiles/transition-plan.schema.json, the one POST /transitions
+// checks with ajv) as OpenAPI components: read from the same file at run time, so the document
+// cannot drift from the check. Its $defs become components of their own ("TransitionPlan.identifier")
+// because tools resolve #/components/schemas/… everywhere, but few follow a $ref into an embedded $id.
+import { readFileSync } from 'node:fs';
+import { PLAN_SCHEMA_URL } from '../../validation/plan-schema.ts';
+
+export type Schema = Record<string, unknown>;
+
+export const PLAN_COMPONENT = 'TransitionPlan';
+const DEFS_REF = '#/$defs/';
+
+/** `#/$defs/x` → `#/components/schemas/TransitionPlan.x`, everywhere in a copy of `value`. */
+function rewriteRefs(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(rewriteRefs);
+  }
+  if (value === null || typeof value !== 'object') {
+    return value;
+  }
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => {
+      if (key === '$ref' && typeof inner === 'string' && inner.startsWith(DEFS_REF)) {
+        return [key, `#/components/schemas/${PLAN_COMPONENT}.${inner.slice(DEFS_REF.length)}`];
+      }
+      return [key, rewriteRefs(inner)];
+    }),
+  );
+}
+
+/** The plan schema as it is on disk (its `status` enum also names the CarePlan statuses /transitions filters on). */
+export function readPlanSchema(): Schema {
+  return JSON.parse(readFileSync(PLAN_SCHEMA_URL, 'utf8')) as Schema;
+}
+
+/** TransitionPlan and one TransitionPlan.<def> per $defs entry; $schema and $id dropped (the document is the base). */
+export function planComponents(schema: Schema = readPlanSchema()): Record<string, Schema> {
+  const { $defs, $schema, $id, ...root } = schema;
+  void $schema;
+  void $id;
+  const components: Record<string, Schema> = { [PLAN_COMPONENT]: rewriteRefs(root) as Schema };
+  for (const [name, def] of Object.entries(($defs ?? {}) as Record<string, unknown>)) {
+    components[`${PLAN_COMPONENT}.${name}`] = rewriteRefs(def) as Schema;
+  }
+  return components;
+}
