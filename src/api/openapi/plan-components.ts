@@ -4,27 +4,18 @@
 // because tools resolve #/components/schemas/… everywhere, but few follow a $ref into an embedded $id.
 import { readFileSync } from 'node:fs';
 import { PLAN_SCHEMA_URL } from '../../validation/plan-schema.ts';
+import type { JsonObject } from './map-json.ts';
+import { mapJson } from './map-json.ts';
 
-export type Schema = Record<string, unknown>;
+export type Schema = JsonObject;
 
 export const PLAN_COMPONENT = 'TransitionPlan';
 const DEFS_REF = '#/$defs/';
 
 /** `#/$defs/x` → `#/components/schemas/TransitionPlan.x`, everywhere in a copy of `value`. */
 function rewriteRefs(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    return value.map(rewriteRefs);
-  }
-  if (value === null || typeof value !== 'object') {
-    return value;
-  }
-  return Object.fromEntries(
-    Object.entries(value).map(([key, inner]) => {
-      if (key === '$ref' && typeof inner === 'string' && inner.startsWith(DEFS_REF)) {
-        return [key, `#/components/schemas/${PLAN_COMPONENT}.${inner.slice(DEFS_REF.length)}`];
-      }
-      return [key, rewriteRefs(inner)];
-    }),
+  return mapJson(value, (object) =>
+    typeof object.$ref === 'string' && object.$ref.startsWith(DEFS_REF) ? { ...object, $ref: `#/components/schemas/${PLAN_COMPONENT}.${object.$ref.slice(DEFS_REF.length)}` } : object,
   );
 }
 

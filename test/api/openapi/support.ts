@@ -5,6 +5,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { AnySchema, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { mapJson } from '../../../src/api/openapi/map-json.ts';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -16,17 +17,10 @@ const COMPONENTS = '#/components/schemas/';
 
 /** A copy with the components' $refs pointing into DOCUMENT_ID's $defs, and every open object schema closed. */
 function strict(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    return value.map(strict);
-  }
-  if (value === null || typeof value !== 'object') {
-    return value;
-  }
-  const copy: Json = Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, key === '$ref' && typeof inner === 'string' && inner.startsWith(COMPONENTS) ? `${DOCUMENT_ID}#/$defs/${inner.slice(COMPONENTS.length)}` : strict(inner)]));
-  if (copy.type === 'object' && typeof copy.properties === 'object' && copy.additionalProperties === undefined) {
-    copy.additionalProperties = false;
-  }
-  return copy;
+  return mapJson(value, (object) => {
+    const copy = typeof object.$ref === 'string' && object.$ref.startsWith(COMPONENTS) ? { ...object, $ref: `${DOCUMENT_ID}#/$defs/${object.$ref.slice(COMPONENTS.length)}` } : object;
+    return copy.type === 'object' && typeof copy.properties === 'object' && copy.additionalProperties === undefined ? { ...copy, additionalProperties: false } : copy;
+  });
 }
 
 export interface Answer {
