@@ -62,8 +62,14 @@ export function openApiDocument(options: { serverUrl?: string; version?: string 
 /** The handler: the document is built once, its server URL per request (PUBLIC_URL, else the request's host). */
 export function serveOpenApi(options: { publicUrl?: string; version?: string }): RequestHandler {
   let document: Schema | undefined;
+  // The last answer: with PUBLIC_URL set (as in production) every request gets the same text.
+  let last: { serverUrl: string; text: string } | undefined;
   return (req: Request, res: Response) => {
-    document ??= openApiDocument({ version: options.version });
-    res.type('application/json').send(JSON.stringify({ ...document, ...located(serverBase(req, options.publicUrl)) }));
+    const serverUrl = serverBase(req, options.publicUrl);
+    if (last?.serverUrl !== serverUrl) {
+      document ??= openApiDocument({ version: options.version });
+      last = { serverUrl, text: JSON.stringify({ ...document, ...located(serverUrl) }) };
+    }
+    res.type('application/json').send(last.text);
   };
 }
