@@ -53,7 +53,9 @@ function byDestination(counts: readonly DeliveryCounts[], peers: readonly string
 }
 
 export class StoreGauges {
-  readonly registry = new Registry();
+  /** carebridge_store_up alone: the whole answer when the store did not answer (a gauge without labels would read 0, not "unknown"). */
+  private readonly health = new Registry();
+  private readonly registry = new Registry();
   private readonly options: StoreGaugesOptions;
   private readonly now: () => number;
   private readonly up: Gauge;
@@ -64,13 +66,13 @@ export class StoreGauges {
   private readonly unsettled: Gauge;
   private readonly pollerLag: Gauge<'peer'>;
   /** Scrapes that arrive together share one round of queries. */
-  private refreshing: Promise<void> | undefined;
+  private refreshing: Promise<boolean> | undefined;
 
   constructor(options: StoreGaugesOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
     const registers = [this.registry];
-    this.up = new Gauge({ name: 'carebridge_store_up', help: 'Whether the store answered this scrape\'s queries (1) or not (0: the store-backed gauges are left out)', registers });
+    this.up = new Gauge({ name: 'carebridge_store_up', help: 'Whether the store answered this scrape\'s queries (1) or not (0: the store-backed gauges are left out)', registers: [this.health] });
     this.pending = new Gauge({ name: 'carebridge_outbox_pending', help: 'Deliveries waiting to be sent (or in flight), by destination (every Subscription counts as "subscriptions")', labelNames: ['destination'], registers });
     this.dead = new Gauge({ name: 'carebridge_outbox_dead', help: 'Deliveries given up on until an operator replays them, by destination', labelNames: ['destination'], registers });
     this.oldestPending = new Gauge({ name: 'carebridge_outbox_oldest_pending_age_seconds', help: 'Age of the oldest waiting delivery, by destination (absent when none waits): how far behind it is', labelNames: ['destination'], registers });
@@ -82,11 +84,13 @@ export class StoreGauges {
   /** The gauges' exposition text, read fresh from the store. */
   async metrics(): Promise<string> {
     this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
-    await this.refreshing;
-    return this.registry.metrics();
+    const answered = await this.refreshing;
+    const [health, gauges] = await Promise.all([this.health.metrics(), answered ? this.registry.metrics() : '']);
+    return `${health}\n${gauges}`;
   }
 
-  private async refresh(): Promise<void> {
+  /** Reads the store and sets every gauge; false when the store did not answer. */
+  private async refresh(): Promise<boolean> {
     const { store } = this.options;
     const nowMs = this.now();
     let results: [DeliveryCounts[], number, number, Awaited<ReturnType<GaugeStore['pollStatus']>>];
@@ -98,10 +102,9 @@ export class StoreGauges {
         store.pollStatus(),
       ]);
     } catch (err) {
-      this.reset();
       this.up.set(0);
       this.options.logger?.warn('metrics could not read the store', { error: (err as Error).message });
-      return;
+      return false;
     }
     // From here on synchronous: a scrape reading the registry never sees half the values.
     const [counts, overdue, unsettled, polls] = results;
@@ -122,6 +125,7 @@ export class StoreGauges {
         this.pollerLag.set({ peer: peerLabel(poll.peer) }, Math.max(0, nowMs - success) / 1000);
       }
     }
+    return true;
   }
 
   /** Labelled gauges forget destinations and peers that are gone. */
