@@ -246,6 +246,7 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
   logger.info('shutting down');
   // Requests first (they may still queue deliveries), then the deliveries in flight settle.
   await running.close();
+  logger.info('requests drained');
   await sync.stop();
   await store.close();
   logger.info('stopped');
