@@ -2,14 +2,11 @@
 // requests in flight finish (for at most the drain timeout), then flush the audit trail.
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
-import type { ClockConfig } from '../config/clock.ts';
-import type { Limits } from '../config/limits.ts';
-import type { AuthService } from '../auth/auth-service.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
+import type { AppOptions } from './app.ts';
 import { createApp } from './app.ts';
-import type { PayerDirectory } from '../sync/connectors/payers.ts';
 import { securityHeaderLines } from './hardening/security-headers.ts';
 import type { ObservabilityOptions } from '../observability/endpoints.ts';
 import { ConfigError } from '../config/limits.ts';
@@ -76,20 +73,12 @@ function startDeferredIndexer(store: FhirStore, logger: Logger): { stop: () => P
   };
 }
 
-export interface ServerOptions {
-  store: FhirStore;
-  logger: Logger;
-  auth: AuthService;
+/** What createApp takes (the audit trail is the server's own), and how to listen and to drain. */
+export interface ServerOptions extends Omit<AppOptions, 'auditTrail' | 'observability'> {
   port: number;
   host?: string;
-  publicUrl?: string;
-  version?: string;
-  limits?: Partial<Limits>;
-  auditSite?: string;
+  /** Off in all but one worker of a cluster (serve-command); searches still catch up by themselves. */
   deferredIndexer?: boolean;
-  payers?: PayerDirectory;
-  clock?: () => Date;
-  tcmClock?: ClockConfig;
   /** Metrics and /metrics access; readiness while draining is the server's own. */
   observability?: Omit<ObservabilityOptions, 'draining'>;
   /** How long close() waits for requests in flight (default DEFAULT_DRAIN_TIMEOUT_MS). */
