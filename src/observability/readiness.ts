@@ -42,10 +42,12 @@ export function definitionsIndexed(): boolean {
   return tryGetDataType('Patient') !== undefined && getSearchParameter('Task', 'open-deadline') !== undefined && Object.values(PROFILES).every((url) => tryGetProfile(url) !== undefined);
 }
 
+class StoreTimeout extends Error {}
+
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error('timeout')), ms);
+    timer = setTimeout(() => reject(new StoreTimeout('timeout')), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
@@ -65,7 +67,7 @@ export async function checkReadiness(options: ReadinessOptions): Promise<Readine
     checks.migrations = schemaVersion >= expected ? 'ok' : `schema version ${schemaVersion}, this code needs ${expected}: run the migrations (carebridge serve runs them at start)`;
   } catch (err) {
     storeError = (err as Error).message;
-    checks.store = storeError === 'timeout' ? `no answer within ${options.storeTimeoutMs ?? STORE_TIMEOUT_MS} ms` : 'unreachable';
+    checks.store = err instanceof StoreTimeout ? `no answer within ${options.storeTimeoutMs ?? STORE_TIMEOUT_MS} ms` : 'unreachable';
     checks.migrations = 'unknown: the store did not answer';
   }
   checks.definitions = (options.definitionsLoaded ?? definitionsIndexed)() ? 'ok' : 'FHIR definitions not loaded: validation cannot run';
