@@ -27,6 +27,8 @@ import { securityHeaders } from './hardening/security-headers.ts';
 import { OPENAPI_PATH, serveOpenApi } from './openapi/openapi.ts';
 import { transitionsRouters } from './transitions/router.ts';
 import type { PayerDirectory } from '../sync/connectors/payers.ts';
+import type { ObservabilityOptions } from '../observability/endpoints.ts';
+import { observabilityEndpoints } from '../observability/endpoints.ts';
 
 export interface AppOptions {
   store: FhirStore;
@@ -49,6 +51,8 @@ export interface AppOptions {
   tcmClock?: ClockConfig;
   /** The TCM clock's time, ms since the epoch (default: `clock`, else Date.now). */
   now?: () => number;
+  /** Metrics, /metrics access, readiness while draining (src/observability). */
+  observability?: ObservabilityOptions;
 }
 
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
@@ -59,9 +63,11 @@ export function createApp(options: AppOptions): express.Express {
   const limits = resolveLimits(options.limits);
   const auditTrail = options.auditTrail ?? new AuditTrail(options.store);
   const observer = { site: options.auditSite ?? 'carebridge', baseUrl: options.publicUrl };
+  const observability = observabilityEndpoints({ ...options.observability, store: options.store, auth: options.auth, logger: options.logger, publicUrl: options.publicUrl, auditTrail, observer });
   const app = express();
   // First, so every answer carries them: errors, 404s, timeouts, 429s.
   app.use(securityHeaders());
+  app.use(observability.httpMetrics);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
@@ -91,14 +97,9 @@ export function createApp(options: AppOptions): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
-    try {
-      const schemaVersion = await options.store.schemaVersion();
-      res.json({ status: 'ready', store: options.store.kind, schemaVersion });
-    } catch {
-      res.status(503).json({ status: 'unavailable' });
-    }
-  });
+  // Probes and scrapes: before the rate limiters and the audit hooks, so neither counts them.
+  app.get('/readyz', observability.readiness);
+  app.get('/metrics', ...observability.metricsRoute);
   app.get(OPENAPI_PATH, serveOpenApi({ publicUrl: options.publicUrl, version: options.version }));
 
   // The token endpoint is throttled per address too: guessing at assertions costs the guesser.

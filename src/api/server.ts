@@ -1,20 +1,44 @@
-// initServer / closeServer: listen, and on shutdown stop accepting, finish in-flight requests.
+// initServer and its close(): listen; on shutdown stop accepting, answer /readyz 503, let the
+// requests in flight finish (for at most the drain timeout), then flush the audit trail.
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
-import type { ClockConfig } from '../config/clock.ts';
-import type { Limits } from '../config/limits.ts';
-import type { AuthService } from '../auth/auth-service.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
+import type { AppOptions } from './app.ts';
 import { createApp } from './app.ts';
-import type { PayerDirectory } from '../sync/connectors/payers.ts';
 import { securityHeaderLines } from './hardening/security-headers.ts';
+import type { ObservabilityOptions } from '../observability/endpoints.ts';
+import { ConfigError } from '../config/limits.ts';
 
 export interface RunningServer {
   server: Server;
   url: string;
   close: () => Promise<void>;
+}
+
+/**
+ * How long close() waits for requests in flight before it cuts their connections: 25 s, under
+ * Kubernetes' default 30 s grace period between SIGTERM and SIGKILL, so the store is still
+ * closed by us. A handler still running after the handler timeout (30 s by default) has answered
+ * 504 already; what is cut here is a slow upload or a handler near that limit.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
+export const DRAIN_TIMEOUT_VARIABLE = 'CAREBRIDGE_DRAIN_TIMEOUT_MS';
+/** While draining, connections that went idle are closed this often (a keep-alive client would otherwise hold one for keepAliveTimeout). */
+const IDLE_SWEEP_MS = 100;
+
+/** CAREBRIDGE_DRAIN_TIMEOUT_MS (0 to 600000), or the default. */
+export function drainTimeoutFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env[DRAIN_TIMEOUT_VARIABLE];
+  if (raw === undefined || raw === '') {
+    return DEFAULT_DRAIN_TIMEOUT_MS;
+  }
+  const ms = /^\d{1,6}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(ms >= 0 && ms <= 600_000)) {
+    throw new ConfigError([`${DRAIN_TIMEOUT_VARIABLE} must be a whole number of milliseconds from 0 to 600000, not "${raw.slice(0, 40)}"`]);
+  }
+  return ms;
 }
 
 /** How often the audit trail's deferred index rows are written, when nobody searched them first. */
@@ -49,12 +73,31 @@ function startDeferredIndexer(store: FhirStore, logger: Logger): { stop: () => P
   };
 }
 
-export async function initServer(options: { store: FhirStore; logger: Logger; auth: AuthService; port: number; host?: string; publicUrl?: string; version?: string; limits?: Partial<Limits>; auditSite?: string; deferredIndexer?: boolean; payers?: PayerDirectory; clock?: () => Date; tcmClock?: ClockConfig }): Promise<RunningServer> {
+/** What createApp takes (the audit trail is the server's own), and how to listen and to drain. */
+export interface ServerOptions extends Omit<AppOptions, 'auditTrail' | 'observability'> {
+  port: number;
+  host?: string;
+  /** Off in all but one worker of a cluster (serve-command); searches still catch up by themselves. */
+  deferredIndexer?: boolean;
+  /** Metrics and /metrics access; readiness while draining is the server's own. */
+  observability?: Omit<ObservabilityOptions, 'draining'>;
+  /** How long close() waits for requests in flight (default DEFAULT_DRAIN_TIMEOUT_MS). */
+  drainTimeoutMs?: number;
+}
+
+export async function initServer(options: ServerOptions): Promise<RunningServer> {
   const auditTrail = new AuditTrail(options.store);
   // Off in all but one worker of a cluster (serve-command); searches still catch up by themselves.
   const indexer = options.deferredIndexer === false ? { stop: () => Promise.resolve() } : startDeferredIndexer(options.store, options.logger);
-  const app = createApp({ ...options, auditTrail });
+  let draining = false;
+  const app = createApp({ ...options, auditTrail, observability: { ...options.observability, draining: () => draining } });
   const server = createServer(app);
+  // While draining, every answer closes its connection: a keep-alive client reconnects elsewhere.
+  server.prependListener('request', (_req, res) => {
+    if (draining) {
+      res.setHeader('Connection', 'close');
+    }
+  });
   // Slow or stalled clients do not hold a connection forever.
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
@@ -84,10 +127,21 @@ export async function initServer(options: { store: FhirStore; logger: Logger; au
     url,
     // In-flight requests finish (and record their AuditEvents), then what is queued is flushed.
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      draining = true;
+      const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+      const cut = setTimeout(() => {
+        options.logger.warn('drain timeout: closing connections with requests still in flight', { drainTimeoutMs });
+        server.closeAllConnections();
+      }, drainTimeoutMs);
+      try {
+        await closed;
+      } finally {
+        clearInterval(idle);
+        clearTimeout(cut);
+      }
       await auditTrail.close();
       await indexer.stop();
     },

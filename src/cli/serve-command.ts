@@ -1,7 +1,7 @@
 // carebridge serve: the FHIR server on PORT with the store CAREBRIDGE_DATABASE names.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { initServer } from '../api/server.ts';
+import { drainTimeoutFromEnv, initServer } from '../api/server.ts';
 import type { Limits } from '../config/limits.ts';
 import { ConfigError, limitsFromEnv } from '../config/limits.ts';
 import { AuthService } from '../auth/auth-service.ts';
@@ -13,6 +13,9 @@ import { DEFAULT_DATABASE, openStore } from '../store/open-store.ts';
 import { startSync } from '../sync/sync-service.ts';
 import { PayerDirectory } from '../sync/connectors/payers.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
+import { answerMetricsRequests, processMetricsText } from '../observability/cluster-metrics.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { metricsTokenFromEnv } from '../observability/metrics-route.ts';
 import type { Io } from './output.ts';
 
 export const SERVE_HELP = `Usage: carebridge serve [--dev]
@@ -40,7 +43,12 @@ Environment:
   CAREBRIDGE_REQUEST_TIMEOUT_MS  a request still running after this answers 504 (default 30000; 100 to 600000)
   CAREBRIDGE_RATE_LIMIT          requests per minute per client, per worker process (default 1200; 0 = off)
   CAREBRIDGE_CORS_ORIGINS        comma-separated exact browser origins allowed by CORS (default: none, CORS off)
-Stops cleanly on SIGTERM or SIGINT: no new requests, in-flight ones finish, the store closes.
+  CAREBRIDGE_METRICS_TOKEN       a static bearer token that may read GET /metrics (32+ characters, e.g.
+                                 openssl rand -hex 32); an admin client's access token may too
+  CAREBRIDGE_DRAIN_TIMEOUT_MS    on SIGTERM, how long requests in flight may take to finish before their
+                                 connections are cut (default 25000; 0 to 600000)
+Stops cleanly on SIGTERM or SIGINT: no new connections, /readyz answers 503, in-flight requests
+finish (up to the drain timeout), deliveries in flight settle, the store closes.
 Exit codes: 0 stopped cleanly, 1 could not start.`;
 
 /** A cluster of more processes than cores only adds contention; 4 covers the machines we run on. */
@@ -54,17 +62,32 @@ function workerCount(env: NodeJS.ProcessEnv): number | undefined {
   return Number.isInteger(n) && n >= 1 && n <= 64 ? n : undefined;
 }
 
-function untilSignal(): Promise<void> {
-  return new Promise<void>((resolve) => {
+/**
+ * Resolves on the first SIGTERM or SIGINT, with the function that ends the shutdown; until then
+ * later signals are ignored (the shutdown is bounded by the drain timeout). Ctrl-C sends SIGINT to
+ * the primary and every worker, and the primary then sends them SIGTERM: a worker must not die of
+ * that second signal mid-drain.
+ */
+function untilSignal(): Promise<() => void> {
+  return new Promise((resolve) => {
+    const ignore = (): void => undefined;
     const stop = (): void => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      resolve();
+      process.on('SIGTERM', ignore);
+      process.on('SIGINT', ignore);
+      resolve(() => {
+        process.off('SIGTERM', ignore);
+        process.off('SIGINT', ignore);
+      });
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
 }
+
+/** A worker that has not stopped this long after its drain timeout is killed: the primary's own bound. */
+const WORKER_STOP_GRACE_MS = 10_000;
 
 export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env, options: { dev?: boolean } = {}): Promise<number> {
   const port = Number(env.PORT ?? 8080);
@@ -73,8 +96,10 @@ export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env, opt
     return 1;
   }
   let limits: Limits;
+  let lifecycle: Lifecycle;
   try {
     limits = limitsFromEnv(env);
+    lifecycle = { metricsToken: metricsTokenFromEnv(env), drainTimeoutMs: drainTimeoutFromEnv(env) };
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(err.message);
@@ -101,16 +126,22 @@ export async function runServe(io: Io, env: NodeJS.ProcessEnv = process.env, opt
     io.out(DEV_MODE_WARNING);
   }
   if (workers > 1 && cluster.isPrimary) {
-    return runPrimary(io, env, workers, auth);
+    return runPrimary(io, env, workers, auth, lifecycle.drainTimeoutMs);
   }
-  return runWorker(io, env, port, auth, limits);
+  return runWorker(io, env, port, auth, limits, lifecycle);
+}
+
+/** Settings of the server's operation: who may read /metrics, how long a shutdown may drain. */
+interface Lifecycle {
+  metricsToken?: string;
+  drainTimeoutMs: number;
 }
 
 /**
  * The primary of a cluster: migrates once, forks the workers (Node shares the port among them,
  * so both cores serve), restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
  */
-async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth: AuthSettings): Promise<number> {
+async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth: AuthSettings, drainTimeoutMs: number): Promise<number> {
   const logger = createLogger();
   let kind: string;
   try {
@@ -141,13 +172,15 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth:
       fork(worker.id === indexer);
     }
   });
+  // /metrics in any worker sums every worker's counters: the primary gathers them.
+  const stopAnsweringMetrics = answerMetricsRequests();
   for (let i = 0; i < workers; i++) {
     fork(i === 0);
   }
   const port = await listening;
   const host = env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1';
   io.out(`carebridge listening on ${env.PUBLIC_URL || `http://${host}:${port}`}/fhir (store: ${kind}, ${workers} workers)`);
-  await untilSignal();
+  const stopped = await untilSignal();
   stopping = true;
   logger.info('shutting down');
   const exits = Object.values(cluster.workers ?? {}).map(
@@ -157,15 +190,24 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth:
           resolve();
           return;
         }
-        worker.once('exit', () => resolve());
+        const kill = setTimeout(() => {
+          logger.error('worker did not stop; killing it', { pid: worker.process.pid });
+          worker.process.kill('SIGKILL');
+        }, drainTimeoutMs + WORKER_STOP_GRACE_MS);
+        worker.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
         worker.process.kill('SIGTERM');
       }),
   );
   await Promise.all(exits);
+  stopAnsweringMetrics();
+  stopped();
   return 0;
 }
 
-async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings: AuthSettings, limits: Limits): Promise<number> {
+async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings: AuthSettings, limits: Limits, lifecycle: Lifecycle): Promise<number> {
   const logger = createLogger();
   let store;
   try {
@@ -192,17 +234,23 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
   const backgroundJobs = env.CAREBRIDGE_BACKGROUND_JOBS !== 'false';
   // What subscribers reach the server at: the same URL initServer announces.
   const publicUrl = env.PUBLIC_URL || `http://${env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1'}:${port}`;
-  const sync = await startSync({ store, peers: settings.config?.peers ?? [], logger, dispatch: backgroundJobs, fhirBaseUrl: `${publicUrl}/fhir`, sweepSchedule: settings.config?.clock.sweepSchedule });
-  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: backgroundJobs, payers: new PayerDirectory(settings.config?.peers ?? []), tcmClock: settings.config?.clock });
+  const peers = settings.config?.peers ?? [];
+  const metrics = new Metrics({ processMetrics: true });
+  const sync = await startSync({ store, peers, logger, dispatch: backgroundJobs, fhirBaseUrl: `${publicUrl}/fhir`, sweepSchedule: settings.config?.clock.sweepSchedule, dispatcher: { onSettled: (delivery, settlement) => metrics.observeSettlement(delivery, settlement) } });
+  const observability = { metrics, processMetricsText: processMetricsText(metrics.registry), metricsToken: lifecycle.metricsToken, peers: peers.filter((peer) => peer.push && peer.kind !== 'payer').map((peer) => peer.name) };
+  const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: backgroundJobs, payers: new PayerDirectory(peers), tcmClock: settings.config?.clock, observability, drainTimeoutMs: lifecycle.drainTimeoutMs });
   if (cluster.isPrimary) {
     io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);
   }
-  await untilSignal();
+  const stopped = await untilSignal();
   logger.info('shutting down');
   // Requests first (they may still queue deliveries), then the deliveries in flight settle.
   await running.close();
+  logger.info('requests drained');
   await sync.stop();
   await store.close();
+  logger.info('stopped');
+  stopped();
   // A cluster worker's IPC channel keeps it alive until it lets go.
   cluster.worker?.disconnect();
   return 0;

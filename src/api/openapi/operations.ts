@@ -174,9 +174,26 @@ export function routeTable(carePlanStatuses: readonly string[]): RouteDoc[] {
     open('get', '/healthz', 'Service', { operationId: 'healthz', summary: 'The process is alive', responses: { '200': answer('Alive.', 'Health') } }),
     open('get', '/readyz', 'Service', {
       operationId: 'readyz',
-      summary: 'The store answers',
-      responses: { '200': answer('Ready: the store kind and its migration level.', 'Readiness'), '503': answer('The store does not answer.', 'Readiness') },
+      summary: 'This process may take traffic',
+      responses: { '200': answer('Ready: the store answers, its migrations are applied, the FHIR definitions are loaded.', 'Readiness'), '503': answer('Not ready: `failed` names the checks (store, migrations, definitions, or shutdown while draining).', 'Readiness') },
     }),
+    {
+      method: 'get',
+      path: '/metrics',
+      operation: {
+        tags: ['Service'],
+        operationId: 'metrics',
+        summary: 'Prometheus metrics',
+        description: 'Prometheus text format. Bearer `CAREBRIDGE_METRICS_TOKEN`, or an admin client\'s access token.',
+        security: BEARER,
+        responses: {
+          '200': { description: 'The metrics, summed across the workers.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          '401': problem('No metrics token and no valid access token.'),
+          '403': problem('An access token that is not an admin client\'s.'),
+          '503': problem('The metrics could not be gathered.'),
+        },
+      },
+    },
     open('get', '/openapi.json', 'Service', { operationId: 'openapi', summary: 'This document', responses: { '200': answer('The OpenAPI 3.1 document.', 'OpenApiDocument') } }),
   ];
 }

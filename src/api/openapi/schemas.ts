@@ -3,6 +3,7 @@
 // type check when a value is added to T and not here. test/api/openapi/openapi.test.ts validates
 // real answers against these schemas with every object closed, so a field the code adds and the
 // document leaves out fails there.
+import type { CheckName } from '../../observability/readiness.ts';
 import type { OAuthErrorCode } from '../../auth/token-request.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import type { DeliveryState } from '../../store/outbox.ts';
@@ -32,6 +33,7 @@ export const DELIVERY_STATES = { pending: true, delivered: true, superseded: tru
 const DEADLINE_STATES = { open: true, met: true, 'met-late': true, overdue: true, ended: true } satisfies Record<DeadlineState, true>;
 const CRITERIA = { service: true, 'service-area': true, payer: true, capacity: true } satisfies Record<Criterion, true>;
 const OAUTH_ERRORS = { invalid_request: true, invalid_client: true, invalid_grant: true, unauthorized_client: true, unsupported_grant_type: true, invalid_scope: true } satisfies Record<OAuthErrorCode, true>;
+const READINESS_CHECKS = { shutdown: true, store: true, migrations: true, definitions: true } satisfies Record<CheckName, true>;
 const STORE_KINDS = { sqlite: true, postgres: true } satisfies Record<FhirStore['kind'], true>;
 const REPORT_BACK_KINDS = { observation: true, communication: true, referral: true } satisfies Record<ReportBack['kind'], true>;
 export const HOME_HEALTH_SERVICE_CODES = Object.keys(HOME_HEALTH_SERVICES);
@@ -250,7 +252,13 @@ export function apiSchemas(): Record<string, Schema> {
       capabilities: list(text()),
     }),
     Health: object(['status'], { status: { const: 'ok' } }),
-    Readiness: object(['status'], { status: { enum: ['ready', 'unavailable'] }, store: oneOfValues(STORE_KINDS), schemaVersion: int('The store\'s migration level.') }),
+    Readiness: object(['status'], {
+      status: { enum: ['ready', 'unavailable'] },
+      failed: list(oneOfValues(READINESS_CHECKS), 'The checks that did not pass.'),
+      checks: object([], Object.fromEntries(Object.keys(READINESS_CHECKS).map((name) => [name, text('"ok", or why not.')]))),
+      store: oneOfValues(STORE_KINDS),
+      schemaVersion: int('The store\'s migration level.'),
+    }),
     OpenApiDocument: { type: 'object', description: 'This document.', additionalProperties: true },
   };
 }
