@@ -1,6 +1,9 @@
-// What the board reads, as carebridge answers it (the server's own types: src/api/board/summary.ts,
-// src/api/transitions/state.ts and timeline.ts, src/api/board/sync-health.ts, src/store/outbox.ts;
-// kept apart so the page's build never pulls in server code). Only the fields the board shows.
+// What the board reads, as carebridge answers it. The board's own API shares its wire types with
+// the server (src/api/board/board-api-types.ts, which imports nothing); the rest are the fields the
+// board shows of /transitions (src/api/transitions/state.ts, timeline.ts), /admin/outbox
+// (src/store/outbox.ts) and the sign-in (src/auth/board-session.ts), kept apart from server code.
+export type { BoardFinding as Finding, BoardDeadlineState as DeadlineState, BoardList, BoardRow, DestinationHealth } from '../api/board/board-api-types.ts';
+import type { BoardDeadlineState as DeadlineState } from '../api/board/board-api-types.ts';
 
 export type Role = 'hospital' | 'agency' | 'case-management' | 'admin';
 
@@ -23,37 +26,6 @@ export interface SignInOptions {
   devClients: SessionUser[];
 }
 
-export type DeadlineState = 'open' | 'met' | 'met-late' | 'overdue' | 'ended';
-
-export interface Finding {
-  code: string;
-  severity: 'information' | 'warning' | 'error';
-  text: string;
-}
-
-export interface BoardRow {
-  id: string;
-  carePlan: string;
-  title?: string;
-  status: string;
-  patient: { reference: string; name?: string; birthDate?: string } | null;
-  dischargedAt?: string;
-  referralState: 'none' | 'open' | 'placed' | 'withdrawn' | 'declined-by-all';
-  referrals: { task: string; agency: string; status: string; statusReason?: string; businessStatus?: string }[] | null;
-  acceptedBy: string | null;
-  deadlines: { kind: string; display: string; due: string; state: DeadlineState; metAt?: string }[] | null;
-  followUps: { appointment: string; followUp?: string; description?: string; start?: string; status: string }[] | null;
-  redFlags: { task: string; text: string; status: string; priority?: string; authoredOn?: string }[] | null;
-  coverage: { coveredOnDischarge: boolean; coveredThroughWindow: boolean; payer?: string; plan?: string; findings: Finding[] } | null;
-  overdue: boolean;
-  noAgency: boolean;
-}
-
-export interface BoardList {
-  items: BoardRow[];
-  next?: string;
-}
-
 export interface TransitionState {
   id: string;
   plan?: { title?: string };
@@ -70,17 +42,6 @@ export interface Timeline {
   dischargedAt?: string;
   deadlines: { kind: string; display: string; due: string; state: DeadlineState; metAt?: string; evidence: { resource: string; type: string; at: string; outcome: 'met' | 'attempt' }[]; recorded: { status: string; businessStatus?: string } }[];
   readmission: { encounter: string; admittedOn: string; daysAfterDischarge: number } | null;
-}
-
-export interface DestinationHealth {
-  destination: string;
-  kind: 'peer' | 'subscription';
-  pending: number;
-  dead: number;
-  delivered: number;
-  oldestPendingAgeSeconds?: number;
-  lastDeliveredAt?: string;
-  poll?: { lastSuccessAt?: string; lastFinishedAt?: string; lastErrorAt?: string; lastError?: string };
 }
 
 export interface Delivery {

@@ -11,57 +11,17 @@ import type { Principal } from '../../auth/principal.ts';
 import { isDeadlineTask } from '../../mapping/deadline-tasks.ts';
 import { readPlanItem } from '../../mapping/identifiers.ts';
 import type { StoreTransaction } from '../../store/fhir-store.ts';
-import type { Finding } from '../../workflow/coverage-status.ts';
 import { coverageStatus } from '../../workflow/coverage-status.ts';
 import { OPEN_STATUSES as RED_FLAG_OPEN } from '../../workflow/red-flag-rule.ts';
 import { RED_FLAG_SYSTEM } from '../../workflow/red-flags.ts';
 import { PLACED_STATUSES, isReferralTask } from '../../workflow/referral-task.ts';
-import type { ReferralState } from '../../workflow/roll-up.ts';
 import { recordedReferralState } from '../../workflow/roll-up.ts';
-import type { DeadlineState } from '../../workflow/tcm-evidence.ts';
 import { readReferences, searchAll } from '../transitions/collect.ts';
 import { transitionTimeline } from '../transitions/timeline.ts';
+import type { BoardDeadline, BoardRow } from './board-api-types.ts';
 
 /** Per search: a page of plans has at most 50 patients, each with a handful of each. */
 const MAX_PER_SEARCH = 1000;
-
-export interface BoardReferral {
-  task: string;
-  agency: string;
-  status: string;
-  /** Why it was declined, cancelled or failed. */
-  statusReason?: string;
-  businessStatus?: string;
-}
-
-export interface BoardDeadline {
-  kind: string;
-  display: string;
-  due: string;
-  state: DeadlineState;
-  metAt?: string;
-}
-
-export interface BoardRow {
-  id: string;
-  carePlan: string;
-  title?: string;
-  status: string;
-  /** null: the caller may not read the Patient. */
-  patient: { reference: string; name?: string; birthDate?: string } | null;
-  dischargedAt?: string;
-  referralState: ReferralState;
-  /** null: the caller's role reads no Tasks (then the clock and red flags are null too). */
-  referrals: BoardReferral[] | null;
-  acceptedBy: string | null;
-  deadlines: BoardDeadline[] | null;
-  followUps: { appointment: string; followUp?: string; description?: string; start?: string; status: string }[] | null;
-  redFlags: { task: string; text: string; status: string; priority?: string; authoredOn?: string }[] | null;
-  coverage: { coveredOnDischarge: boolean; coveredThroughWindow: boolean; payer?: string; plan?: string; findings: Finding[] } | null;
-  /** What the board filters on. */
-  overdue: boolean;
-  noAgency: boolean;
-}
 
 const refOf = (r: Resource): string => `${r.resourceType}/${r.id}`;
 const text = (concept: { text?: string; coding?: { display?: string; code?: string }[] } | undefined): string | undefined => concept?.text ?? concept?.coding?.[0]?.display ?? concept?.coding?.[0]?.code;

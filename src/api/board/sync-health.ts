@@ -10,19 +10,7 @@ import type { Principal } from '../../auth/principal.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import { PEER_RUN } from '../../store/sync-store.ts';
 import { sendOutcome, issueOutcome } from '../hardening/outcome.ts';
-
-export interface DestinationHealth {
-  destination: string;
-  /** A configured peer, or a Subscription's rest-hook endpoint. */
-  kind: 'peer' | 'subscription';
-  pending: number;
-  dead: number;
-  delivered: number;
-  oldestPendingAgeSeconds?: number;
-  lastDeliveredAt?: string;
-  /** An EHR's last poll run (every query), when it is polled. */
-  poll?: { lastSuccessAt?: string; lastFinishedAt?: string; lastErrorAt?: string; lastError?: string };
-}
+import type { DestinationHealth } from './board-api-types.ts';
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 

@@ -10,7 +10,7 @@ import { SYSTEMS } from '../../model/terminology.ts';
 import type { StoreTransaction } from '../../store/fhir-store.ts';
 import { badRequestError } from '../fhir/request.ts';
 import { readReferences, searchAll } from '../transitions/collect.ts';
-import type { BoardRow } from './summary.ts';
+import type { BoardList, BoardRow } from './board-api-types.ts';
 import { boardRows } from './summary.ts';
 
 export const BOARD_FILTERS = ['overdue', 'no-agency'] as const;
@@ -21,10 +21,8 @@ export const MAX_BOARD_PAGE = 50;
 export const MAX_SCAN_PAGES = 4;
 const OPEN_STATUSES = 'draft,active,on-hold';
 
-export interface BoardList {
-  items: BoardRow[];
-  /** The `_cursor` that continues the list, when there is more. */
-  next?: string;
+/** The answer, and what it disclosed (for the AuditEvent). */
+export interface DisclosedList extends BoardList {
   disclosed: Resource[];
 }
 
@@ -67,7 +65,7 @@ function parseQuery(query: [string, string][]): BoardQuery {
 
 const matches = (row: BoardRow, filters: readonly BoardFilter[]): boolean => filters.every((f) => (f === 'overdue' ? row.overdue : row.noAgency));
 
-export async function boardList(store: StoreTransaction, principal: Principal, query: [string, string][], nowMs: number): Promise<BoardList> {
+export async function boardList(store: StoreTransaction, principal: Principal, query: [string, string][], nowMs: number): Promise<DisclosedList> {
   const { filters, count, cursor: first } = parseQuery(query);
   const search: [string, string][] = [
     ['category', `${SYSTEMS.carePlanCategory}|${TRANSITION_CATEGORY}`],
