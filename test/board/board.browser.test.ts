@@ -53,7 +53,7 @@ async function signIn(page: Page, username: string): Promise<void> {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByLabel('Password').press('Enter');
   await page.getByRole('heading', { level: 1, name: 'Open transitions' }).waitFor();
-  await page.getByRole('status').filter({ hasText: /open transitions/ }).waitFor();
+  await page.getByRole('status').filter({ hasText: /^\d+ open transitions?\b/ }).waitFor();
 }
 
 /** Presses Tab until the focused element is `target` (at most 40 times): the page works without a mouse. */
@@ -81,7 +81,7 @@ describe('the care-coordination board', () => {
     await page.getByLabel('Username').fill('planner');
     await page.getByLabel('Password').fill('not the password');
     await page.getByLabel('Password').press('Enter');
-    await expect(page.getByRole('alert').filter({ hasText: 'Unknown username or wrong password' }).waitFor()).resolves.toBeUndefined();
+    await page.getByRole('alert').filter({ hasText: 'Unknown username or wrong password' }).waitFor();
 
     await signIn(page, 'planner');
     // Harbor Point's two transitions, newest first; never Riverside's.
@@ -97,14 +97,14 @@ describe('the care-coordination board', () => {
     // The "Overdue" filter, by keyboard: Tab to it, Space to check it.
     await tabTo(page, 'input[value="overdue"]');
     await page.keyboard.press('Space');
-    await page.getByRole('status').filter({ hasText: '1 open transitions that are overdue' }).waitFor();
+    await page.getByRole('status').filter({ hasText: '1 open transition (only: Overdue).' }).waitFor();
     expect(await patientNames(page)).toEqual(['Darnell Lewis Price']);
     // Unchecked, and "No agency yet" instead: Delgado alone.
     await page.keyboard.press('Space');
     await page.getByRole('status').filter({ hasText: '2 open transitions.' }).waitFor();
     await tabTo(page, 'input[value="no-agency"]');
     await page.keyboard.press('Space');
-    await page.getByRole('status').filter({ hasText: 'that are no agency yet' }).waitFor();
+    await page.getByRole('status').filter({ hasText: '1 open transition (only: No agency yet).' }).waitFor();
     expect(await patientNames(page)).toEqual(['Rosa Delgado']);
     await page.keyboard.press('Space');
     await page.getByRole('status').filter({ hasText: '2 open transitions.' }).waitFor();

@@ -115,8 +115,8 @@ export async function renderList(main: HTMLElement): Promise<void> {
     try {
       const page = await api.transitions([...chosen], cursor);
       loaded = cursor ? [...loaded, ...page.items] : page.items;
-      const what = chosen.size === 0 ? 'open transitions' : `open transitions that are ${[...chosen].map((f) => FILTERS.find((x) => x.value === f)?.label.toLowerCase()).join(' and ')}`;
-      status.textContent = `${loaded.length} ${what}${page.next ? ' shown; more to load' : ''}.`;
+      const only = chosen.size === 0 ? '' : ` (only: ${FILTERS.filter((f) => chosen.has(f.value)).map((f) => f.label).join(', ')})`;
+      status.textContent = `${loaded.length} open ${loaded.length === 1 ? 'transition' : 'transitions'}${only}${page.next ? ', more to load' : ''}.`;
       mount(results, loaded.length > 0 ? tableOf(loaded) : h('p', { class: 'empty' }, 'Nothing to show.'));
       mount(more, page.next ? h('button', { type: 'button', class: 'secondary', onclick: () => void load(page.next) }, 'Load more') : null);
     } catch (err) {
