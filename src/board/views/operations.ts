@@ -61,7 +61,7 @@ export async function renderOperations(main: HTMLElement): Promise<void> {
                     h('th', { scope: 'row' }, d.destination, h('div', { class: 'sub' }, d.kind === 'subscription' ? 'subscription' : d.poll ? 'polled EHR' : 'peer')),
                     h('td', {}, healthBadge(d)),
                     h('td', {}, lastSuccess(d)),
-                    h('td', { class: 'num' }, d.pending),
+                    h('td', { class: 'num pending-count' }, d.pending),
                     h('td', {}, age(d.oldestPendingAgeSeconds)),
                     h('td', { class: 'num dead-count' }, d.dead),
                     h('td', {}, d.poll?.lastError ? `${d.poll.lastError} (${instant(d.poll.lastErrorAt)})` : '—'),
