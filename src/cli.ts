@@ -1,5 +1,6 @@
 // carebridge command line: `carebridge <command> [options]`.
 import { parseArgs } from 'node:util';
+import { BOARD_USER_HELP, runBoardUser } from './cli/board-user-command.ts';
 import { DEMO_HELP, runDemo, runOfflineDemo } from './cli/demo-command.ts';
 import { MAP_HELP, runMap } from './cli/map-command.ts';
 import { OUTBOX_HELP, REPLAY_HELP, runOutbox, runReplay } from './cli/outbox-command.ts';
@@ -20,6 +21,7 @@ Commands:
   outbox [--state <s>]       deliveries to peers and subscribers: waiting, dead, per destination
   replay <id>|--peer|--all   send dead deliveries again (--wait: follow them out, with progress)
   sync [--poll <peer>]       the EHR pollers' health and the outbox; --poll: poll an EHR now
+  board-user hash            the scrypt hash of a board user's password (read from stdin)
 
 Run "carebridge <command> --help" for a command's options and exit codes.
 Exit codes: 0 success, 1 the input has errors, 2 bad usage.`;
@@ -59,6 +61,7 @@ const COMMANDS: Record<string, { help: string; run: (positionals: string[], flag
     run: (_p, f, io) => runSync({ peer: f.peer as string | undefined, poll: f.poll as string | undefined, json: f.json === true }, io),
   },
   map: { help: MAP_HELP, options: ['stable-ids'], args: 'one', run: (p, f, io) => runMap(p[0] as string, f['stable-ids'] === true, io) },
+  'board-user': { help: BOARD_USER_HELP, options: ['json'], args: 'one', run: (p, f, io) => runBoardUser(p, f.json === true, io) },
 };
 
 export function main(argv: string[], io: Io = processIo): number | Promise<number> {

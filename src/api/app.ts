@@ -17,6 +17,7 @@ import type { Logger } from '../log/logger.ts';
 import { recordRefusal } from './fhir/audit-hook.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { outboxRoutes } from './admin/outbox-routes.ts';
+import { boardRoutes } from './board/board-routes.ts';
 import { authRoutes } from './auth/auth-routes.ts';
 import { isFhirMetadata, requireBearer } from './auth/bearer.ts';
 import { FHIR_JSON, fhirRouter } from './fhir/router.ts';
@@ -132,6 +133,9 @@ export function createApp(options: AppOptions): express.Express {
   // Operators: the outbox (admin clients only; same token and audit as everything else).
   app.use('/admin', requireBearer(options.auth, { publicUrl: options.publicUrl, logger: options.logger, onRefused: auditRefusal }));
   app.use('/admin/outbox', outboxRoutes({ store: options.store, auditTrail, observer }));
+  // The care-coordination board: its page, its people's sign-in, its reads (same tokens, tenancy and audit).
+  const boardNow = options.now ?? (() => (options.clock ?? (() => new Date()))().getTime());
+  app.use(boardRoutes({ store: options.store, auth: options.auth, logger: options.logger, publicUrl: options.publicUrl, limits, auditTrail, observer, handle: transitionsApi.handle, onRefused: auditRefusal, now: boardNow }));
   app.use('/fhir', transitionsApi.operation);
   app.use(
     '/fhir',

@@ -38,9 +38,10 @@ export interface TokenAudience {
   audience: string;
 }
 
-export async function issueAccessToken(key: SigningKey, where: TokenAudience, clientId: string, scopes: readonly Scope[], seconds: number): Promise<IssuedToken> {
+/** `claims`: more claims of the token (a board session's auth_time, which its renewals keep). */
+export async function issueAccessToken(key: SigningKey, where: TokenAudience, clientId: string, scopes: readonly Scope[], seconds: number, claims: Record<string, string | number> = {}): Promise<IssuedToken> {
   const jti = randomUUID();
-  const token = await new SignJWT({ client_id: clientId, scope: scopes.map((s) => s.text).join(' ') })
+  const token = await new SignJWT({ ...claims, client_id: clientId, scope: scopes.map((s) => s.text).join(' ') })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(where.issuer)
     .setAudience(where.audience)

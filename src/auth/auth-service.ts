@@ -5,6 +5,7 @@ import { decodeJwt } from 'jose';
 import type { CarebridgeConfig } from '../config/config.ts';
 import type { AuthStore } from '../store/auth-store.ts';
 import { InvalidTokenError, issueAccessToken, verifyAccessToken } from './access-token.ts';
+import { BoardUsers, boardUserClient } from './board-users.ts';
 import { ClientRegistry } from './clients.ts';
 import type { Principal } from './principal.ts';
 import { grantScopes } from './scopes.ts';
@@ -41,6 +42,8 @@ export interface SmartConfiguration {
 
 export class AuthService {
   readonly clients: ClientRegistry;
+  /** People who sign in to the board with a password (their sessions: board-session.ts). */
+  readonly boardUsers: BoardUsers;
   readonly devMode: boolean;
   private readonly config: CarebridgeConfig;
   private readonly store: AuthStore;
@@ -52,7 +55,8 @@ export class AuthService {
     this.store = options.store;
     this.signingKey = options.signingKey;
     this.devMode = options.devMode === true;
-    this.clients = new ClientRegistry(options.config.clients, this.devMode);
+    this.clients = new ClientRegistry(options.config.clients, this.devMode, options.config.boardUsers.map(boardUserClient));
+    this.boardUsers = new BoardUsers(options.config.boardUsers);
   }
 
   /** The service with the signing key from the environment or the store (signing-key.ts). */
@@ -86,6 +90,21 @@ export class AuthService {
       tokenUrl: this.tokenUrl(base),
       issue: (client, scopes) => issueAccessToken(this.signingKey, { issuer: base, audience: `${base}${FHIR_PATH}` }, client.config.clientId, scopes, this.config.auth.accessTokenSeconds),
     });
+  }
+
+  /**
+   * A board session's access token for a keyless client (a board user, or in development mode a
+   * demo client), issued and later verified exactly as the token endpoint's, with every scope the
+   * client is allowed. `authTime`: when the person signed in (seconds), kept by renewals.
+   */
+  async sessionToken(clientId: string, base: string, authTime: number): Promise<TokenGrant> {
+    const client = this.clients.get(clientId);
+    if (!client || client.getKey) {
+      throw new Error(`${clientId} is not a keyless client`);
+    }
+    const seconds = this.config.auth.accessTokenSeconds;
+    const issued = await issueAccessToken(this.signingKey, { issuer: base, audience: `${base}${FHIR_PATH}` }, clientId, client.allowed, seconds, { auth_time: authTime });
+    return { response: { access_token: issued.token, token_type: 'bearer', expires_in: seconds, scope: client.allowed.map((s) => s.text).join(' ') }, clientId, tokenId: issued.jti };
   }
 
   /**

@@ -18,10 +18,14 @@ export class ClientRegistry {
   private readonly byId = new Map<string, RegisteredClient>();
   readonly devMode: boolean;
 
-  constructor(clients: readonly ClientConfig[], devMode: boolean) {
+  /** `people`: board users' sessions (board-users.ts), keyless: they sign in with a password, never at the token endpoint. */
+  constructor(clients: readonly ClientConfig[], devMode: boolean, people: readonly ClientConfig[] = []) {
     this.devMode = devMode;
     for (const config of clients) {
       this.byId.set(config.clientId, { config, allowed: parseScopes(config.scopes.join(' ')).scopes, getKey: clientKeyResolver(config) });
+    }
+    for (const config of people) {
+      this.byId.set(config.clientId, { config, allowed: parseScopes(config.scopes.join(' ')).scopes });
     }
     // A configured client of the same id keeps its keys: a development client never shadows it.
     for (const dev of devMode ? DEV_CLIENTS : []) {

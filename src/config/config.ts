@@ -7,6 +7,8 @@ import addFormatsModule from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import type { ClientRole, OrganizationIdentity } from '../auth/principal.ts';
 import { parseScope } from '../auth/scopes.ts';
+import type { BoardUserConfig } from './board-users.ts';
+import { boardUserProblems } from './board-users.ts';
 import type { ClockConfig, ClockConfigInput } from './clock.ts';
 import { clockProblems, withClockDefaults } from './clock.ts';
 import type { PeerConfig, PeerConfigInput } from './peers.ts';
@@ -55,9 +57,13 @@ export interface CarebridgeConfig {
   peers: PeerConfig[];
   /** The transitional-care clock: holidays, hospital time zones, the overdue sweep's schedule. */
   clock: ClockConfig;
+  /** People who sign in to the board (a password each, kept as an scrypt hash). */
+  boardUsers: BoardUserConfig[];
 }
 
 export const DEFAULT_ACCESS_TOKEN_SECONDS = 300;
+/** A board user's sessions act as the client "board:<username>" (tokens, audit, rate limits): no configured client may take such an id. */
+export const BOARD_USER_PREFIX = 'board:';
 /**
  * A referral that was turned down, withdrawn, entered by mistake or could not be carried out ends
  * the agency's access. A completed one does not: the agency still documents and bills the episode
@@ -72,6 +78,7 @@ interface ConfigFile {
   referralAccess?: ReferralAccessConfig;
   peers?: PeerConfigInput[];
   clock?: ClockConfigInput;
+  boardUsers?: BoardUserConfig[];
 }
 
 export class ConfigError extends Error {
@@ -133,6 +140,8 @@ function checkRules(config: ConfigFile): string[] {
     const seen = ids.get(client.clientId);
     if (seen !== undefined) {
       problems.push(`/clients/${i}/clientId: "${client.clientId}" is also the clientId of /clients/${seen}`);
+    } else if (client.clientId.startsWith(BOARD_USER_PREFIX)) {
+      problems.push(`/clients/${i}/clientId: "${BOARD_USER_PREFIX}…" names board users' sessions; choose another clientId`);
     } else {
       ids.set(client.clientId, i);
     }
@@ -159,7 +168,7 @@ export function parseConfig(value: unknown, source = 'config'): CarebridgeConfig
     const problems = [...new Set((validate.errors ?? []).map(describe).filter((p): p is string => p !== undefined))];
     throw new ConfigError(source, problems);
   }
-  const problems = [...checkRules(value), ...peerProblems(value.peers ?? []), ...clockProblems(value.clock)];
+  const problems = [...checkRules(value), ...peerProblems(value.peers ?? []), ...clockProblems(value.clock), ...boardUserProblems(value.boardUsers ?? [])];
   if (problems.length > 0) {
     throw new ConfigError(source, problems);
   }
@@ -169,6 +178,7 @@ export function parseConfig(value: unknown, source = 'config'): CarebridgeConfig
     referralAccess: { endsOnStatus: value.referralAccess?.endsOnStatus ?? [...DEFAULT_REFERRAL_ACCESS_ENDS_ON] },
     peers: (value.peers ?? []).map(withPeerDefaults),
     clock: withClockDefaults(value.clock),
+    boardUsers: value.boardUsers ?? [],
   };
 }
 

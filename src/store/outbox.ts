@@ -88,6 +88,8 @@ export interface DeliveryCounts {
   superseded: number;
   /** Creation time of the oldest pending row (ms), when there is one: how far behind the destination is. */
   oldestPendingMs?: number;
+  /** When the last delivery to the destination succeeded (ms), when one has: the sync health a board shows. */
+  lastDeliveredMs?: number;
 }
 
 /** What can be replayed: one delivery, a destination's dead deliveries, or all dead deliveries. */

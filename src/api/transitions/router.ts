@@ -45,7 +45,7 @@ export interface TransitionsApiOptions {
 }
 
 /** What a handler answers: a JSON body (FHIR or not), and what it disclosed, for the AuditEvent. */
-interface Answer {
+export interface Answer {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
@@ -54,7 +54,7 @@ interface Answer {
   disclosed: Resource[];
 }
 
-interface Context {
+export interface Context {
   req: Request;
   principal: Principal;
   store: FhirStore;
@@ -76,13 +76,19 @@ function notFoundError(): OperationOutcomeError {
   return new OperationOutcomeError(notFound);
 }
 
-/** The two routers: `transitions` for /transitions, `operation` for /fhir (before the FHIR router). */
-export function transitionsRouters(options: TransitionsApiOptions): { transitions: Router; operation: Router } {
+/** Wraps a handler: the caller's view of the store, errors as OperationOutcome, the request's AuditEvent. */
+export type Handle = (interaction: AuditInteraction, run: (ctx: Context) => Promise<Answer>) => (req: Request, res: Response) => Promise<void>;
+
+/**
+ * The two routers: `transitions` for /transitions, `operation` for /fhir (before the FHIR router);
+ * and `handle`, for other reads of transitions with the same tenancy and audit (the board's).
+ */
+export function transitionsRouters(options: TransitionsApiOptions): { transitions: Router; operation: Router; handle: Handle } {
   // Its own counter per client, as the /fhir router has (see hardening/rate-limit.ts).
   const limiter = rateLimiter(options.limits.rateLimitPerMinute, options.logger);
   const body = express.raw({ type: () => true, limit: options.limits.maxBodyBytes });
 
-  const handle = (interaction: AuditInteraction, run: (ctx: Context) => Promise<Answer>) => async (req: Request, res: Response): Promise<void> => {
+  const handle: Handle = (interaction, run) => async (req, res) => {
     const principal = res.locals.principal as Principal | undefined;
     const logger = (res.locals.logger as Logger | undefined) ?? options.logger;
     const audit: RequestAudit = {
@@ -253,5 +259,5 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
       return { status: 200, body: bundle, fhir: true, disclosed: transition.resources };
     }),
   );
-  return { transitions, operation };
+  return { transitions, operation, handle };
 }

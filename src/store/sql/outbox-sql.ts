@@ -204,8 +204,8 @@ export async function changeMarkSql(db: SqlExecutor, resourceType: string): Prom
 }
 
 export async function countSql(db: SqlExecutor): Promise<DeliveryCounts[]> {
-  const rows = await db.all<{ destination: string; state: string; n: number | string; oldest: number | string | null }>(
-    "SELECT destination, state, COUNT(*) AS n, MIN(CASE WHEN state = 'pending' THEN created_ms END) AS oldest FROM outbox GROUP BY destination, state ORDER BY destination",
+  const rows = await db.all<{ destination: string; state: string; n: number | string; oldest: number | string | null; last_done: number | string | null }>(
+    "SELECT destination, state, COUNT(*) AS n, MIN(CASE WHEN state = 'pending' THEN created_ms END) AS oldest, MAX(CASE WHEN state = 'delivered' THEN done_ms END) AS last_done FROM outbox GROUP BY destination, state ORDER BY destination",
   );
   const byDestination = new Map<string, DeliveryCounts>();
   for (const row of rows) {
@@ -213,6 +213,9 @@ export async function countSql(db: SqlExecutor): Promise<DeliveryCounts[]> {
     counts[row.state as DeliveryState] = Number(row.n);
     if (row.oldest !== null) {
       counts.oldestPendingMs = Number(row.oldest);
+    }
+    if (row.last_done !== null) {
+      counts.lastDeliveredMs = Number(row.last_done);
     }
     byDestination.set(row.destination, counts);
   }
