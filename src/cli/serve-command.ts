@@ -13,6 +13,7 @@ import { DEFAULT_DATABASE, openStore } from '../store/open-store.ts';
 import { startSync } from '../sync/sync-service.ts';
 import { PayerDirectory } from '../sync/connectors/payers.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
+import { EXIT_FAILED, EXIT_UNREACHABLE, exitCodes, isUnreachable } from './exit-codes.ts';
 import type { Io } from './output.ts';
 
 export const SERVE_HELP = `Usage: carebridge serve [--dev]
@@ -41,7 +42,7 @@ Environment:
   CAREBRIDGE_RATE_LIMIT          requests per minute per client, per worker process (default 1200; 0 = off)
   CAREBRIDGE_CORS_ORIGINS        comma-separated exact browser origins allowed by CORS (default: none, CORS off)
 Stops cleanly on SIGTERM or SIGINT: no new requests, in-flight ones finish, the store closes.
-Exit codes: 0 stopped cleanly, 1 could not start.`;
+${exitCodes({ ok: 'stopped cleanly', failed: 'could not start (a setting or the config file is wrong)', unreachable: 'the store cannot be reached' })}`;
 
 /** A cluster of more processes than cores only adds contention; 4 covers the machines we run on. */
 const MAX_DEFAULT_WORKERS = 4;
@@ -119,7 +120,7 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth:
     await store.close();
   } catch (err) {
     io.err(`Cannot open the store: ${(err as Error).message}`);
-    return 1;
+    return isUnreachable(err) ? EXIT_UNREACHABLE : EXIT_FAILED;
   }
   let stopping = false;
   // Workers see --dev through their environment (the flag may not be on their command line).
@@ -173,7 +174,7 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
     store = await openStore(env.CAREBRIDGE_DATABASE ?? DEFAULT_DATABASE);
   } catch (err) {
     io.err(`Cannot open the store: ${(err as Error).message}`);
-    return 1;
+    return isUnreachable(err) ? EXIT_UNREACHABLE : EXIT_FAILED;
   }
   let auth: AuthService;
   try {
