@@ -33,7 +33,7 @@ Options:
   --peer <name>    an EHR peer of CAREBRIDGE_CONFIG with a pull section
   --since <date>   from this day (YYYY-MM-DD, UTC) or instant (2026-11-01T08:00:00Z), included
   --until <date>   up to this day or instant, not included (default: now)
-  --json           print the summary as JSON: { peer, since, until, ok, fetched, stored, unchanged,
+  --json           print the summary as JSON: { peer, since, until, ok, stopped, fetched, stored,
                    skipped, referenced, unresolved, errors: [{ query, error }], queries: [...] }
 Environment: CAREBRIDGE_CONFIG, CAREBRIDGE_DATABASE (default ${DEFAULT_DATABASE}), LOG_LEVEL (default warn, on stderr).
 ${exitCodes({ ok: 'the whole range was read', failed: 'a query failed or the run was stopped (what was stored is kept)', unreachable: 'the store or the peer cannot be reached (what was stored is kept)' })}`;
@@ -136,12 +136,11 @@ interface Summary {
   stopped: boolean;
   fetched: number;
   stored: number;
-  unchanged: number;
   skipped: number;
   referenced: number;
   unresolved: number;
   errors: { query: string; error: string }[];
-  queries: { query: string; ok: boolean; pages: number; fetched: number; stored: number; unchanged: number; skipped: number; referenced: number; unresolved: number; error?: string }[];
+  queries: { query: string; ok: boolean; pages: number; fetched: number; stored: number; skipped: number; referenced: number; unresolved: number; error?: string }[];
 }
 
 function summarize(result: PeerPollResult, window: PollWindow, tallies: Map<string, QueryTally>): Summary {
@@ -152,7 +151,6 @@ function summarize(result: PeerPollResult, window: PollWindow, tallies: Map<stri
     pages: q.pages,
     fetched: tallies.get(q.queryKey)?.fetched ?? 0,
     stored: q.stored,
-    unchanged: q.unchanged,
     skipped: q.skipped,
     referenced: q.fetched,
     unresolved: q.unresolved,
@@ -166,7 +164,6 @@ function summarize(result: PeerPollResult, window: PollWindow, tallies: Map<stri
     stopped: result.stopped,
     fetched: sum((q) => q.fetched),
     stored: sum((q) => q.stored),
-    unchanged: sum((q) => q.unchanged),
     skipped: sum((q) => q.skipped),
     referenced: sum((q) => q.referenced),
     unresolved: sum((q) => q.unresolved),
@@ -178,9 +175,9 @@ function summarize(result: PeerPollResult, window: PollWindow, tallies: Map<stri
 function printSummary(summary: Summary, io: Io): void {
   io.out(`Backfill of ${summary.peer} from ${summary.since} until ${summary.until}${summary.stopped ? ' (stopped before the end)' : ''}:`);
   for (const q of summary.queries) {
-    io.out(`  ${q.ok ? '✔' : '✖'} ${q.query}: ${q.pages} pages, fetched ${q.fetched}, stored ${q.stored}, unchanged ${q.unchanged}, skipped ${q.skipped} invalid${q.error ? ` — ${q.error}` : ''}`);
+    io.out(`  ${q.ok ? '✔' : '✖'} ${q.query}: ${q.pages} pages, fetched ${q.fetched}, stored ${q.stored}, skipped ${q.skipped} invalid${q.error ? ` — ${q.error}` : ''}`);
   }
-  io.out(`Fetched ${summary.fetched}, stored ${summary.stored} (and ${summary.referenced} referenced resources fetched), unchanged ${summary.unchanged}, skipped ${summary.skipped} invalid, ${summary.errors.length} error${summary.errors.length === 1 ? '' : 's'}.`);
+  io.out(`Fetched ${summary.fetched}, stored ${summary.stored} (with ${summary.referenced} referenced resources fetched), skipped ${summary.skipped} invalid, ${summary.errors.length} error${summary.errors.length === 1 ? '' : 's'}.`);
 }
 
 /** Aborts on the first SIGINT or SIGTERM (the run stops after its page); a second one ends the process as usual. */
