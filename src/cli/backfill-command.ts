@@ -128,7 +128,8 @@ class QueryTally {
   }
 }
 
-interface Summary {
+/** What a run did, as --json prints it. */
+export interface BackfillSummary {
   peer: string;
   since: string;
   until: string;
@@ -143,8 +144,8 @@ interface Summary {
   queries: { query: string; ok: boolean; pages: number; fetched: number; stored: number; skipped: number; referenced: number; unresolved: number; error?: string }[];
 }
 
-function summarize(result: PeerPollResult, window: PollWindow, tallies: Map<string, QueryTally>): Summary {
-  const sum = (pick: (q: Summary['queries'][number]) => number): number => queries.reduce((n, q) => n + pick(q), 0);
+function summarize(result: PeerPollResult, window: PollWindow, tallies: Map<string, QueryTally>): BackfillSummary {
+  const sum = (pick: (q: BackfillSummary['queries'][number]) => number): number => queries.reduce((n, q) => n + pick(q), 0);
   const queries = result.queries.map((q: QueryPollResult) => ({
     query: q.queryKey,
     ok: q.ok,
@@ -172,7 +173,7 @@ function summarize(result: PeerPollResult, window: PollWindow, tallies: Map<stri
   };
 }
 
-function printSummary(summary: Summary, io: Io): void {
+function printSummary(summary: BackfillSummary, io: Io): void {
   io.out(`Backfill of ${summary.peer} from ${summary.since} until ${summary.until}${summary.stopped ? ' (stopped before the end)' : ''}:`);
   for (const q of summary.queries) {
     io.out(`  ${q.ok ? '✔' : '✖'} ${q.query}: ${q.pages} pages, fetched ${q.fetched}, stored ${q.stored}, skipped ${q.skipped} invalid${q.error ? ` — ${q.error}` : ''}`);

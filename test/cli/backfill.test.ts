@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli.ts';
-import type { BackfillOptions } from '../../src/cli/backfill-command.ts';
+import type { BackfillOptions, BackfillSummary as Summary } from '../../src/cli/backfill-command.ts';
 import { parseBound, runBackfill } from '../../src/cli/backfill-command.ts';
 import type { FhirStore } from '../../src/store/fhir-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -26,16 +26,6 @@ let peer: SimulatedFhirPeer;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let database: string;
-
-interface Summary {
-  ok: boolean;
-  stopped: boolean;
-  fetched: number;
-  stored: number;
-  skipped: number;
-  referenced: number;
-  errors: { query: string; error: string }[];
-}
 
 async function backfill(argv: { since: string; until?: string }, options: BackfillOptions = {}): Promise<{ code: number; summary: Summary; errors: string[] }> {
   const io = capture();
