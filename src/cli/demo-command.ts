@@ -23,6 +23,7 @@ import { loadDefinitions } from '../validation/definitions.ts';
 import { validateFhirBundle } from '../validation/fhir-validator.ts';
 import { validatePlan } from '../validation/plan.ts';
 import { DEMO_PLAN_FILE, DemoError, runStory } from './demo-story.ts';
+import { EXIT_UNREACHABLE, exitCodes } from './exit-codes.ts';
 import { count, issueLines, type Io } from './output.ts';
 import { readJsonFile } from './read-input.ts';
 
@@ -48,7 +49,7 @@ Options:
   --in-process    always start its own server (temporary SQLite file, development mode)
   --offline       no server: the example plans (fixtures/plans/) through plan validation, mapping to a
                   FHIR transaction Bundle, FHIR validation and mapping back
-Exit codes: 0 the story (or every plan) went through, 1 otherwise, 2 bad usage.`;
+${exitCodes({ ok: 'the story (or every plan) went through', failed: 'it did not', unreachable: 'no carebridge answers at --url' })}`;
 
 export const DEMO_PLANS_DIR = new URL('../../fixtures/plans/', import.meta.url);
 
@@ -177,7 +178,7 @@ export async function runDemo(io: Io, options: DemoOptions = {}): Promise<number
     own = await startOwnServer();
   } else if (!(await answers(url))) {
     io.err(`No carebridge answers at ${url}/healthz. Start one with \`npm start\`, or run \`carebridge demo --in-process\`.`);
-    return 1;
+    return EXIT_UNREACHABLE;
   }
   const base = own?.url ?? url;
   io.out(`carebridge demo: a hospital-to-home transition over the public HTTP API of ${base}`);

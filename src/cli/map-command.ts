@@ -3,6 +3,7 @@ import { OperationOutcomeError } from '@medplum/core';
 import { defaultMappingContext, sequentialUuids } from '../mapping/context.ts';
 import { toFhir } from '../mapping/to-fhir.ts';
 import { validatePlan } from '../validation/plan.ts';
+import { exitCodes } from './exit-codes.ts';
 import { issueLines, outcome, type Io } from './output.ts';
 import { readJsonFile } from './read-input.ts';
 
@@ -13,7 +14,7 @@ A plan that does not validate is not mapped: its OperationOutcome goes to stderr
 
 Options:
   --stable-ids   number the urn:uuid fullUrls 1, 2, 3... instead of random UUIDs (for diffs)
-Exit codes: 0 mapped, 1 the plan is invalid or unreadable, 2 bad usage.`;
+${exitCodes({ ok: 'mapped', failed: 'the plan is invalid or unreadable' })}`;
 
 export function runMap(file: string, stableIds: boolean, io: Io): number {
   let value: unknown;

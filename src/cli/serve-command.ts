@@ -16,6 +16,7 @@ import { loadDefinitions } from '../validation/definitions.ts';
 import { answerMetricsRequests, processMetricsText } from '../observability/cluster-metrics.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { metricsTokenFromEnv } from '../observability/metrics-route.ts';
+import { EXIT_FAILED, EXIT_UNREACHABLE, exitCodes, isUnreachable } from './exit-codes.ts';
 import type { Io } from './output.ts';
 
 export const SERVE_HELP = `Usage: carebridge serve [--dev]
@@ -49,7 +50,7 @@ Environment:
                                  connections are cut (default 25000; 0 to 600000)
 Stops cleanly on SIGTERM or SIGINT: no new connections, /readyz answers 503, in-flight requests
 finish (up to the drain timeout), deliveries in flight settle, the store closes.
-Exit codes: 0 stopped cleanly, 1 could not start.`;
+${exitCodes({ ok: 'stopped cleanly', failed: 'could not start (a setting or the config file is wrong)', unreachable: 'the store cannot be reached' })}`;
 
 /** A cluster of more processes than cores only adds contention; 4 covers the machines we run on. */
 const MAX_DEFAULT_WORKERS = 4;
@@ -150,7 +151,7 @@ async function runPrimary(io: Io, env: NodeJS.ProcessEnv, workers: number, auth:
     await store.close();
   } catch (err) {
     io.err(`Cannot open the store: ${(err as Error).message}`);
-    return 1;
+    return isUnreachable(err) ? EXIT_UNREACHABLE : EXIT_FAILED;
   }
   let stopping = false;
   // Workers see --dev through their environment (the flag may not be on their command line).
@@ -215,7 +216,7 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
     store = await openStore(env.CAREBRIDGE_DATABASE ?? DEFAULT_DATABASE);
   } catch (err) {
     io.err(`Cannot open the store: ${(err as Error).message}`);
-    return 1;
+    return isUnreachable(err) ? EXIT_UNREACHABLE : EXIT_FAILED;
   }
   let auth: AuthService;
   try {

@@ -1,13 +1,16 @@
 // carebridge sync: how the EHR pollers are doing (per peer and query: cursor, last success, last
 // error, what was stored and skipped), and --poll <peer> to poll one EHR now, outside its schedule
 // (it takes the same lease as the scheduled run: never two polls of one peer at once).
-import { ConfigError, loadConfig } from '../config/config.ts';
+import type { PeerConfig } from '../config/peers.ts';
 import { createLogger } from '../log/logger.ts';
-import { DEFAULT_DATABASE, openStore } from '../store/open-store.ts';
+import { DEFAULT_DATABASE } from '../store/open-store.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { PollScheduler } from '../sync/poller/poll-scheduler.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
+import { loadPeers } from './config-access.ts';
+import { EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, exitCodes } from './exit-codes.ts';
 import type { Io } from './output.ts';
+import { withCommandStore } from './store-access.ts';
 
 export const SYNC_HELP = `Usage: carebridge sync [--peer <name>] [--json]
        carebridge sync --poll <peer> [--json]
@@ -17,8 +20,12 @@ succeeded, the last error (carebridge's own words), what the last run stored and
 the outbox per destination (waiting, dead).
 --poll <peer>: polls that EHR now (the peer from CAREBRIDGE_CONFIG), taking the same lease as its
 scheduled runs, and prints what it stored.
+Options:
+  --peer <name>   one peer's health only
+  --poll <peer>   poll that EHR now
+  --json          print { polls, outbox } (or, with --poll, { outcome, result }) as JSON
 Environment: CAREBRIDGE_DATABASE (default ${DEFAULT_DATABASE}), CAREBRIDGE_CONFIG (for --poll).
-Exit codes: 0 shown (or polled without error), 1 the poll failed or the store could not be read, 2 bad usage.`;
+${exitCodes({ ok: 'shown (or polled without error)', failed: 'not polled, or the poll failed', unreachable: 'the store or the EHR cannot be reached' })}`;
 
 export interface SyncFlags {
   peer?: string;
@@ -56,36 +63,20 @@ async function showStatus(store: FhirStore, flags: SyncFlags, io: Io): Promise<v
 export async function runSync(flags: SyncFlags, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (flags.poll !== undefined && flags.peer !== undefined) {
     io.err(`--poll and --peer exclude each other.\n\n${SYNC_HELP}`);
-    return 2;
+    return EXIT_USAGE;
   }
-  let peers;
+  let peers: PeerConfig[] | undefined;
   if (flags.poll !== undefined) {
-    if (!env.CAREBRIDGE_CONFIG) {
-      io.err('--poll needs the peers of CAREBRIDGE_CONFIG');
-      return 2;
+    const loaded = loadPeers(io, env, flags.poll, '--poll');
+    if (!loaded.peers) {
+      return loaded.exit;
     }
-    try {
-      peers = loadConfig(env.CAREBRIDGE_CONFIG).peers;
-    } catch (err) {
-      io.err(err instanceof ConfigError ? err.message : `Cannot read the config: ${(err as Error).message}`);
-      return 1;
-    }
-    if (!peers.some((p) => p.name === flags.poll && p.kind === 'ehr' && p.pull)) {
-      io.err(`No EHR peer named "${flags.poll}" with a pull section in ${env.CAREBRIDGE_CONFIG}`);
-      return 2;
-    }
+    peers = loaded.peers;
   }
-  let store: FhirStore;
-  try {
-    store = await openStore(env.CAREBRIDGE_DATABASE ?? DEFAULT_DATABASE);
-  } catch (err) {
-    io.err(`Cannot open the store: ${(err as Error).message}`);
-    return 1;
-  }
-  try {
+  return withCommandStore(io, env, async (store) => {
     if (flags.poll === undefined || !peers) {
       await showStatus(store, flags, io);
-      return 0;
+      return EXIT_OK;
     }
     loadDefinitions();
     const scheduler = new PollScheduler({ store, peers, logger: createLogger({ level: 'error', stream: process.stderr }) });
@@ -100,8 +91,9 @@ export async function runSync(flags: SyncFlags, io: Io, env: NodeJS.ProcessEnv =
         io.out(`${q.ok ? '✔' : '✖'} ${q.queryKey}: ${q.pages} pages, stored ${q.stored}, unchanged ${q.unchanged}, skipped ${q.skipped}${q.error ? ` — ${q.error}` : ''}`);
       }
     }
-    return outcome === 'polled' && result?.ok ? 0 : 1;
-  } finally {
-    await store.close();
-  }
+    if (outcome === 'polled' && result?.ok) {
+      return EXIT_OK;
+    }
+    return result?.queries.some((q) => q.unreachable) ? EXIT_UNREACHABLE : EXIT_FAILED;
+  });
 }

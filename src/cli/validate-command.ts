@@ -2,6 +2,7 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { validateDocument } from '../validation/document.ts';
+import { exitCodes } from './exit-codes.ts';
 import { count, issueLines, outcome, summaryLine, type Io } from './output.ts';
 import { readJsonFile } from './read-input.ts';
 
@@ -14,7 +15,7 @@ R4, the carebridge profile in meta.profile and, in a Bundle, reference integrity
 
 Options:
   --json   print one JSON array: [{ file, kind, outcome }] with each OperationOutcome
-Exit codes: 0 no file has an error (warnings allowed), 1 some file has an error, 2 bad usage.`;
+${exitCodes({ ok: 'no file has an error (warnings allowed)', failed: 'some file has an error or cannot be read' })}`;
 
 interface FileResult {
   file: string;

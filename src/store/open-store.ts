@@ -2,11 +2,15 @@
 // or a postgres:// URL.
 import type { FhirStore } from './fhir-store.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
+import type { MigrationReport } from './sql/schema.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 
 export const DEFAULT_DATABASE = 'sqlite:./data/carebridge.db';
 
-export async function openStore(database: string = DEFAULT_DATABASE): Promise<FhirStore> {
+/** An open store, and what opening it migrated. */
+export type OpenedStore = FhirStore & { readonly migration: MigrationReport };
+
+export async function openStore(database: string = DEFAULT_DATABASE): Promise<OpenedStore> {
   if (database.startsWith('sqlite:')) {
     return SqliteStore.open(database.slice('sqlite:'.length));
   }

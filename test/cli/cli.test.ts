@@ -4,7 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli.ts';
+import { COMMANDS, main } from '../../src/cli.ts';
+import type { Command } from '../../src/cli.ts';
+import { EXIT_CODES_TABLE } from '../../src/cli/exit-codes.ts';
 import type { Io } from '../../src/cli/output.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -96,11 +98,55 @@ describe('the carebridge command', () => {
     expect(result.stdout).toContain('validate <file...>');
   });
 
-  it('has --help on every command', () => {
-    for (const command of ['demo', 'validate', 'map']) {
-      const { code, out } = run(command, '--help');
-      expect(code).toBe(0);
-      expect(out).toMatch(new RegExp(`^Usage: carebridge ${command}`));
+  it('has --help on every command, listing its options and its exit codes', () => {
+    const commands: [string[], Command][] = Object.entries(COMMANDS).flatMap(([name, command]) => [[[name], command] as [string[], Command], ...Object.entries(command.subcommands ?? {}).map(([sub, c]) => [[name, sub], c] as [string[], Command])]);
+    expect(commands.map(([path]) => path.join(' '))).toEqual(expect.arrayContaining(['serve', 'demo', 'validate', 'map', 'migrate', 'outbox', 'replay', 'sync', 'backfill', 'clients', 'clients add', 'clients list', 'clients keygen']));
+    for (const [path, command] of commands) {
+      const { code, out } = run(...path, '--help');
+      expect({ path, code }).toEqual({ path, code: 0 });
+      expect(out).toMatch(new RegExp(`^Usage: carebridge ${path.join(' ')}`));
+      for (const option of [...(command.options ?? []), ...(command.stringOptions ?? [])]) {
+        expect({ path, option, listed: out.includes(`--${option}`) }).toEqual({ path, option, listed: true });
+      }
+      // In the shared table's sense: 0 success, 2 bad usage; 3 wherever a store or peer is reached.
+      expect(out).toMatch(/\nExit codes: 0 [^\n]+, 2 bad usage/);
+      if (/CAREBRIDGE_DATABASE/.test(out)) {
+        expect({ path, unreachable: /2 bad usage, 3 [^\n]*reached/.test(out) }).toEqual({ path, unreachable: true });
+      }
+    }
+  });
+
+  it('lists every command and the shared exit codes in the top-level help', () => {
+    const { code, out } = run('--help');
+    expect(code).toBe(0);
+    for (const name of Object.keys(COMMANDS)) {
+      expect(out).toMatch(new RegExp(`\\n  ${name}\\b`));
+    }
+    expect(out).toContain(EXIT_CODES_TABLE);
+    expect(run().code).toBe(2);
+    expect(run('clients').code).toBe(2);
+    expect(run('clients', 'frobnicate').code).toBe(2);
+  });
+
+  it('exits 3 when the store cannot be reached, and 2 when CAREBRIDGE_DATABASE is not a store', async () => {
+    const saved = process.env.CAREBRIDGE_DATABASE;
+    try {
+      for (const [database, expected] of [['postgres://carebridge@127.0.0.1:1/carebridge', 3], ['mysql://db/carebridge', 2]] as const) {
+        process.env.CAREBRIDGE_DATABASE = database;
+        for (const argv of [['migrate'], ['outbox'], ['replay', '--all'], ['sync']]) {
+          const err: string[] = [];
+          const code = await main(argv, { out: () => undefined, err: (t) => err.push(t) });
+          expect({ argv, database, code }).toEqual({ argv, database, code: expected });
+          // A password in the URL is never shown.
+          expect(err.join('\n')).not.toMatch(/carebridge@/);
+        }
+      }
+    } finally {
+      if (saved === undefined) {
+        delete process.env.CAREBRIDGE_DATABASE;
+      } else {
+        process.env.CAREBRIDGE_DATABASE = saved;
+      }
     }
   });
 

@@ -90,9 +90,9 @@ describe('carebridge demo', () => {
     });
   });
 
-  it('exits 1 when --url names nothing that answers, and 2 on bad usage', async () => {
+  it('exits 3 when --url names nothing that answers, and 2 on bad usage', async () => {
     const { code, err } = await run('demo', '--url', 'http://127.0.0.1:9');
-    expect(code).toBe(1);
+    expect(code).toBe(3);
     expect(err).toContain('No carebridge answers at http://127.0.0.1:9/healthz');
     expect((await run('demo', '--url', 'http://127.0.0.1:9', '--in-process')).code).toBe(2);
     expect((await run('demo', '--url')).code).toBe(2);

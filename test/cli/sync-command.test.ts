@@ -54,6 +54,18 @@ describe('carebridge sync', () => {
     expect(again.lines).toEqual(['Not polled: its last successful run is more recent than its minimum interval.']);
   });
 
+  it('exits 3 when the EHR cannot be reached, and records the failure', async () => {
+    const config = join(dir, 'unreachable.json');
+    // Port 9 (discard): nothing listens there.
+    writeFileSync(config, JSON.stringify({ clients: [], peers: [{ name: 'gone-ehr', kind: 'ehr', organization: RIVERSIDE, fhirBaseUrl: 'http://127.0.0.1:9/fhir', pull: { queries: ['Encounter?status=finished'], schedule: '0 7 * * *' }, limits: { timeoutMs: 2000 } }] }));
+    const polled = capture();
+    expect(await runSync({ poll: 'gone-ehr' }, polled, { ...env, CAREBRIDGE_CONFIG: config })).toBe(3);
+    expect(polled.lines).toEqual([expect.stringMatching(/^✖ Encounter\?status=finished: 0 pages, .* — peer gone-ehr unreachable/)]);
+    const status = capture();
+    expect(await runSync({ peer: 'gone-ehr', json: true }, status, env)).toBe(0);
+    expect((JSON.parse(status.lines.join('\n')) as { polls: { lastError?: string }[] }).polls).toEqual(expect.arrayContaining([expect.objectContaining({ lastError: expect.stringMatching(/unreachable/) })]));
+  });
+
   it('refuses a peer that is not a polled EHR, and --poll without a config', async () => {
     expect(await runSync({ poll: 'nobody' }, capture(), env)).toBe(2);
     expect(await runSync({ poll: 'riverside-ehr' }, capture(), { CAREBRIDGE_DATABASE: env.CAREBRIDGE_DATABASE })).toBe(2);

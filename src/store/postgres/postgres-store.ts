@@ -83,10 +83,10 @@ export class PostgresStore extends SqlStore {
     const store = new PostgresStore(pool, options);
     // One transaction under an advisory lock: instances starting together migrate one at a time
     // (PostgreSQL's DDL is transactional, so a failed migration leaves nothing behind).
-    await store.withClient(async (db) => {
+    store.migration = await store.withClient(async (db) => {
       await db.run('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
       await db.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await migrate(db, (work) => work(db));
+      return migrate(db, (work) => work(db));
     });
     return store;
   }

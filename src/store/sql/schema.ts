@@ -207,21 +207,33 @@ export async function currentSchemaVersion(db: SqlExecutor): Promise<number> {
   return Number(rows[0]?.version ?? 0);
 }
 
+/** What opening a store did to its schema (carebridge migrate prints it). */
+export interface MigrationReport {
+  /** The schema version found (0: a new database). */
+  from: number;
+  to: number;
+  /** The migrations this run applied, in order (none when the schema was up to date). */
+  applied: { version: number; description: string }[];
+}
+
 /** Runs the migrations not yet applied. `inTransaction` gives each one its own transaction. */
-export async function migrate(db: SqlExecutor, inTransaction: (work: (tx: SqlExecutor) => Promise<void>) => Promise<void>): Promise<number> {
+export async function migrate(db: SqlExecutor, inTransaction: (work: (tx: SqlExecutor) => Promise<void>) => Promise<void>): Promise<MigrationReport> {
   await db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const from = await currentSchemaVersion(db);
+  const applied: MigrationReport['applied'] = [];
   for (const migration of MIGRATIONS) {
     await inTransaction(async (tx) => {
       // Checked inside the transaction: two instances starting at once apply it once.
-      const applied = await tx.all('SELECT version FROM schema_migrations WHERE version = ?', [migration.version]);
-      if (applied.length > 0) {
+      const done = await tx.all('SELECT version FROM schema_migrations WHERE version = ?', [migration.version]);
+      if (done.length > 0) {
         return;
       }
       for (const statement of migration.statements(tx.dialect)) {
         await tx.run(statement);
       }
       await tx.run('INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)', [migration.version, migration.description, new Date().toISOString()]);
+      applied.push({ version: migration.version, description: migration.description });
     });
   }
-  return currentSchemaVersion(db);
+  return { from, to: await currentSchemaVersion(db), applied };
 }

@@ -13,6 +13,7 @@ import { claimKeepAliveSql, claimSql, countSql, deferSql, listSql, releaseSql, r
 import type { SqlExecutor } from './executor.ts';
 import { readHistory, readVersion } from './history-sql.ts';
 import { currentSchemaVersion } from './schema.ts';
+import type { MigrationReport } from './schema.ts';
 import { claimLeaseSql, pollStatusSql, readCursorSql, recordPollRunSql, releaseLeaseSql } from './sync-sql.ts';
 import type { PollRunRecord, PollStatus } from '../sync-store.ts';
 import { DEFAULT_SETTINGS, SqlTransaction } from './sql-transaction.ts';
@@ -26,6 +27,8 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
   protected readonly reader: SqlExecutor;
   readonly clock: () => Date;
   settings: TransactionSettings = DEFAULT_SETTINGS;
+  /** What opening the store did to its schema (set by open). */
+  migration: MigrationReport = { from: 0, to: 0, applied: [] };
 
   protected constructor(reader: SqlExecutor, now: () => Date = () => new Date()) {
     super(reader, now);

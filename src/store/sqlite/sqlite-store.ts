@@ -117,7 +117,7 @@ export class SqliteStore extends SqlStore {
       // It must not keep a process alive that has nothing else to do.
       store.checkpointer.unref();
     }
-    await migrate(store.writer, (work) => store.serialized(() => store.inTransaction(work)));
+    store.migration = await migrate(store.writer, (work) => store.serialized(() => store.inTransaction(work)));
     // Refresh the planner's statistics where they are stale (cheap; SQLite's advice at open).
     store.writer.exec('PRAGMA optimize=0x10002');
     return store;

@@ -75,6 +75,20 @@ export interface PollDeps {
   signal?: AbortSignal;
   /** Called after each committed page (the scheduler renews its lease); a throw ends the run. */
   afterPage?: () => Promise<void>;
+  /**
+   * A bounded range instead of the queries' cursors (carebridge backfill): what was last updated
+   * from `since` up to, not including, `until`. It moves no cursor and records no poll run: the
+   * scheduled poller goes on where it was.
+   */
+  window?: PollWindow;
+  /** Called after each committed page with what it held and the query's counts so far (a progress display). */
+  onPage?: (page: SearchPage, sofar: QueryPollResult) => void;
+}
+
+/** Two instants (ISO 8601 with a zone), `since` before `until`. */
+export interface PollWindow {
+  since: string;
+  until: string;
 }
 
 /**
@@ -103,6 +117,8 @@ export interface QueryPollResult {
   unresolved: number;
   /** The cursor after the run. */
   cursor?: string;
+  /** The run failed because the peer was down, slow or overloaded (it may pass), not because of what it answered. */
+  unreachable?: boolean;
 }
 
 export interface PeerPollResult {
@@ -156,12 +172,21 @@ function safeDecode(text: string): string {
   }
 }
 
-export function pageRequest(query: PullQuery, cursor: string, count: number): string {
-  const ours = `_lastUpdated=ge${encodeURIComponent(cursor)}&_sort=_lastUpdated&_count=${count}`;
+/** A page from `cursor` on; a window's end bounds it, and a window's first page asks the peer to count (the progress bar's ETA). */
+export function pageRequest(query: PullQuery, cursor: string, count: number, window?: { until: string; countTotal: boolean }): string {
+  const bounds = `_lastUpdated=ge${encodeURIComponent(cursor)}${window ? `&_lastUpdated=lt${encodeURIComponent(window.until)}` : ''}`;
+  const ours = `${bounds}&_sort=_lastUpdated&_count=${count}${window?.countTotal ? '&_total=accurate' : ''}`;
   return `${query.resourceType}?${query.params ? `${query.params}&` : ''}${ours}`;
 }
 
 const STOPPED = 'stopped before the end (carebridge was stopping)';
+
+/** Removes the page's matches last updated at or after `untilMs` (sorted by _lastUpdated, they end the window); returns how many. */
+function dropPast(page: SearchPage, untilMs: number): number {
+  const before = page.matches.length;
+  page.matches = page.matches.filter((r) => (lastUpdatedOf(r)?.ms ?? -Infinity) < untilMs);
+  return before - page.matches.length;
+}
 
 /** What went wrong, fit for the health record and logs: carebridge's words, never the peer's body. */
 function describeError(err: unknown): string {
@@ -205,7 +230,8 @@ class QueryRun {
 
   async run(): Promise<void> {
     const pageSize = this.peer.pull?.pageSize ?? DEFAULT_POLL_PAGE_SIZE;
-    let cursor = (await this.store.readCursor(this.peer.name, this.query.key)) ?? new Date(this.now().getTime() - (this.deps.initialLookbackMs ?? DEFAULT_INITIAL_LOOKBACK_MS)).toISOString();
+    const window = this.deps.window;
+    let cursor = window?.since ?? (await this.store.readCursor(this.peer.name, this.query.key)) ?? new Date(this.now().getTime() - (this.deps.initialLookbackMs ?? DEFAULT_INITIAL_LOOKBACK_MS)).toISOString();
     let cursorMs = Date.parse(cursor);
     let next: string | undefined;
     for (;;) {
@@ -217,19 +243,22 @@ class QueryRun {
         this.deps.logger?.warn('poll page limit reached', { peer: this.peer.name, queryKey: this.query.key, pages: this.result.pages });
         break;
       }
-      const { body } = await this.client.request('GET', { path: next ?? pageRequest(this.query, cursor, pageSize) });
+      const { body } = await this.client.request('GET', { path: next ?? pageRequest(this.query, cursor, pageSize, window && { until: window.until, countTotal: this.result.pages === 0 }) });
       const page = readSearchPage(body, this.query.resourceType);
+      // A peer that ignores the window's end: what lies past it is not read, and the run ends here.
+      const past = window ? dropPast(page, Date.parse(window.until)) : 0;
       this.result.pages += 1;
       const newest = this.newestOf(page, cursorMs);
-      await this.importPage(page, newest && newest.ms > cursorMs ? newest.text : undefined);
+      await this.importPage(page, newest && newest.ms > cursorMs && !window ? newest.text : undefined);
       await this.deps.afterPage?.();
+      this.deps.onPage?.(page, this.result);
       const moved = newest !== undefined && newest.ms > cursorMs;
       if (moved) {
         cursor = newest.text;
         cursorMs = newest.ms;
       }
       this.result.cursor = cursor;
-      if (page.matches.length === 0) {
+      if (page.matches.length === 0 || past > 0) {
         break;
       }
       if (moved) {
@@ -367,16 +396,22 @@ export async function pollPeer(peer: PeerConfig, deps: PollDeps): Promise<PeerPo
       result = run.result.stopped ? { ...run.result, ok: false, error: STOPPED } : run.result;
     } catch (err) {
       const error = describeError(err);
-      result = { ...(run?.result ?? { queryKey: text.trim(), stopped: false, pages: 0, stored: 0, unchanged: 0, skipped: 0, fetched: 0, unresolved: 0 }), ok: false, error };
+      const unreachable = err instanceof PeerError && err.failure === 'retry';
+      result = { ...(run?.result ?? { queryKey: text.trim(), stopped: false, pages: 0, stored: 0, unchanged: 0, skipped: 0, fetched: 0, unresolved: 0 }), ok: false, error, ...(unreachable ? { unreachable } : {}) };
       deps.logger?.error('poll failed', { peer: peer.name, queryKey: result.queryKey, error, pages: result.pages });
     }
     queries.push(result);
-    await deps.store.recordPollRun(peer.name, result.queryKey, { startedAt, finishedAt: now().toISOString(), ok: result.ok, error: result.error, stored: result.stored, skipped: result.skipped });
+    if (!deps.window) {
+      await deps.store.recordPollRun(peer.name, result.queryKey, { startedAt, finishedAt: now().toISOString(), ok: result.ok, error: result.error, stored: result.stored, skipped: result.skipped });
+    }
   }
   const stopped = deps.signal?.aborted === true || queries.some((q) => q.stopped);
   const ok = !stopped && queries.length === peer.pull.queries.length && queries.every((q) => q.ok);
   const finishedAt = now().toISOString();
   const firstError = queries.find((q) => !q.ok)?.error;
+  if (deps.window) {
+    return { peer: peer.name, startedAt, finishedAt, ok, stopped, queries };
+  }
   await deps.store.recordPollRun(peer.name, PEER_RUN, {
     startedAt,
     finishedAt,

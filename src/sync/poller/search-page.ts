@@ -25,6 +25,8 @@ export interface SearchPage {
   broken: number;
   /** The peer's link to the next page, if it gave one. */
   next?: string;
+  /** How many resources match the whole search (Bundle.total), when the peer says. */
+  total?: number;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -66,6 +68,9 @@ export function readSearchPage(body: unknown, resourceType: string): SearchPage 
   const next = links.find((l): l is { relation: string; url: string } => isObject(l) && l.relation === 'next' && typeof l.url === 'string');
   if (next) {
     page.next = next.url;
+  }
+  if (typeof body.total === 'number' && Number.isSafeInteger(body.total) && body.total >= 0) {
+    page.total = body.total;
   }
   return page;
 }
