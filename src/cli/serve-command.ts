@@ -192,7 +192,7 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
   const backgroundJobs = env.CAREBRIDGE_BACKGROUND_JOBS !== 'false';
   // What subscribers reach the server at: the same URL initServer announces.
   const publicUrl = env.PUBLIC_URL || `http://${env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1'}:${port}`;
-  const sync = await startSync({ store, peers: settings.config?.peers ?? [], logger, dispatch: backgroundJobs, fhirBaseUrl: `${publicUrl}/fhir`, sweepSchedule: settings.config?.clock.sweepSchedule });
+  const sync = await startSync({ store, peers: settings.config?.peers ?? [], logger, dispatch: backgroundJobs, fhirBaseUrl: `${publicUrl}/fhir`, sweepSchedule: settings.config?.clock.sweepSchedule, tcmClock: settings.config?.clock });
   const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: backgroundJobs, payers: new PayerDirectory(settings.config?.peers ?? []), tcmClock: settings.config?.clock });
   if (cluster.isPrimary) {
     io.out(`carebridge listening on ${running.url}/fhir (store: ${store.kind})`);

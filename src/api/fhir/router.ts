@@ -7,6 +7,8 @@ import type { Request, Response, Router } from 'express';
 import type { Principal } from '../../auth/principal.ts';
 import type { AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
 import type { AuditTrail } from '../../audit/audit-trail.ts';
+import type { ClockConfig } from '../../config/clock.ts';
+import { clockRulesOf } from '../../config/clock.ts';
 import type { Limits } from '../../config/limits.ts';
 import { DEFAULT_LIMITS } from '../../config/limits.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -50,6 +52,8 @@ export interface FhirApiOptions {
   payers?: PayerDirectory;
   /** Now, for $coverage-status and $check-eligibility (tests fix it). */
   clock?: () => Date;
+  /** The TCM clock's holidays and hospital time zones: the deadlines a write's discharge sets. */
+  tcmClock?: ClockConfig;
 }
 
 function baseUrlOf(req: Request, options: FhirApiOptions): string {
@@ -116,6 +120,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
 
   // Each request reads and writes through the store as its caller sees it (tenancy).
   const observer: AuditObserver = options.auditObserver ?? { site: 'carebridge', baseUrl: options.publicUrl };
+  const workflow = { clockRules: clockRulesOf(options.tcmClock) };
   // `interaction` names the request for its AuditEvent; undefined: nothing to audit (metadata).
   const handle = (interaction: AuditInteraction | undefined, run: (request: FhirRequest, req: Request, store: FhirStore) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
     let response: FhirResponse;
@@ -147,7 +152,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
         principal,
         logger: res.locals.logger as Logger | undefined,
       };
-      response = await run(request, req, principal ? options.store.forCaller(auditedCaller(principal, audit)) : options.store);
+      response = await run(request, req, principal ? options.store.forCaller(auditedCaller(principal, audit, workflow)) : options.store);
     } catch (err) {
       response = errorResponse(err);
       if (response.status >= 500) {

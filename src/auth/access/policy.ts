@@ -22,6 +22,7 @@ import { organizationKey } from '../principal.ts';
 import type { Permission } from '../scopes.ts';
 import { allows } from '../scopes.ts';
 import type { WorkflowActor } from '../../workflow/lifecycle.ts';
+import type { WorkflowSettings } from '../../workflow/write-rules.ts';
 import { workflowRules } from '../../workflow/write-rules.ts';
 import { applySubscriptionRules } from '../../subscriptions/write-rules.ts';
 import type { HealthcareService, Organization, Subscription } from '@medplum/fhirtypes';
@@ -177,8 +178,8 @@ async function checkOwnProvider(principal: Principal, service: HealthcareService
 }
 
 /** The store caller a principal reads and writes as; the workflow's and subscriptions' rules ride on its writes. */
-export function callerFor(principal: Principal): StoreCaller {
-  const workflow = workflowRules(WORKFLOW_ACTORS[principal.role]);
+export function callerFor(principal: Principal, workflowSettings?: WorkflowSettings): StoreCaller {
+  const workflow = workflowRules(WORKFLOW_ACTORS[principal.role], workflowSettings);
   const subscriber = { organization: { system: principal.organization.system, value: principal.organization.value }, role: principal.role, clientId: principal.clientId };
   const mayRead = (resourceType: string): boolean => permitted(principal, resourceType, 'r');
   return {
