@@ -27,6 +27,8 @@ import { PayerDirectory } from '../../sync/connectors/payers.ts';
 import { search } from './search.ts';
 import { eventsOperation, statusOperation, topicRead, topicSearch } from './subscription-operations.ts';
 import { batch, transaction } from './transaction.ts';
+import { operationDefinitionRead, operationDefinitionSearch } from './operation-definitions.ts';
+import { operationPaths } from './supported.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -190,14 +192,16 @@ export function fhirRouter(options: FhirApiOptions): Router {
   // generic routes: /Subscription/$status would read as an id.
   router.get('/Basic', handle('search-type', (request) => topicSearch(request)));
   router.get('/Basic/:id', handle('read', (_request, req) => topicRead(req.params.id as string)));
-  router.get('/Subscription/\\$status', handle('operation', (request, _req, store) => statusOperation(store, request)));
-  router.get('/Subscription/:id/\\$status', handle('operation', (request, req, store) => statusOperation(store, request, req.params.id as string)));
-  router.get('/Subscription/:id/\\$events', handle('operation', (request, req, store) => eventsOperation(store, request, req.params.id as string)));
+  router.get(operationPaths('status', 'GET'), handle('operation', (request, req, store) => statusOperation(store, request, req.params.id as string | undefined)));
+  router.get(operationPaths('events', 'GET'), handle('operation', (request, req, store) => eventsOperation(store, request, req.params.id as string)));
+  // The definitions of the operations (operation-definitions.ts), the canonicals /metadata names.
+  router.get('/OperationDefinition', handle('search-type', (request) => operationDefinitionSearch(request)));
+  router.get('/OperationDefinition/:id', handle('read', (request, req) => operationDefinitionRead(request, req.params.id as string)));
   // The case manager's coverage status and eligibility check (coverage-operations.ts).
   const clock = options.clock ?? (() => new Date());
   const coverage = { systemStore: options.store, payers: options.payers ?? new PayerDirectory([]), clock };
-  router.get('/Patient/:id/\\$coverage-status', handle('operation', (request, req, store) => coverageStatusOperation(store, request, req.params.id as string, clock())));
-  router.post('/Patient/:id/\\$check-eligibility', handle('operation', (request, req, store) => checkEligibilityOperation(store, request, req.params.id as string, coverage)));
+  router.get(operationPaths('coverage-status', 'GET'), handle('operation', (request, req, store) => coverageStatusOperation(store, request, req.params.id as string, clock())));
+  router.post(operationPaths('check-eligibility', 'POST'), handle('operation', (request, req, store) => checkEligibilityOperation(store, request, req.params.id as string, coverage)));
   router.get('/:type', handle('search-type', (request, req, store) => search(store, request, req.params.type as string)));
   router.post(
     '/:type/_search',
@@ -208,9 +212,8 @@ export function fhirRouter(options: FhirApiOptions): Router {
     }),
   );
   // Da Vinci Unsolicited Notifications (admit, discharge): before POST /:type, which would take "$process-message" for a type.
-  router.post('/\\$process-message', handle('operation', (request, _req, store) => processMessage(store, request)));
-  router.post('/:type/\\$validate', handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
-  router.post('/:type/:id/\\$validate', handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
+  router.post(operationPaths('process-message', 'POST'), handle('operation', (request, _req, store) => processMessage(store, request)));
+  router.post(operationPaths('validate', 'POST'), handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
   router.post('/:type', handle('create', (request, req, store) => store.transaction((tx) => create(tx, request, req.params.type as string))));
   router.put(
     '/:type',

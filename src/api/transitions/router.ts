@@ -19,6 +19,7 @@ import type { RequestAudit } from '../fhir/audit-hook.ts';
 import { auditedCaller, recordRequest } from '../fhir/audit-hook.ts';
 import type { FhirRequest } from '../fhir/request.ts';
 import { errorResponse } from '../fhir/request.ts';
+import { operationPaths } from '../fhir/supported.ts';
 import { rateLimiter } from '../hardening/rate-limit.ts';
 import { agencyOptions, choiceOf, choiceProvenance, parseChoice, readChoices, requirePlanner } from './agency-options.ts';
 import type { TransitionResources } from './collect.ts';
@@ -225,11 +226,10 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
 
   const operation = express.Router({ caseSensitive: true, strict: false });
   if (limiter) {
-    operation.use('/CarePlan/:id/\\$transition', limiter);
-    operation.use('/CarePlan/:id/\\$timeline', limiter);
+    operation.use([...operationPaths('transition', 'GET'), ...operationPaths('timeline', 'GET')], limiter);
   }
   operation.get(
-    '/CarePlan/:id/\\$timeline',
+    operationPaths('timeline', 'GET'),
     handle('operation', async ({ req, store }) => {
       const transition = await collectTransition(store, req.params.id as string);
       if (!transition) {
@@ -240,7 +240,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
     }),
   );
   operation.get(
-    '/CarePlan/:id/\\$transition',
+    operationPaths('transition', 'GET'),
     handle('operation', async ({ req, store, request }) => {
       const transition = await collectTransition(store, req.params.id as string);
       if (!transition) {
