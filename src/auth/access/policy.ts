@@ -45,9 +45,12 @@ const HOSPITAL_WRITES = RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t) &&
 /** Every role may subscribe (to the topics whose resources it reads); each sees only its own Subscriptions. */
 const OWN_TYPES = ['Subscription'];
 
+// Coverage and the payer's eligibility answer (in force? home health covered? prior authorization
+// needed, on file?): what an agency weighs before it accepts a referral and bills after. Not the
+// request carebridge sent the payer, which holds nothing the answer does not.
 const AGENCY_READS = [
   'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest',
-  'Appointment', 'AppointmentResponse', 'Coverage', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement',
+  'Appointment', 'AppointmentResponse', 'Coverage', 'CoverageEligibilityResponse', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement',
   ...DIRECTORY_TYPES, ...OWN_TYPES,
 ];
 const CASE_MANAGEMENT_READS = ['Patient', 'CarePlan', 'Coverage', 'CoverageEligibilityResponse', 'Organization', 'HealthcareService', ...OWN_TYPES];
