@@ -114,9 +114,9 @@ export function alignedDeadline(stored: Task, wanted: Task): Task | undefined {
 }
 
 /** The text a deadline cancelled with its transition carries. */
-export const TRANSITION_STOPPED_TEXT = 'The transition was revoked or entered in error: the deadline no longer runs';
+export const TRANSITION_STOPPED_TEXT = 'The transition was revoked, entered in error or deleted: the deadline no longer runs';
 
-/** A deadline of a transition that was revoked or entered in error: cancelled unless it was met (undefined: nothing to do). */
+/** A deadline of a transition that was revoked, entered in error or deleted: cancelled unless it was met (undefined: nothing to do). */
 export function cancelledDeadline(stored: Task): Task | undefined {
   if (stored.status === 'completed' || stored.status === 'cancelled') {
     return undefined;

@@ -13,7 +13,7 @@
 //   so re-delivery, a later plan push or two writers at once never make a second one.
 // - A moved discharge re-dates the deadlines; one the clock had settled opens again for the sweep
 //   to judge against its new due time (mapping/deadline-tasks.ts, alignedDeadline).
-// - A transition revoked or entered in error cancels its deadlines that were not met.
+// - A transition revoked, entered in error or deleted cancels its deadlines that were not met.
 import { parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import type { CarePlan, CareTeam, CareTeamParticipant, Encounter, Identifier, Organization, Reference, Resource, Task } from '@medplum/fhirtypes';
@@ -127,20 +127,29 @@ async function writeOver(store: DeadlineStore, stored: Task, change: (current: T
   }
 }
 
+async function storedDeadlines(store: DeadlineStore, carePlanId: string): Promise<Task[]> {
+  const query = `Task?based-on=${encodeURIComponent(`CarePlan/${carePlanId}`)}&code=${encodeURIComponent(`${SYSTEMS.tcmDeadline}|`)}&_sort=_lastUpdated`;
+  return ((await store.search({ ...parseSearchRequest(query), count: MAX_DEADLINES })).resources as Task[]).filter(isDeadlineTask);
+}
+
+/** A transition deleted, revoked or entered in error: its deadlines not met are cancelled (the sweep leaves them alone). */
+export async function stopDeadlines(store: DeadlineStore, carePlanId: string): Promise<void> {
+  for (const task of await storedDeadlines(store, carePlanId)) {
+    await writeOver(store, task, cancelledDeadline);
+  }
+}
+
 /** Brings the deadline Tasks of a transition CarePlan (as stored) in line with its discharge, owner and status. */
 export async function keepDeadlines(store: DeadlineStore, carePlan: CarePlan, rulesOf: ClockRulesOf = DEFAULT_CLOCK_RULES): Promise<void> {
   if (!isTransitionCarePlan(carePlan) || !carePlan.id) {
     return;
   }
-  const query = `Task?based-on=${encodeURIComponent(`CarePlan/${carePlan.id}`)}&code=${encodeURIComponent(`${SYSTEMS.tcmDeadline}|`)}&_sort=_lastUpdated`;
-  const stored = ((await store.search({ ...parseSearchRequest(query), count: MAX_DEADLINES })).resources as Task[]).filter(isDeadlineTask);
-  const wanted = await wantedDeadlines(store, carePlan, rulesOf);
   if (STOPPED.has(carePlan.status)) {
-    for (const task of stored) {
-      await writeOver(store, task, cancelledDeadline);
-    }
+    await stopDeadlines(store, carePlan.id);
     return;
   }
+  const stored = await storedDeadlines(store, carePlan.id);
+  const wanted = await wantedDeadlines(store, carePlan, rulesOf);
   for (const want of wanted) {
     const kind = deadlineKindOf(want);
     const existing = stored.find((t) => deadlineKindOf(t) === kind);

@@ -24,7 +24,7 @@ import { keepReadmissions } from './readmission.ts';
 import { recordReadmission } from './readmission-rule.ts';
 import { raiseRedFlags } from './red-flag-rule.ts';
 import type { ClockRulesOf } from './transition-deadlines.ts';
-import { DEFAULT_CLOCK_RULES, keepDeadlines } from './transition-deadlines.ts';
+import { DEFAULT_CLOCK_RULES, keepDeadlines, stopDeadlines } from './transition-deadlines.ts';
 import { recordedReferralState, rollUp, withReferralState } from './roll-up.ts';
 
 /** What the rules need from a store transaction (the store port's StoreTransaction is one: the core does not import the store). */
@@ -305,7 +305,11 @@ export function workflowRules(actor: WorkflowActor | undefined, settings: Workfl
   const clockRules = settings.clockRules ?? DEFAULT_CLOCK_RULES;
   const afterWrites: WorkflowHooks['afterWrites'] = async (written, { caller, system }) => {
     const carePlans = new Map<string, CarePlan>();
+    const deletedPlans = new Set<string>();
     for (const { resourceType, id, deleted, resource } of written) {
+      if (deleted && resourceType === 'CarePlan') {
+        deletedPlans.add(id);
+      }
       if (deleted || !resource) {
         continue;
       }
@@ -334,7 +338,12 @@ export function workflowRules(actor: WorkflowActor | undefined, settings: Workfl
       }
     }
     for (const carePlan of carePlans.values()) {
-      await keepDeadlines(system, carePlan, clockRules);
+      if (!deletedPlans.has(carePlan.id as string)) {
+        await keepDeadlines(system, carePlan, clockRules);
+      }
+    }
+    for (const id of deletedPlans) {
+      await stopDeadlines(system, id);
     }
   };
   return { beforeWrite, writeLocks, explainHidden, afterWrites };

@@ -36,6 +36,11 @@ describe('TCM deadlines on every path a discharge arrives by', () => {
     const found = await server.as(ADMIN)('GET', `Task?based-on=${carePlan}&code=${encodeURIComponent(SYSTEMS.tcmDeadline)}%7C&_count=50`);
     return ((found.body as Bundle).entry ?? []).map((e) => e.resource as Task);
   };
+  /** The transition's deadlines the sweep would still judge (Task?open-deadline). */
+  const openDeadlines = async (carePlan: string): Promise<Task[]> => {
+    const found = await server.as(ADMIN)('GET', 'Task?open-deadline=lt2027-02-01&_count=100');
+    return ((found.body as Bundle).entry ?? []).map((e) => e.resource as Task).filter((t) => t.basedOn?.[0]?.reference === carePlan);
+  };
   const byKind = (tasks: Task[]): Record<string, Task> => Object.fromEntries(tasks.map((t) => [codeOf(t) as string, t]));
   const dues = (tasks: Task[]): Record<string, string | undefined> => Object.fromEntries(tasks.map((t) => [codeOf(t), t.restriction?.period?.end]));
   const versions = (tasks: Task[]): Record<string, string | undefined> => Object.fromEntries(tasks.map((t) => [t.id, t.meta?.versionId]));
@@ -178,11 +183,17 @@ describe('TCM deadlines on every path a discharge arrives by', () => {
       const stored = (await server.as(HOSPITAL)('GET', carePlan)).body as CarePlan;
       expect((await server.as(HOSPITAL)('PUT', carePlan, { ...stored, status: 'revoked' })).status).toBe(200);
       expect(new Set((await deadlines(carePlan)).map((t) => t.status))).toEqual(new Set(['cancelled']));
-      const open = ((await server.as(ADMIN)('GET', 'Task?open-deadline=lt2027-01-01&_count=50')).body as Bundle).entry ?? [];
-      expect(open.filter((e) => (e.resource as Task).basedOn?.[0]?.reference === carePlan)).toEqual([]);
+      expect(await openDeadlines(carePlan)).toEqual([]);
       const revoked = (await server.as(HOSPITAL)('GET', carePlan)).body as CarePlan;
       expect((await server.as(HOSPITAL)('PUT', carePlan, { ...revoked, status: 'active' })).status).toBe(200);
       expect(new Set((await deadlines(carePlan)).map((t) => t.status))).toEqual(new Set(['requested']));
+      expect(await openDeadlines(carePlan)).toHaveLength(4);
+    });
+
+    it('a transition deleted cancels its deadlines: none is left for the sweep to mark', async () => {
+      expect((await server.as(HOSPITAL)('DELETE', carePlan)).status).toBe(200);
+      expect(new Set((await deadlines(carePlan)).map((t) => t.status))).toEqual(new Set(['cancelled']));
+      expect(await openDeadlines(carePlan)).toEqual([]);
     });
   });
 });
