@@ -150,6 +150,7 @@ export function createApp(options: AppOptions): express.Express {
       auditObserver: observer,
       payers: options.payers,
       clock: options.clock,
+      tcmClock: options.tcmClock,
     }),
   );
 

@@ -229,6 +229,7 @@ export async function runBackfill(flags: BackfillFlags, io: Io, env: NodeJS.Proc
         client,
         logger,
         window,
+        workflow: loaded.workflow,
         signal: options.signal ?? interrupt?.signal,
         // The whole range, however many pages: there is no next run to go on from.
         limits: { maxPagesPerQuery: Number.MAX_SAFE_INTEGER },

@@ -8,6 +8,7 @@ import type { FhirStore } from '../store/fhir-store.ts';
 import { PollScheduler } from '../sync/poller/poll-scheduler.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
 import { loadPeers } from './config-access.ts';
+import type { WorkflowSettings } from '../workflow/write-rules.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, exitCodes } from './exit-codes.ts';
 import type { Io } from './output.ts';
 import { withCommandStore } from './store-access.ts';
@@ -66,12 +67,14 @@ export async function runSync(flags: SyncFlags, io: Io, env: NodeJS.ProcessEnv =
     return EXIT_USAGE;
   }
   let peers: PeerConfig[] | undefined;
+  let workflow: WorkflowSettings | undefined;
   if (flags.poll !== undefined) {
     const loaded = loadPeers(io, env, flags.poll, '--poll');
     if (!loaded.peers) {
       return loaded.exit;
     }
     peers = loaded.peers;
+    workflow = loaded.workflow;
   }
   return withCommandStore(io, env, async (store) => {
     if (flags.poll === undefined || !peers) {
@@ -79,7 +82,7 @@ export async function runSync(flags: SyncFlags, io: Io, env: NodeJS.ProcessEnv =
       return EXIT_OK;
     }
     loadDefinitions();
-    const scheduler = new PollScheduler({ store, peers, logger: createLogger({ level: 'error', stream: process.stderr }) });
+    const scheduler = new PollScheduler({ store, peers, logger: createLogger({ level: 'error', stream: process.stderr }), pollOptions: { workflow } });
     const { outcome, result } = await scheduler.trigger(flags.poll);
     await scheduler.stop();
     if (flags.json) {

@@ -2,7 +2,9 @@
 // hospital's time zone. Defaults: the US federal holidays, and the UTC offset a discharge time was
 // written with when a hospital has no zone configured (correct on the discharge day; a DST change
 // within the 30 days then shifts that hospital's due times by an hour: configure the zone).
+import type { Identifier } from '@medplum/fhirtypes';
 import type { ClockRules, Day, HolidayCalendar } from '../workflow/tcm-clock.ts';
+import type { ClockRulesOf } from '../workflow/transition-deadlines.ts';
 import { US_FEDERAL, isKnownTimeZone } from '../workflow/tcm-clock.ts';
 
 export interface ClockConfigInput {
@@ -53,4 +55,9 @@ export const DEFAULT_CLOCK: ClockConfig = { holidays: US_FEDERAL, hospitals: new
 export function clockRulesFor(config: ClockConfig, hospital: { system?: string; value?: string } | undefined): ClockRules {
   const zone = (hospital ? config.hospitals.get(`${hospital.system ?? ''}|${hospital.value ?? ''}`) : undefined) ?? config.timeZone;
   return { calendar: config.holidays, ...(zone ? { zone: { name: zone } } : {}) };
+}
+
+/** The clock rules of a hospital known by any of its identifiers (the write path's deadline rule asks with the stored Organization's). */
+export function clockRulesOf(config: ClockConfig = DEFAULT_CLOCK): ClockRulesOf {
+  return (identifiers: readonly Identifier[]) => clockRulesFor(config, identifiers.find((i) => config.hospitals.has(`${i.system ?? ''}|${i.value ?? ''}`)));
 }

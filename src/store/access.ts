@@ -64,6 +64,13 @@ export interface StoreCaller {
    */
   recordWrites?: (written: StoredVersion[], system: StoreTransaction) => Promise<void>;
   /**
+   * Rules that follow a transaction's writes once all of them are stored (HAPI's "pre-commit"):
+   * called before recordWrites with what the caller wrote (stored ids included), the caller's own
+   * transaction (to read as it sees) and one that writes as carebridge; what that writes commits
+   * and goes to the outbox with the rest.
+   */
+  afterWrites?: (written: StoredVersion[], context: { caller: StoreTransaction; system: StoreTransaction }) => Promise<void>;
+  /**
    * Names of the groups a create or update of `resource` belongs to (e.g. the referrals of one
    * plan). The store locks them, in order, before it reads and locks the resource's own row, so
    * writers of one group run one at a time on every instance and never deadlock (PostgreSQL:

@@ -17,6 +17,8 @@ import { SubscriptionRouter, composeRouters, subscriptionIdOf } from './outbox/s
 import { SubscriptionHeartbeat } from './subscription-heartbeat.ts';
 import { PollScheduler } from './poller/poll-scheduler.ts';
 import { SweepJob } from './tcm-sweep-job.ts';
+import type { ClockConfig } from '../config/clock.ts';
+import { clockRulesOf } from '../config/clock.ts';
 
 export interface SyncOptions {
   store: FhirStore;
@@ -36,6 +38,8 @@ export interface SyncOptions {
   subscriptionRetry?: RetryPolicy;
   /** The TCM overdue sweep's node-cron schedule (default DEFAULT_SWEEP_SCHEDULE); false: not scheduled (tests trigger it). */
   sweepSchedule?: string | false;
+  /** The TCM clock (config file `clock`): the deadlines of transitions an EHR poll brings. */
+  tcmClock?: ClockConfig;
 }
 
 export interface RunningSync {
@@ -92,7 +96,7 @@ export async function startSync(options: SyncOptions): Promise<RunningSync> {
     heartbeat.start();
   }
   // EHR polling on each peer's schedule; a lease per peer keeps it to one instance at a time.
-  const poller = new PollScheduler({ store, peers, logger, clientFor: (peer) => clients.clientFor(peer) });
+  const poller = new PollScheduler({ store, peers, logger, clientFor: (peer) => clients.clientFor(peer), pollOptions: { workflow: { clockRules: clockRulesOf(options.tcmClock) } } });
   if (options.poll !== false) {
     poller.start();
   }

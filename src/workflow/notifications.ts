@@ -7,14 +7,14 @@
 // - a discharge opens the transition of the stay: a draft CarePlan that the planner's plan
 //   (POST /transitions) later fills in (they meet by the stay's transition identifier,
 //   mapping/identifiers.ts), or brings an existing transition's encounter and discharge date up
-//   to date;
+//   to date (the write path's deadline rule then sets or moves its TCM deadlines: transition-deadlines.ts);
 // - an admission within 30 days of a discharge is flagged on that discharge's transition
-//   (readmission.ts);
+//   (readmission-rule.ts);
 // - the message is recorded as a Communication identified by its sender, Bundle.id and
 //   MessageHeader.id: the same message sent again writes nothing and is answered as the first time.
 import { OperationOutcomeError, conflict, parseSearchRequest, preconditionFailed } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
-import type { CarePlan, Coding, Communication, Encounter, Identifier, OperationOutcome, Organization, Patient, Resource } from '@medplum/fhirtypes';
+import type { CarePlan, Communication, Encounter, Identifier, OperationOutcome, Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { isTransitionCarePlan, transitionCategory, TRANSITION_CATEGORY } from '../mapping/careplan.ts';
 import { identifierQuery, identifierToken, planKey, readPlanItem, transitionIdentifier } from '../mapping/identifiers.ts';
 import { CAREBRIDGE_BASE, SYSTEMS } from '../model/terminology.ts';
@@ -22,21 +22,18 @@ import { canonicalJson } from '../util/canonical-json.ts';
 import { validateFhirResource } from '../validation/fhir-validator.ts';
 import type { NotificationMessage } from './notification-message.ts';
 import { MAX_IDENTIFIERS, cleanIdentifier, unprocessable } from './notification-message.ts';
-import { calendarDay, daysIntoWindow, withReadmission } from './readmission.ts';
+import { recordReadmission } from './readmission-rule.ts';
 
 /** Identifier systems of a received message's record: "<sender key>:<MessageHeader.id>" and "<sender key>:<Bundle.id>". */
 export const MESSAGE_HEADER_ID_SYSTEM = `${CAREBRIDGE_BASE}/sid/notification-message`;
 export const MESSAGE_BUNDLE_ID_SYSTEM = `${CAREBRIDGE_BASE}/sid/notification-bundle`;
 
-/** v3 ActCode classes of an admission that counts as a readmission: inpatient (acute or not) and emergency. */
-const ADMISSION_CLASSES = new Set(['IMP', 'ACUTE', 'NONAC', 'EMER']);
-/** Transitions of one patient looked at for a readmission: years of discharges. */
-const MAX_TRANSITIONS = 100;
 /** Transition CarePlans of one stay: one, unless data from before one-transition-per-stay has more. */
 const MAX_STAY_TRANSITIONS = 10;
 
 /** What the notification needs from a store transaction (StoreTransaction is one; the core does not import the store). */
 export interface NotificationStore {
+  read(resourceType: string, id: string): Promise<{ deleted: boolean; resource?: Resource } | undefined>;
   search(request: SearchRequest): Promise<{ resources: Resource[] }>;
   create(resource: Resource, options?: { ifNoneExist?: string }): Promise<{ outcome: string; version: { id: string; resource?: Resource } }>;
   update(resource: Resource): Promise<{ outcome: string; version: { id: string; resource?: Resource } }>;
@@ -257,7 +254,7 @@ async function openTransition(tx: NotificationStore, message: NotificationMessag
     checkValid(draft, 'CarePlan');
     const { outcome, version } = await tx.create(draft, { ifNoneExist: `identifier=${encodeURIComponent(identifierToken(key))}` });
     if (outcome !== 'existing') {
-      return { text: `Discharge notification processed: transition CarePlan/${version.id} opened as a draft for ${encounter}; the discharge planner's plan (POST /transitions) for this stay fills it in`, carePlans: [version.id] };
+      return { text: `Discharge notification processed: transition CarePlan/${version.id} opened as a draft for ${encounter}; the discharge planner's plan (POST /transitions) for this stay fills it in; its TCM deadlines run from the discharge, owned by the hospital until the plan names a care coordinator`, carePlans: [version.id] };
     }
     // A transition of this stay that follows another Encounter: it follows this one now.
     transitions = [version.resource as CarePlan];
@@ -277,46 +274,11 @@ async function openTransition(tx: NotificationStore, message: NotificationMessag
   return { text, carePlans: transitions.map((c) => c.id as string) };
 }
 
-/**
- * An admission of the patient (an admit notification's Encounter, or an Encounter pushed through
- * /fhir or /transitions): recorded as a readmission on the transition of the patient's latest
- * discharge within the 30 days before it, if there is one. Idempotent: an admission recorded
- * already changes nothing. Returns what it did, in words, and the CarePlan it flagged.
- */
-export async function recordReadmission(
-  tx: Pick<NotificationStore, 'search' | 'update'>,
-  admission: { patient: string; encounter: string; admittedAt: string | undefined; admissionClass: Coding | undefined },
-): Promise<{ flagged?: { carePlan: string; days: number }; reason: string }> {
-  const { encounter, admittedAt, admissionClass } = admission;
-  if (admissionClass?.system !== SYSTEMS.v3ActCode || !ADMISSION_CLASSES.has(admissionClass.code ?? '')) {
-    return { reason: 'not an inpatient or emergency admission, so not a readmission' };
-  }
-  const transitions = ((await search(tx as NotificationStore, `CarePlan?subject=Patient/${admission.patient}&${transitionCategoryQuery}`, MAX_TRANSITIONS)).resources as CarePlan[])
-    .filter((c) => isTransitionCarePlan(c) && c.status !== 'entered-in-error' && c.encounter?.reference !== encounter)
-    // Admitted after the discharge instant (the same day counts, an admission before the discharge does not).
-    .filter((c) => admittedAt === undefined || c.period?.start === undefined || Date.parse(admittedAt) >= Date.parse(c.period.start))
-    .map((carePlan) => ({ carePlan, days: daysIntoWindow(carePlan.period?.start, admittedAt) }))
-    .filter((t): t is { carePlan: CarePlan; days: number } => t.days !== undefined)
-    // A readmission counts against the latest discharge before it (the index stay).
-    .sort((a, b) => a.days - b.days || ((a.carePlan.id ?? '') < (b.carePlan.id ?? '') ? -1 : 1));
-  const latest = transitions[0];
-  if (!latest) {
-    return { reason: 'no transition of this patient was discharged within the 30 days before it' };
-  }
-  const { carePlan, days } = latest;
-  const next = withReadmission(withoutMeta(carePlan), { encounter, admittedOn: calendarDay(admittedAt) as string, daysAfterDischarge: days });
-  if (!same(next, withoutMeta(carePlan))) {
-    checkValid(next, 'CarePlan');
-    await tx.update(next);
-  }
-  return { flagged: { carePlan: carePlan.id as string, days }, reason: `readmission flagged on transition CarePlan/${carePlan.id}, ${days} day(s) after the discharge` };
-}
-
 /** An admission: a readmission on the transition of the patient's latest discharge within 30 days, if any. */
 async function flagReadmission(tx: NotificationStore, message: NotificationMessage, ids: { patient: string; encounter: string }): Promise<{ text: string; carePlans: string[] }> {
   const encounter = `Encounter/${ids.encounter}`;
   const recorded = `Admit notification processed: ${encounter} recorded`;
-  const result = await recordReadmission(tx, { patient: ids.patient, encounter, admittedAt: message.encounter.period?.start, admissionClass: message.encounter.class });
+  const result = await recordReadmission({ reader: tx, writer: tx }, { patient: ids.patient, encounter, admittedAt: message.encounter.period?.start, admissionClass: message.encounter.class });
   return { text: `${recorded}; ${result.reason}`, carePlans: result.flagged ? [result.flagged.carePlan] : [] };
 }
 

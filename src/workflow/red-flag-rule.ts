@@ -1,4 +1,4 @@
-// The red-flag write rule: when an Observation is written (an agency's or a caregiver app's report),
+// The red-flag rule: once an Observation is stored (an agency's or a caregiver app's report),
 // the readings it carries are checked against the patient's transition (red-flags.ts); a crossing
 // creates an urgent Task for the care coordinator in the same transaction, written as carebridge,
 // owned by the coordinator's Organization (CareTeam participant onBehalfOf), so the outbox routes it
@@ -12,6 +12,7 @@ import { SYSTEMS } from '../model/terminology.ts';
 import type { VitalSign } from '../model/transition-plan.ts';
 import { VITAL_SIGNS } from '../model/vital-signs.ts';
 import type { Reading } from './red-flags.ts';
+import { careCoordinatorOf } from './transition-deadlines.ts';
 import { RED_FLAG_SYSTEM, evaluateReading, isHeartFailure, readingsOf, rulesFor } from './red-flags.ts';
 
 /** Statuses of a red-flag Task that keep its episode open. */
@@ -46,7 +47,7 @@ async function coordinatorOf(store: RedFlagStore, carePlan: CarePlan): Promise<{
   for (const ref of carePlan.careTeam ?? []) {
     const id = ref.reference?.startsWith('CareTeam/') ? ref.reference.slice('CareTeam/'.length) : undefined;
     const team = id ? ((await store.read('CareTeam', id))?.resource as CareTeam | undefined) : undefined;
-    const coordinator = team?.participant?.find((p) => p.role?.some((r) => r.coding?.some((c) => c.system === SYSTEMS.careTeamRole && c.code === 'care-coordinator')));
+    const coordinator = careCoordinatorOf(team);
     const owner = coordinator?.onBehalfOf?.reference ?? coordinator?.member?.reference;
     if (owner) {
       return { reference: owner, display: coordinator?.onBehalfOf ? coordinator.onBehalfOf.display : coordinator?.member?.display };
@@ -93,7 +94,8 @@ export async function raiseRedFlags(observation: Observation, system: RedFlagSto
       priority: 'urgent',
       code: { coding: [{ system: RED_FLAG_SYSTEM, code: flag.kind, display: `Red flag: ${flag.kind}` }], text: 'Caregiver report crossed a red-flag threshold' },
       description: `${flag.text}: call the patient or caregiver`,
-      ...(observation.id ? { focus: { reference: `Observation/${observation.id}` } } : {}),
+      // The reading as stored (the rule runs once the write's ids are known): what to act on, and why.
+      ...(observation.id ? { focus: { reference: `Observation/${observation.id}` }, reasonReference: { reference: `Observation/${observation.id}` } } : {}),
       for: { reference: patient },
       authoredOn: new Date(flag.reading.at).toISOString(),
       ...(owner ? { owner } : {}),

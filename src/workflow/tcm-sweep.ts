@@ -83,7 +83,8 @@ export function settledTask(task: Task, evaluation: DeadlineEvaluation): { task:
   }
 }
 
-function isConflict(err: unknown): boolean {
+/** A write that lost to a concurrent one (If-Match failed): the next run, or a read again, sees the winner. */
+export function isConflict(err: unknown): boolean {
   const outcome = (err as { outcome?: { id?: string; issue?: { code?: string }[] } }).outcome;
   return outcome?.id === 'precondition-failed' || outcome?.issue?.some((i) => i.code === 'conflict') === true || /precondition|version/i.test((err as Error).message ?? '');
 }

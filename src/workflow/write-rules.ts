@@ -7,25 +7,46 @@
 //   lock taken before any row lock), so on several instances exactly one acceptance wins;
 // - the plan's referral state is kept on the CarePlan (roll-up.ts), and a CarePlan is completed
 //   only when its roll-up allows it; its recorded readmissions (readmission.ts) and its plan
-//   identifier survive every client write.
+//   identifier survive every client write;
+// - once a transaction's writes are stored (afterWrites, same transaction, written as carebridge):
+//   an admission Encounter is checked for a readmission (readmission-rule.ts), a transition CarePlan
+//   (or its CareTeam) gets its TCM deadlines (transition-deadlines.ts), and an Observation is
+//   checked for red flags (red-flag-rule.ts) — whichever path wrote them.
 import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
-import type { Appointment, CarePlan, Observation, OperationOutcome, Resource, Task } from '@medplum/fhirtypes';
+import type { Appointment, CarePlan, Encounter, Observation, OperationOutcome, Resource, Task } from '@medplum/fhirtypes';
 import { isDeadlineTask } from '../mapping/deadline-tasks.ts';
 import { CARE_TASK_LIFECYCLE, isCareTask } from './care-task.ts';
 import type { Lifecycle, Refusal, WorkflowActor } from './lifecycle.ts';
 import { checkInitial, checkTransition, isTerminal } from './lifecycle.ts';
 import { PLACED_ELSEWHERE, PLACED_ELSEWHERE_TEXT, PLACED_STATUSES, REFERRAL_LIFECYCLE, carePlanOf, isReferralTask, wasPlacedElsewhere } from './referral-task.ts';
 import { keepReadmissions } from './readmission.ts';
+import { recordReadmission } from './readmission-rule.ts';
 import { raiseRedFlags } from './red-flag-rule.ts';
+import type { ClockRulesOf } from './transition-deadlines.ts';
+import { DEFAULT_CLOCK_RULES, keepDeadlines, stopDeadlines } from './transition-deadlines.ts';
 import { recordedReferralState, rollUp, withReferralState } from './roll-up.ts';
 
 /** What the rules need from a store transaction (the store port's StoreTransaction is one: the core does not import the store). */
 export interface WorkflowStore {
   read(resourceType: string, id: string): Promise<{ deleted: boolean; resource?: Resource } | undefined>;
-  update(resource: Resource): Promise<{ version: { resource?: Resource } }>;
+  update(resource: Resource, options?: { ifMatch?: string }): Promise<{ outcome: string; version: { id: string; resource?: Resource } }>;
   search(request: SearchRequest): Promise<{ resources: Resource[] }>;
-  create(resource: Resource): Promise<unknown>;
+  create(resource: Resource, options?: { ifNoneExist?: string }): Promise<{ outcome: string; version: { id: string; resource?: Resource } }>;
+}
+
+/** A version a transaction stored (the store port's StoredVersion is one). */
+export interface WrittenVersion {
+  resourceType: string;
+  id: string;
+  deleted: boolean;
+  resource?: Resource;
+}
+
+/** What the workflow's rules need to know of the deployment. */
+export interface WorkflowSettings {
+  /** The TCM clock rules of a hospital (config file `clock`); default US federal holidays, the written UTC offset. */
+  clockRules?: ClockRulesOf;
 }
 
 /** A write as the store's beforeWrite hook describes it (StoreCaller.beforeWrite). */
@@ -41,6 +62,7 @@ export interface WorkflowHooks {
   writeLocks: (resource: Resource) => string[];
   beforeWrite: (change: WorkflowChange, context: { system: WorkflowStore }) => Promise<Resource | void>;
   explainHidden: (target: { resourceType: string; id: string }, context: { system: WorkflowStore; organizationIds: readonly string[] }) => Promise<void>;
+  afterWrites: (written: WrittenVersion[], context: { caller: WorkflowStore; system: WorkflowStore }) => Promise<void>;
 }
 
 /** The outcome id carebridge answers 428 Precondition Required for (see api/fhir/request.ts). */
@@ -245,17 +267,13 @@ async function beforeCarePlanWrite(current: CarePlan | undefined, next: CarePlan
 }
 
 /** The workflow's store hooks for a caller acting as `actor` (undefined: may not move any Task). */
-export function workflowRules(actor: WorkflowActor | undefined): WorkflowHooks {
+export function workflowRules(actor: WorkflowActor | undefined, settings: WorkflowSettings = {}): WorkflowHooks {
   const beforeWrite: WorkflowHooks['beforeWrite'] = async ({ resourceType, current, next, ifMatch }, { system }) => {
     if (resourceType === 'Task') {
       return beforeTaskWrite(actor, current as Task | undefined, next as Task, ifMatch, system);
     }
     if (resourceType === 'CarePlan') {
       return beforeCarePlanWrite(current as CarePlan | undefined, next as CarePlan, system);
-    }
-    if (resourceType === 'Observation') {
-      // A caregiver's or agency's report crossing a red flag: an urgent Task for the coordinator (red-flag-rule.ts).
-      await raiseRedFlags(next as Observation, system);
     }
     return undefined;
   };
@@ -284,5 +302,49 @@ export function workflowRules(actor: WorkflowActor | undefined): WorkflowHooks {
       throw refuse(409, `Task/${id}: ${ANOTHER_AGENCY_ACCEPTED}`);
     }
   };
-  return { beforeWrite, writeLocks, explainHidden };
+  const clockRules = settings.clockRules ?? DEFAULT_CLOCK_RULES;
+  const afterWrites: WorkflowHooks['afterWrites'] = async (written, { caller, system }) => {
+    const carePlans = new Map<string, CarePlan>();
+    const deletedPlans = new Set<string>();
+    for (const { resourceType, id, deleted, resource } of written) {
+      if (deleted && resourceType === 'CarePlan') {
+        deletedPlans.add(id);
+      }
+      if (deleted || !resource) {
+        continue;
+      }
+      if (resourceType === 'Encounter') {
+        // An admission, however it arrived (pushed, in a plan, polled from the EHR), is a readmission
+        // of the patient's latest transition within 30 days, as an admit notification's is.
+        const encounter = resource as Encounter;
+        const patient = encounter.subject?.reference;
+        if (patient?.startsWith('Patient/') && encounter.period?.start) {
+          await recordReadmission({ reader: caller, writer: system }, { patient: patient.slice('Patient/'.length), encounter: `Encounter/${id}`, admittedAt: encounter.period.start, admissionClass: encounter.class });
+        }
+      } else if (resourceType === 'Observation') {
+        // A caregiver's or agency's report crossing a red flag: an urgent Task for the coordinator,
+        // pointing at the Observation as stored (its id is known now, even for a urn:uuid entry).
+        await raiseRedFlags(resource as Observation, system);
+      } else if (resourceType === 'CarePlan') {
+        carePlans.set(id, resource as CarePlan);
+      } else if (resourceType === 'CareTeam') {
+        // A new coordinator owns the deadlines of the transitions this team serves.
+        const served = await system.search({ ...parseSearchRequest(`CarePlan?care-team=${encodeURIComponent(`CareTeam/${id}`)}`), count: MAX_PLAN_TASKS });
+        for (const carePlan of served.resources as CarePlan[]) {
+          if (!carePlans.has(carePlan.id as string)) {
+            carePlans.set(carePlan.id as string, carePlan);
+          }
+        }
+      }
+    }
+    for (const carePlan of carePlans.values()) {
+      if (!deletedPlans.has(carePlan.id as string)) {
+        await keepDeadlines(system, carePlan, clockRules);
+      }
+    }
+    for (const id of deletedPlans) {
+      await stopDeadlines(system, id);
+    }
+  };
+  return { beforeWrite, writeLocks, explainHidden, afterWrites };
 }

@@ -185,9 +185,11 @@ describe('GET /fhir/metadata', () => {
     expect(response.status).toBe(200);
     const all = response.body.rest?.[0]?.resource ?? [];
     expect(all.map((r) => r.type).sort()).toEqual([...RESOURCE_TYPES, ...DEFINITION_TYPES.map((d) => d.type)].sort());
-    // The subscription topics (Basic) are read-only definitions; every stored type has every interaction.
-    expect(all.find((r) => r.type === 'Basic')?.interaction?.map((i) => i.code)).toEqual(['read', 'search-type']);
-    const resources = all.filter((r) => r.type !== 'Basic');
+    // The subscription topics (Basic) and the OperationDefinitions are read-only definitions; every stored type has every interaction.
+    for (const definitions of DEFINITION_TYPES) {
+      expect(all.find((r) => r.type === definitions.type)?.interaction?.map((i) => i.code)).toEqual(['read', 'search-type']);
+    }
+    const resources = all.filter((r) => !DEFINITION_TYPES.some((d) => d.type === r.type));
     for (const resource of resources) {
       expect(resource.interaction?.map((i) => i.code)).toEqual(expect.arrayContaining(['read', 'vread', 'create', 'update', 'delete', 'search-type', 'history-instance']));
       expect(resource.searchParam?.map((p) => p.name)).toEqual(searchParametersOf(resource.type as (typeof RESOURCE_TYPES)[number]).map((p) => p.name));

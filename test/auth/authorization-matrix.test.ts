@@ -27,7 +27,7 @@ const CLINICAL = RESOURCE_TYPES.filter((t) => !DIRECTORY.includes(t) && !AUDIT.i
 const SPEC: Record<ClientRole, { read: string[]; create: string[]; update: string[]; delete: string[] }> = {
   hospital: { read: [...CLINICAL, ...DIRECTORY], create: [...CLINICAL, ...HOSPITAL_DIRECTORY], update: [...CLINICAL, ...HOSPITAL_DIRECTORY], delete: [...CLINICAL, ...HOSPITAL_DIRECTORY] },
   agency: {
-    read: ['CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment', 'AppointmentResponse', 'Coverage', 'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement', ...DIRECTORY, ...OWN],
+    read: ['CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest', 'Appointment', 'AppointmentResponse', 'Coverage', 'CoverageEligibilityResponse', 'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement', ...DIRECTORY, ...OWN],
     create: ['AppointmentResponse', 'Observation', 'Communication', ...AGENCY_DIRECTORY, ...OWN],
     update: ['Task', 'AppointmentResponse', 'Observation', 'Communication', ...AGENCY_DIRECTORY, ...OWN],
     delete: ['Observation', 'Communication', ...AGENCY_DIRECTORY, ...OWN],

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, Observation, Task } from '@medplum/fhirtypes';
 import { withPeerDefaults } from '../../src/config/peers.ts';
 import { peerRouter } from '../../src/sync/outbox/peer-router.ts';
+import { VITAL_SIGNS } from '../../src/model/vital-signs.ts';
 import { RED_FLAG_SYSTEM } from '../../src/workflow/red-flags.ts';
 import type { AuthTestServer } from '../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../auth/support/auth-server.ts';
@@ -75,5 +76,27 @@ describe('red flags from caregiver reports', () => {
     expect((await server.as(AGENCY)('POST', 'Observation', weight(182, '2026-12-04T08:00:00-05:00'))).status).toBe(201);
     const all = await redFlagTasks();
     expect(all.map((t) => t.status).sort()).toEqual(['completed', 'requested']);
+  });
+
+  it('a reading created in the same transaction Bundle (urn:uuid) is the Task\'s focus and reason, by its stored id', async () => {
+    const spo2: Observation = {
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code: VITAL_SIGNS['oxygen-saturation'].loinc }] },
+      subject: { reference: `Patient/${patient}` },
+      effectiveDateTime: '2026-12-05T08:00:00-05:00',
+      valueQuantity: { value: 86, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
+    };
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [{ fullUrl: 'urn:uuid:6f1f3c55-2b8e-4a57-9d7e-3f0c1f6a2b10', resource: spo2, request: { method: 'POST', url: 'Observation' } }] };
+    const posted = await server.as(AGENCY)('POST', '', bundle);
+    expect(posted.status).toBe(200);
+    const stored = /Observation\/([^/]+)\/_history/.exec((posted.body as Bundle).entry?.[0]?.response?.location ?? '')?.[1];
+    expect(stored).toBeDefined();
+    const found = (await server.as(HOSPITAL)('GET', `Task?patient=Patient/${patient}&code=${RED_FLAG_SYSTEM}|oxygen-saturation-low`)).body as Bundle<Task>;
+    const [task, ...more] = (found.entry ?? []).map((e) => e.resource as Task);
+    expect(more).toEqual([]);
+    expect(task?.focus?.reference).toBe(`Observation/${stored}`);
+    expect(task?.reasonReference?.reference).toBe(`Observation/${stored}`);
   });
 });

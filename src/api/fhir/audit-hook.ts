@@ -3,7 +3,7 @@
 // - every other request (reads, searches, refused or failed writes) records its AuditEvent
 //   through the group-committing AuditTrail before the response leaves. If the audit trail
 //   cannot be written, the request fails: there is no unaudited access.
-import type { Encounter, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import type { AuditEventInput, AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
 import { auditEventFor } from '../../audit/audit-event.ts';
 import type { AuditTrail } from '../../audit/audit-trail.ts';
@@ -15,7 +15,7 @@ import type { Principal } from '../../auth/principal.ts';
 import type { StoreCaller } from '../../store/access.ts';
 import type { StoreTransaction, StoredVersion } from '../../store/fhir-store.ts';
 import type { FhirResponse } from './request.ts';
-import { recordReadmission } from '../../workflow/notifications.ts';
+import type { WorkflowSettings } from '../../workflow/write-rules.ts';
 
 /** Result ids an AuditEvent lists: enough to answer "who saw this patient" without 1,000-entity events (1.5 ms each to store). */
 const MAX_AUDITED_REFERENCES = 100;
@@ -75,23 +75,14 @@ function activityOf(version: StoredVersion): ProvenanceActivity {
 }
 
 /** The caller a principal writes as, with its writes' Provenance and AuditEvent in the same transaction. */
-export function auditedCaller(principal: Principal, audit: RequestAudit): StoreCaller {
+export function auditedCaller(principal: Principal, audit: RequestAudit, workflow?: WorkflowSettings): StoreCaller {
   return {
-    ...callerFor(principal),
+    ...callerFor(principal, workflow),
     // A retried attempt starts over: what an earlier, rolled-back attempt recorded is gone.
     onTransaction: () => {
       audit.recordedInTransaction = false;
     },
     recordWrites: async (written: StoredVersion[], system: StoreTransaction) => {
-      // An admission pushed as an Encounter is a readmission of the patient's latest transition
-      // within 30 days, recorded in the same transaction (as an admit notification's is).
-      for (const version of written) {
-        const encounter = version.resource as Encounter | undefined;
-        const patient = encounter?.subject?.reference;
-        if (encounter?.resourceType === 'Encounter' && patient?.startsWith('Patient/') && encounter.period?.start) {
-          await recordReadmission(system, { patient: patient.slice('Patient/'.length), encounter: `Encounter/${encounter.id}`, admittedAt: encounter.period.start, admissionClass: encounter.class });
-        }
-      }
       const recorded = new Date();
       // One Provenance per kind of change (a transaction Bundle may create, update and delete).
       for (const activity of ['CREATE', 'UPDATE', 'DELETE'] as const) {

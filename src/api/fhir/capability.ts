@@ -1,7 +1,8 @@
-// GET /fhir/metadata: the CapabilityStatement, generated from supported.ts.
+// GET /fhir/metadata: the CapabilityStatement, generated from supported.ts: each operation named with
+// its OperationDefinition's canonical under this server's base (GET /fhir/OperationDefinition/{id}).
 import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
 import { SUBSCRIPTION_TOPICS } from '../../subscriptions/topics.ts';
-import { DEFINITION_TYPES, INSTANTIATES, OPERATIONS, RESOURCE_TYPES, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS, TYPE_INTERACTIONS, searchParametersOf } from './supported.ts';
+import { DEFINITION_TYPES, INSTANTIATES, RESOURCE_TYPES, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS, TYPE_INTERACTIONS, operationDefinitionUrl, operationsOf, searchParametersOf } from './supported.ts';
 
 /** Subscriptions R5 Backport IG: the topic canonicals a Subscription may name in criteria. */
 const TOPIC_CANONICAL = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical';
@@ -46,13 +47,13 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
           searchInclude: ['*'],
           searchRevInclude: ['*'],
           searchParam: searchParametersOf(type).map((sp) => ({ name: sp.name, type: sp.type as 'token', ...(sp.definition ? { definition: sp.definition } : {}) })),
-          operation: OPERATIONS.filter((op) => !op.types || op.types.includes(type)).map((op) => ({ name: op.name, definition: op.definition })),
+          operation: operationsOf(type).map((op) => ({ name: op.name, definition: operationDefinitionUrl(baseUrl, op) })),
         })),
           // The subscription topics in the IG's R4 form, read-only (api/fhir/subscription-operations.ts).
           ...DEFINITION_TYPES.map(({ type, interactions }) => ({ type, profile: `http://hl7.org/fhir/StructureDefinition/${type}`, interaction: interactions.map((code) => ({ code })) })),
         ],
         interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
-        operation: SYSTEM_OPERATIONS.map((op) => ({ name: op.name, definition: op.definition })),
+        operation: SYSTEM_OPERATIONS.map((op) => ({ name: op.name, definition: operationDefinitionUrl(baseUrl, op) })),
         searchParam: [
           { name: '_id', type: 'token' },
           { name: '_lastUpdated', type: 'date' },

@@ -7,6 +7,8 @@ import type { Request, Response, Router } from 'express';
 import type { Principal } from '../../auth/principal.ts';
 import type { AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
 import type { AuditTrail } from '../../audit/audit-trail.ts';
+import type { ClockConfig } from '../../config/clock.ts';
+import { clockRulesOf } from '../../config/clock.ts';
 import type { Limits } from '../../config/limits.ts';
 import { DEFAULT_LIMITS } from '../../config/limits.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -25,6 +27,8 @@ import { PayerDirectory } from '../../sync/connectors/payers.ts';
 import { search } from './search.ts';
 import { eventsOperation, statusOperation, topicRead, topicSearch } from './subscription-operations.ts';
 import { batch, transaction } from './transaction.ts';
+import { operationDefinitionRead, operationDefinitionSearch } from './operation-definitions.ts';
+import { operationPaths } from './supported.ts';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -50,6 +54,8 @@ export interface FhirApiOptions {
   payers?: PayerDirectory;
   /** Now, for $coverage-status and $check-eligibility (tests fix it). */
   clock?: () => Date;
+  /** The TCM clock's holidays and hospital time zones: the deadlines a write's discharge sets. */
+  tcmClock?: ClockConfig;
 }
 
 function baseUrlOf(req: Request, options: FhirApiOptions): string {
@@ -116,6 +122,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
 
   // Each request reads and writes through the store as its caller sees it (tenancy).
   const observer: AuditObserver = options.auditObserver ?? { site: 'carebridge', baseUrl: options.publicUrl };
+  const workflow = { clockRules: clockRulesOf(options.tcmClock) };
   // `interaction` names the request for its AuditEvent; undefined: nothing to audit (metadata).
   const handle = (interaction: AuditInteraction | undefined, run: (request: FhirRequest, req: Request, store: FhirStore) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
     let response: FhirResponse;
@@ -147,7 +154,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
         principal,
         logger: res.locals.logger as Logger | undefined,
       };
-      response = await run(request, req, principal ? options.store.forCaller(auditedCaller(principal, audit)) : options.store);
+      response = await run(request, req, principal ? options.store.forCaller(auditedCaller(principal, audit, workflow)) : options.store);
     } catch (err) {
       response = errorResponse(err);
       if (response.status >= 500) {
@@ -185,14 +192,16 @@ export function fhirRouter(options: FhirApiOptions): Router {
   // generic routes: /Subscription/$status would read as an id.
   router.get('/Basic', handle('search-type', (request) => topicSearch(request)));
   router.get('/Basic/:id', handle('read', (_request, req) => topicRead(req.params.id as string)));
-  router.get('/Subscription/\\$status', handle('operation', (request, _req, store) => statusOperation(store, request)));
-  router.get('/Subscription/:id/\\$status', handle('operation', (request, req, store) => statusOperation(store, request, req.params.id as string)));
-  router.get('/Subscription/:id/\\$events', handle('operation', (request, req, store) => eventsOperation(store, request, req.params.id as string)));
+  router.get(operationPaths('status', 'GET'), handle('operation', (request, req, store) => statusOperation(store, request, req.params.id as string | undefined)));
+  router.get(operationPaths('events', 'GET'), handle('operation', (request, req, store) => eventsOperation(store, request, req.params.id as string)));
+  // The definitions of the operations (operation-definitions.ts), the canonicals /metadata names.
+  router.get('/OperationDefinition', handle('search-type', (request) => operationDefinitionSearch(request)));
+  router.get('/OperationDefinition/:id', handle('read', (request, req) => operationDefinitionRead(request, req.params.id as string)));
   // The case manager's coverage status and eligibility check (coverage-operations.ts).
   const clock = options.clock ?? (() => new Date());
   const coverage = { systemStore: options.store, payers: options.payers ?? new PayerDirectory([]), clock };
-  router.get('/Patient/:id/\\$coverage-status', handle('operation', (request, req, store) => coverageStatusOperation(store, request, req.params.id as string, clock())));
-  router.post('/Patient/:id/\\$check-eligibility', handle('operation', (request, req, store) => checkEligibilityOperation(store, request, req.params.id as string, coverage)));
+  router.get(operationPaths('coverage-status', 'GET'), handle('operation', (request, req, store) => coverageStatusOperation(store, request, req.params.id as string, clock())));
+  router.post(operationPaths('check-eligibility', 'POST'), handle('operation', (request, req, store) => checkEligibilityOperation(store, request, req.params.id as string, coverage)));
   router.get('/:type', handle('search-type', (request, req, store) => search(store, request, req.params.type as string)));
   router.post(
     '/:type/_search',
@@ -203,9 +212,8 @@ export function fhirRouter(options: FhirApiOptions): Router {
     }),
   );
   // Da Vinci Unsolicited Notifications (admit, discharge): before POST /:type, which would take "$process-message" for a type.
-  router.post('/\\$process-message', handle('operation', (request, _req, store) => processMessage(store, request)));
-  router.post('/:type/\\$validate', handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
-  router.post('/:type/:id/\\$validate', handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
+  router.post(operationPaths('process-message', 'POST'), handle('operation', (request, _req, store) => processMessage(store, request)));
+  router.post(operationPaths('validate', 'POST'), handle('operation', (request, req) => validateOperation(request, req.params.type as string)));
   router.post('/:type', handle('create', (request, req, store) => store.transaction((tx) => create(tx, request, req.params.type as string))));
   router.put(
     '/:type',

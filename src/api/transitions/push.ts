@@ -6,10 +6,7 @@ import { forbiddenError } from '../../auth/access/policy.ts';
 import { organizationKey } from '../../auth/principal.ts';
 import { defaultMappingContext } from '../../mapping/context.ts';
 import { readPlanItem } from '../../mapping/identifiers.ts';
-import { addDeadlineTasks } from '../../mapping/deadline-tasks.ts';
 import { toFhir } from '../../mapping/to-fhir.ts';
-import type { ClockConfig } from '../../config/clock.ts';
-import { DEFAULT_CLOCK, clockRulesFor } from '../../config/clock.ts';
 import type { TransitionPlan } from '../../model/transition-plan.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import { toOutcome } from '../../validation/outcome.ts';
@@ -98,13 +95,12 @@ function idOf(entry: BundleEntry | undefined): string | undefined {
   return /\/([A-Za-z]+)\/([^/]+)\/_history\//.exec(location)?.[2];
 }
 
-export async function pushTransition(store: FhirStore, request: FhirRequest, body: unknown, clock: ClockConfig = DEFAULT_CLOCK): Promise<PushAnswer> {
+export async function pushTransition(store: FhirStore, request: FhirRequest, body: unknown): Promise<PushAnswer> {
   const plan = checkedPlan(body);
   checkPusher(request, plan);
-  const ctx = defaultMappingContext();
-  const bundle = toFhir(plan, ctx);
-  // The discharge is known: the TCM deadlines start with the plan, in the same transaction.
-  addDeadlineTasks(bundle, plan, clockRulesFor(clock, plan.hospitalStay.dischargingOrganization.identifier), ctx);
+  const bundle = toFhir(plan, defaultMappingContext());
+  // The discharge is known: the write path's deadline rule (workflow/transition-deadlines.ts) sets
+  // the TCM deadlines in the same transaction, as it does for every other way a discharge arrives.
   await keepAgencyAnswers(store, bundle);
   const response = await transaction(store, { ...request, headers: {} }, bundle);
   const transactionResponse = response.body as Bundle;

@@ -10,6 +10,7 @@ import type { AuditInteraction, AuditObserver } from '../../audit/audit-event.ts
 import type { AuditTrail } from '../../audit/audit-trail.ts';
 import type { Principal } from '../../auth/principal.ts';
 import type { ClockConfig } from '../../config/clock.ts';
+import { clockRulesOf } from '../../config/clock.ts';
 import type { Limits } from '../../config/limits.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
@@ -18,6 +19,7 @@ import type { RequestAudit } from '../fhir/audit-hook.ts';
 import { auditedCaller, recordRequest } from '../fhir/audit-hook.ts';
 import type { FhirRequest } from '../fhir/request.ts';
 import { errorResponse } from '../fhir/request.ts';
+import { operationPaths } from '../fhir/supported.ts';
 import { rateLimiter } from '../hardening/rate-limit.ts';
 import { agencyOptions, choiceOf, choiceProvenance, parseChoice, readChoices, requirePlanner } from './agency-options.ts';
 import type { TransitionResources } from './collect.ts';
@@ -87,6 +89,8 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
   // Its own counter per client, as the /fhir router has (see hardening/rate-limit.ts).
   const limiter = rateLimiter(options.limits.rateLimitPerMinute, options.logger);
   const body = express.raw({ type: () => true, limit: options.limits.maxBodyBytes });
+  // A pushed plan's discharge sets its TCM deadlines on the write path (workflow/transition-deadlines.ts).
+  const workflow = { clockRules: clockRulesOf(options.tcmClock) };
 
   const handle: Handle = (interaction, run) => async (req, res) => {
     const principal = res.locals.principal as Principal | undefined;
@@ -108,7 +112,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
         // requireBearer runs first; without it nothing here is served.
         throw notFoundError();
       }
-      const store = options.store.forCaller(auditedCaller(principal, audit));
+      const store = options.store.forCaller(auditedCaller(principal, audit, workflow));
       const request: FhirRequest = { method: req.method as FhirRequest['method'], path: req.path.replace(/^\//, ''), query: queryPairs(req), headers: {}, baseUrl: `${base}/fhir`, principal, logger };
       answer = await run({ req, principal, store, request, base });
     } catch (err) {
@@ -150,7 +154,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
         throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'required', details: { text: 'POST /transitions takes a transition plan (JSON) as its body' } }] });
       }
       const plan = parseJsonBody(req.get('content-type'), req.body as Buffer, options.limits.maxBodyBytes);
-      const pushed = await pushTransition(store, request, plan, options.tcmClock);
+      const pushed = await pushTransition(store, request, plan);
       const disclosed = (pushed.body.transactionResponse.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
       return { status: pushed.status, body: pushed.body, headers: { Location: `${base}/transitions/${pushed.body.id}` }, disclosed };
     }),
@@ -228,11 +232,10 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
 
   const operation = express.Router({ caseSensitive: true, strict: false });
   if (limiter) {
-    operation.use('/CarePlan/:id/\\$transition', limiter);
-    operation.use('/CarePlan/:id/\\$timeline', limiter);
+    operation.use([...operationPaths('transition', 'GET'), ...operationPaths('timeline', 'GET')], limiter);
   }
   operation.get(
-    '/CarePlan/:id/\\$timeline',
+    operationPaths('timeline', 'GET'),
     handle('operation', async ({ req, store }) => {
       const transition = await collectTransition(store, req.params.id as string);
       if (!transition) {
@@ -243,7 +246,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
     }),
   );
   operation.get(
-    '/CarePlan/:id/\\$transition',
+    operationPaths('transition', 'GET'),
     handle('operation', async ({ req, store, request }) => {
       const transition = await collectTransition(store, req.params.id as string);
       if (!transition) {

@@ -22,6 +22,7 @@ import { organizationKey } from '../principal.ts';
 import type { Permission } from '../scopes.ts';
 import { allows } from '../scopes.ts';
 import type { WorkflowActor } from '../../workflow/lifecycle.ts';
+import type { WorkflowSettings } from '../../workflow/write-rules.ts';
 import { workflowRules } from '../../workflow/write-rules.ts';
 import { applySubscriptionRules } from '../../subscriptions/write-rules.ts';
 import type { HealthcareService, Organization, Subscription } from '@medplum/fhirtypes';
@@ -44,9 +45,12 @@ const HOSPITAL_WRITES = RESOURCE_TYPES.filter((t) => !AUDIT_TYPES.includes(t) &&
 /** Every role may subscribe (to the topics whose resources it reads); each sees only its own Subscriptions. */
 const OWN_TYPES = ['Subscription'];
 
+// Coverage and the payer's eligibility answer (in force? home health covered? prior authorization
+// needed, on file?): what an agency weighs before it accepts a referral and bills after. Not the
+// request carebridge sent the payer, which holds nothing the answer does not.
 const AGENCY_READS = [
   'Patient', 'RelatedPerson', 'Encounter', 'Condition', 'CarePlan', 'CareTeam', 'Goal', 'Task', 'ServiceRequest',
-  'Appointment', 'AppointmentResponse', 'Coverage', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement',
+  'Appointment', 'AppointmentResponse', 'Coverage', 'CoverageEligibilityResponse', 'Observation', 'Communication', 'MedicationRequest', 'MedicationStatement',
   ...DIRECTORY_TYPES, ...OWN_TYPES,
 ];
 const CASE_MANAGEMENT_READS = ['Patient', 'CarePlan', 'Coverage', 'CoverageEligibilityResponse', 'Organization', 'HealthcareService', ...OWN_TYPES];
@@ -177,8 +181,8 @@ async function checkOwnProvider(principal: Principal, service: HealthcareService
 }
 
 /** The store caller a principal reads and writes as; the workflow's and subscriptions' rules ride on its writes. */
-export function callerFor(principal: Principal): StoreCaller {
-  const workflow = workflowRules(WORKFLOW_ACTORS[principal.role]);
+export function callerFor(principal: Principal, workflowSettings?: WorkflowSettings): StoreCaller {
+  const workflow = workflowRules(WORKFLOW_ACTORS[principal.role], workflowSettings);
   const subscriber = { organization: { system: principal.organization.system, value: principal.organization.value }, role: principal.role, clientId: principal.clientId };
   const mayRead = (resourceType: string): boolean => permitted(principal, resourceType, 'r');
   return {

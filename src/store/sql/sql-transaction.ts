@@ -456,6 +456,10 @@ export class SqlTransaction implements StoreTransaction {
     await this.insertGrants(this.pendingGrants.splice(0));
     this.touchedPatients.clear();
     const written = this.written.splice(0);
+    if (written.length > 0 && this.caller?.afterWrites) {
+      // Shares this transaction's outbox changes: what the rules write is sent like the write itself.
+      await this.caller.afterWrites(written, { caller: this, system: new SqlTransaction(this.db, this.now, undefined, this.rules, this.changes) });
+    }
     if (written.length > 0 && this.caller?.recordWrites) {
       await this.caller.recordWrites(written, new SqlTransaction(this.db, this.now, undefined, this.rules));
     }

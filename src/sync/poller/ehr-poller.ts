@@ -37,6 +37,7 @@ import type { ImportCounts, ImportLimits, PageMemory, SkipRecord } from './resou
 import { RefusedWrite, ResourceImporter } from './resource-import.ts';
 import { PeerProtocolError, lastUpdatedOf, readSearchPage } from './search-page.ts';
 import type { SearchPage } from './search-page.ts';
+import type { WorkflowSettings } from '../../workflow/write-rules.ts';
 
 export { originIdentifier, originSystem, peerIdOf } from '../origin-identifier.ts';
 
@@ -83,6 +84,8 @@ export interface PollDeps {
   window?: PollWindow;
   /** Called after each committed page with what it held and the query's counts so far (a progress display). */
   onPage?: (page: SearchPage, sofar: QueryPollResult) => void;
+  /** The workflow's settings for the EHR's writes (the TCM clock rules). */
+  workflow?: WorkflowSettings;
 }
 
 /** Two instants (ISO 8601 with a zone), `since` before `until`. */
@@ -382,7 +385,7 @@ export async function pollPeer(peer: PeerConfig, deps: PollDeps): Promise<PeerPo
   const startedAt = (deps.startedAt ?? now()).toISOString();
   const limits: PollLimits = { ...DEFAULT_POLL_LIMITS, ...deps.limits };
   const client = deps.client ?? new PeerClient(peer);
-  const store = deps.store.forCaller(peerCaller(peer, randomUUID(), now));
+  const store = deps.store.forCaller(peerCaller(peer, randomUUID(), now, deps.workflow));
   const queries: QueryPollResult[] = [];
   for (const text of peer.pull.queries) {
     if (deps.signal?.aborted) {

@@ -11,6 +11,7 @@ import { provenanceFor } from '../../audit/provenance.ts';
 import type { PeerConfig } from '../../config/peers.ts';
 import type { StoreCaller } from '../../store/access.ts';
 import type { StoredVersion } from '../../store/fhir-store.ts';
+import type { WorkflowSettings } from '../../workflow/write-rules.ts';
 import { normalizeBaseUrl } from '../origin-identifier.ts';
 
 /** The poller writes what a hospital may write; its role narrows this as it narrows a client's token. */
@@ -25,11 +26,13 @@ function activityOf(version: StoredVersion): 'CREATE' | 'UPDATE' | 'DELETE' {
 }
 
 /** The store caller of one poll run (`runId` ties a run's Provenance together in meta.source). */
-export function peerCaller(peer: PeerConfig, runId: string, now: () => Date): StoreCaller {
+export function peerCaller(peer: PeerConfig, runId: string, now: () => Date, workflow?: WorkflowSettings): StoreCaller {
   const principal = peerPrincipal(peer);
   const sourceSystem = normalizeBaseUrl(peer.fhirBaseUrl as string);
   return {
-    ...callerFor(principal),
+    // The workflow's rules ride on the EHR's writes as on a client's: an admission polled from the
+    // EHR is checked for a readmission, a polled transition gets its deadlines (afterWrites).
+    ...callerFor(principal, workflow),
     recordWrites: async (written, system) => {
       const recorded = now();
       for (const activity of ['CREATE', 'UPDATE', 'DELETE'] as const) {

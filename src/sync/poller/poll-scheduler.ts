@@ -44,7 +44,7 @@ export interface PollSchedulerOptions {
   /** The HTTP client of a peer (default: one made from its config, kept for the scheduler's life). */
   clientFor?: (peer: PeerConfig) => PeerClient;
   /** Passed to every poll (limits, the first run's look-back). */
-  pollOptions?: Pick<PollDeps, 'limits' | 'initialLookbackMs'>;
+  pollOptions?: Pick<PollDeps, 'limits' | 'initialLookbackMs' | 'workflow'>;
 }
 
 export class PollScheduler {

@@ -16,6 +16,8 @@ const PAYER_ID = 'https://payers.example/fhir/sid/payer-id';
 // The plan's care coordinator works for the payer: its case managers see the patient (care-team grant).
 const CASE_MANAGER = party('cchp-case-management', 'case-management', 'CCHP-MD-2210', PAYER_ID);
 const OTHER_CASE_MANAGER = party('other-case-management', 'case-management', 'OTHER-PLAN', PAYER_ID);
+// An agency no referral of the plan names.
+const OTHER_AGENCY = party('elsewhere-home-health', 'agency', '1999999992');
 const MEMBER_ID = 'CCH-77104928315';
 // Two days after the plan's discharge (2026-11-30).
 const NOW = new Date('2026-12-02T15:00:00Z');
@@ -34,7 +36,7 @@ describe('coverage status and eligibility', () => {
     let answers = 0;
     payer = await startSimulatedPayer({ clock: () => new Date(NOW.getTime() - 3600_000 + (answers += 1) * 60_000) });
     const peer = withPeerDefaults({ name: 'cchp', kind: 'payer', organization: { system: PAYER_ID, value: 'CCHP-MD-2210' }, fhirBaseUrl: payer.baseUrl, limits: { timeoutMs: 500 } });
-    server = await startAuthTestServer({ principals: [HOSPITAL, OTHER_HOSPITAL, AGENCY_A, ADMIN, CASE_MANAGER, OTHER_CASE_MANAGER], payers: new PayerDirectory([peer]), clock: () => NOW });
+    server = await startAuthTestServer({ principals: [HOSPITAL, OTHER_HOSPITAL, AGENCY_A, OTHER_AGENCY, ADMIN, CASE_MANAGER, OTHER_CASE_MANAGER], payers: new PayerDirectory([peer]), clock: () => NOW });
     const pushed = await server.http(HOSPITAL)('POST', '/transitions', readPlan('broadcast-three-agencies.json'));
     expect(pushed.status).toBe(201);
     const patients = (await server.as(ADMIN)('GET', 'Patient?identifier=https://harborpoint-med.example/fhir/sid/mrn|HP2291047')).body as Bundle;
@@ -104,6 +106,19 @@ describe('coverage status and eligibility', () => {
     expect(param(after, 'home-health-covered')?.valueBoolean).toBe(true);
     expect(param(after, 'prior-authorization-required')?.valueBoolean).toBe(true);
     expect(findings(after).filter((f) => f.severity !== 'information').map((f) => f.code)).toEqual(['prior-auth-missing']);
+  });
+
+  it('a referred agency reads the payer\'s answer too (in force, home health, prior authorization); one not referred does not', async () => {
+    const asAgency = (await status(AGENCY_A)).body;
+    const eligibility = param(asAgency, 'eligibility')?.valueReference?.reference as string;
+    expect(eligibility).toMatch(/^CoverageEligibilityResponse\//);
+    expect(param(asAgency, 'home-health-covered')?.valueBoolean).toBe(true);
+    expect(findings(asAgency).map((f) => f.code)).not.toContain('eligibility-not-checked');
+    expect((await server.as(AGENCY_A)('GET', eligibility)).status).toBe(200);
+    // Not the request carebridge sent the payer, and nothing of a patient the agency is not referred.
+    const request = ((await server.as(ADMIN)('GET', eligibility)).body as CoverageEligibilityResponse).request?.reference as string;
+    expect((await server.as(AGENCY_A)('GET', request)).status).toBe(403);
+    expect((await server.as(OTHER_AGENCY)('GET', eligibility)).status).toBe(404);
   });
 
   it('the freshest answer counts: an authorization on file once the payer has one', async () => {

@@ -290,9 +290,12 @@ describe('POST /fhir/$process-message', () => {
     });
   });
 
-  it('GET /fhir/metadata lists $process-message as a system operation', async () => {
+  it('GET /fhir/metadata lists $process-message as a system operation, defined as a subset of the standard one', async () => {
     const metadata = (await (await fetch(`${server.url}/fhir/metadata`)).json()) as CapabilityStatement;
-    expect(metadata.rest?.[0]?.operation).toContainEqual({ name: 'process-message', definition: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message' });
+    const definition = `${server.url}/fhir/OperationDefinition/MessageHeader-process-message`;
+    expect(metadata.rest?.[0]?.operation).toContainEqual({ name: 'process-message', definition });
+    const read = await server.http(HOSPITAL)('GET', definition.slice(server.url.length));
+    expect(read.body).toMatchObject({ resourceType: 'OperationDefinition', url: definition, code: 'process-message', system: true, base: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message' });
     expect(metadata.instantiates).toContain('http://hl7.org/fhir/us/davinci-alerts/CapabilityStatement/notification-receiver');
   });
 
