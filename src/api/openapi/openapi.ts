@@ -1,5 +1,5 @@
 // GET /openapi.json: an OpenAPI 3.1 document of the non-FHIR HTTP API (/transitions, /admin/outbox,
-// /auth, the probes), built from the route table and the plan's own JSON Schema. Public, like
+// /auth, /board, the probes), built from the route table and the plan's own JSON Schema. Public, like
 // /fhir/metadata: it says what the API is, nothing about anyone's data.
 import type { Request, RequestHandler, Response } from 'express';
 import { serverBase } from '../auth/base-url.ts';
@@ -14,12 +14,14 @@ export const OPENAPI_PATH = '/openapi.json';
 const DESCRIPTION = `carebridge carries a patient's care plan from the hospital to the home.
 
 This document covers the JSON API beside FHIR: transition plans in and their state out (\`/transitions\`),
-the operators' outbox (\`/admin/outbox\`), tokens (\`/auth/token\`, SMART Backend Services) and the probes.
+the operators' outbox (\`/admin/outbox\`), tokens (\`/auth/token\`, SMART Backend Services), the
+care-coordination board (\`/board\`, its sign-in under \`/auth/board\` and its reads under \`/board/api\`) and the probes.
 The FHIR R4 API under \`/fhir\` describes itself in its CapabilityStatement: [\`GET /fhir/metadata\`](/fhir/metadata).
 
-Every call but the token endpoint, the SMART configuration, the probes and this document needs
-\`Authorization: Bearer <access token>\`. What a caller sees is what its organization and role may see:
-anything else is 404. Errors are FHIR OperationOutcomes (the token endpoint answers OAuth JSON).`;
+Every call but the token endpoint, the SMART configuration, the board's page and sign-in, the probes and
+this document needs \`Authorization: Bearer <access token>\`. What a caller sees is what its organization
+and role may see: anything else is 404. Errors are FHIR OperationOutcomes (the token endpoint and the
+board's sign-in answer OAuth-style JSON).`;
 
 /** The routes as OpenAPI paths (in table order; one path holds its methods). */
 function paths(routes: readonly RouteDoc[]): Record<string, Record<string, Schema>> {
@@ -46,6 +48,7 @@ export function openApiDocument(options: { serverUrl?: string; version?: string 
     tags: [
       { name: 'Transitions', description: 'Transition plans in, their state out. Same token, tenancy, audit and limits as /fhir.' },
       { name: 'Admin', description: 'The outbox of deliveries to peers and subscribers. Admin clients only.' },
+      { name: 'Board', description: 'The care-coordination board: its page, its people\'s sign-in (a session is a client like any other) and its reads.' },
       { name: 'Auth', description: 'SMART Backend Services: a client signs an assertion with its key and trades it for an access token.' },
       { name: 'Service', description: 'Probes and this document. No token needed.' },
     ],
@@ -53,7 +56,7 @@ export function openApiDocument(options: { serverUrl?: string; version?: string 
     components: {
       schemas: { ...planComponents(planSchema), ...apiSchemas() },
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /auth/token.' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /auth/token, or a board session\'s from POST /auth/board/session.' },
       },
     },
   };

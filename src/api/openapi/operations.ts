@@ -1,7 +1,9 @@
 // The route table of the non-FHIR HTTP API: every route the express routers register under
-// /transitions, /admin/outbox and /auth, the SMART configuration, the probes and this document.
+// /transitions, /admin/outbox, /auth and /board, the SMART configuration, the probes and this document.
 // (The FHIR API under /fhir describes itself: GET /fhir/metadata.) test/api/openapi/openapi.test.ts
 // walks the routers' stacks and fails when a route is registered and not here, or here and not registered.
+import { MAX_SESSION_HOURS } from '../../auth/board-session.ts';
+import { BOARD_FILTERS, DEFAULT_BOARD_PAGE, MAX_BOARD_PAGE } from '../board/transitions.ts';
 import { MAX_PAGE } from '../transitions/list.ts';
 import type { Schema } from './plan-components.ts';
 import { PLAN_COMPONENT } from './plan-components.ts';
@@ -48,7 +50,21 @@ const admin = (method: RouteDoc['method'], path: string, operation: Schema): Rou
   path: `/admin/outbox${path}`,
   operation: { tags: ['Admin'], security: BEARER, ...operation, responses: { ...(operation.responses as Schema), '403': problem('Not an admin client.'), ...AUTHENTICATED } },
 });
+/** The board's reads: the same bearer tokens, tenancy, rate limit and audit as /transitions. */
+const board = (path: string, operation: Schema): RouteDoc => ({
+  method: 'get',
+  path: `/board/api${path}`,
+  operation: { tags: ['Board'], security: BEARER, ...operation, responses: { ...(operation.responses as Schema), ...THROTTLED } },
+});
 const open = (method: RouteDoc['method'], path: string, tag: string, operation: Schema): RouteDoc => ({ method, path, operation: { tags: [tag], security: [], ...operation } });
+
+/** The board's sign-in answers: OAuth-style JSON, never cached. */
+const NO_STORE: Record<string, Schema> = { 'Cache-Control': { description: '`no-store`: a token or a refusal is never cached.', schema: { type: 'string' } } };
+const sessionAnswer = (description: string, schema: string): Schema => answer(description, schema, NO_STORE);
+const sessionThrottled: Schema = {
+  description: 'slow_down (OAuth-style JSON): too many failed sign-ins for this username, for a while; or over the per-address rate limit (`CAREBRIDGE_RATE_LIMIT`, an OperationOutcome; see `Retry-After`).',
+  content: { [JSON_TYPE]: { schema: ref('BoardSessionError') }, [FHIR_JSON]: { schema: ref('OperationOutcome') } },
+};
 
 const smartConfiguration = (operationId: string, where: string): Schema => ({
   operationId,
@@ -169,6 +185,80 @@ export function routeTable(carePlanStatuses: readonly string[]): RouteDoc[] {
         '429': problem('Over the rate limit for the token endpoint.'),
       },
     }),
+    open('get', '/auth/board/sign-in-options', 'Board', {
+      operationId: 'boardSignInOptions',
+      summary: 'What the board\'s sign-in offers',
+      description: 'Whether development mode is on, and then the demo clients one may sign in as without a password.',
+      responses: { '200': sessionAnswer('The options.', 'BoardSignInOptions') },
+    }),
+    open('post', '/auth/board/session', 'Board', {
+      operationId: 'boardSignIn',
+      summary: 'Sign in to the board',
+      description:
+        'A board user (config `boardUsers`) signs in with a username and a password and gets an access token, issued as the token endpoint\'s, for the client `board:<username>`: its organization, role and scopes, the same tenancy and audit. The token is in the body only (no cookie). Every sign-in, granted or refused, is audited.',
+      requestBody: { required: true, content: { [JSON_TYPE]: { schema: ref('BoardSignInRequest') }, 'application/x-www-form-urlencoded': { schema: ref('BoardSignInRequest') } } },
+      responses: {
+        '200': sessionAnswer('Signed in.', 'BoardSession'),
+        '400': sessionAnswer('invalid_request: not JSON or a form, or not exactly a username and a password; unauthorized_client: a password-less sign-in outside development mode, or not as a demo client.', 'BoardSessionError'),
+        '401': sessionAnswer('invalid_grant: an unknown username or a wrong password (the same answer for both).', 'BoardSessionError'),
+        '413': sessionAnswer('invalid_request: a body over 8 KiB.', 'BoardSessionError'),
+        '429': sessionThrottled,
+      },
+    }),
+    open('post', '/auth/board/session/renew', 'Board', {
+      operationId: 'boardRenewSession',
+      summary: 'Renew a board session\'s token',
+      description: `A new token for the session the bearer token belongs to, with its sign-in time kept: renewals stop ${MAX_SESSION_HOURS} hours after the sign-in. No body.`,
+      security: BEARER,
+      responses: {
+        '200': sessionAnswer('The new token.', 'BoardSession'),
+        '401': {
+          description: 'No valid access token (an OperationOutcome, with `WWW-Authenticate: Bearer realm="carebridge"`), or invalid_grant (OAuth-style): the session has ended, sign in again.',
+          headers: NO_STORE,
+          content: { [JSON_TYPE]: { schema: ref('BoardSessionError') }, [FHIR_JSON]: { schema: ref('OperationOutcome') } },
+        },
+        '403': sessionAnswer('unauthorized_client: the token is a client\'s, not a board session\'s (a client asks the token endpoint).', 'BoardSessionError'),
+        '429': problem('Over the per-address rate limit (`CAREBRIDGE_RATE_LIMIT`); see `Retry-After`.'),
+      },
+    }),
+    board('/transitions', {
+      operationId: 'boardTransitions',
+      summary: 'The board\'s list',
+      description: 'The open transitions (draft, active, on hold) the caller may see, newest first, a row each: the patient, referrals and their answers, the TCM clock, follow-ups, red flags, coverage. The filters are judged on the rows, so a page may hold fewer than `_count` rows and still have a `next`. Any other parameter is 400.',
+      parameters: [
+        query('filter', 'Only the rows that are all of these.', { type: 'string', pattern: `^(${BOARD_FILTERS.join('|')})(,(${BOARD_FILTERS.join('|')}))*$` }),
+        query('_count', 'Rows a page.', { type: 'integer', minimum: 1, maximum: MAX_BOARD_PAGE, default: DEFAULT_BOARD_PAGE }),
+        query('_cursor', 'The `next` of the previous page, as it is.', { type: 'string', minLength: 1 }),
+      ],
+      responses: { '200': answer('A page of rows.', 'BoardList'), '400': problem('An unknown parameter or a bad value.') },
+    }),
+    board('/transitions/{id}', {
+      operationId: 'boardTransition',
+      summary: 'One transition\'s row',
+      parameters: [idParameter],
+      responses: { '200': answer('The row, for the detail view.', 'BoardRow'), '404': problem('Unknown, not a transition, or not visible to the caller.') },
+    }),
+    board('/sync-health', {
+      operationId: 'boardSyncHealth',
+      summary: 'Each destination\'s sync health',
+      description: 'Per peer or subscription: the outbox counts, how far behind, the last delivery, and for a polled EHR its last poll. Admins only; the dead deliveries and their replay are /admin/outbox\'s.',
+      responses: { '200': answer('The destinations, trouble first.', 'SyncHealth'), '403': problem('Not an admin.'), '500': problem('The outbox or the poll status could not be read.') },
+    }),
+    {
+      method: 'get',
+      path: '/board',
+      operation: {
+        tags: ['Board'],
+        operationId: 'board',
+        summary: 'The care-coordination board',
+        description: 'The page (also at /board/; its assets under /board/assets/). It signs in at /auth/board/session and reads /board/api, /transitions and /admin/outbox.',
+        security: [],
+        responses: {
+          '200': { description: 'The page.', headers: { 'Content-Security-Policy': { description: 'This origin only: no inline script or style, no other host, no framing.', schema: { type: 'string' } } }, content: { 'text/html': { schema: { type: 'string' } } } },
+          '404': problem('The board is not built (`npm run build`).'),
+        },
+      },
+    },
     open('get', '/.well-known/smart-configuration', 'Auth', smartConfiguration('smartConfiguration', 'at the root')),
     open('get', '/fhir/.well-known/smart-configuration', 'Auth', smartConfiguration('fhirSmartConfiguration', 'under the FHIR base')),
     open('get', '/healthz', 'Service', { operationId: 'healthz', summary: 'The process is alive', responses: { '200': answer('Alive.', 'Health') } }),

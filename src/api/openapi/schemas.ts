@@ -4,11 +4,15 @@
 // real answers against these schemas with every object closed, so a field the code adds and the
 // document leaves out fails there.
 import type { CheckName } from '../../observability/readiness.ts';
+import type { SessionErrorCode } from '../../auth/board-session.ts';
+import type { ClientRole } from '../../auth/principal.ts';
 import type { OAuthErrorCode } from '../../auth/token-request.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import type { DeliveryState } from '../../store/outbox.ts';
 import type { Criterion } from '../../workflow/agency-matching.ts';
+import type { FindingCode } from '../../workflow/coverage-status.ts';
 import type { DeadlineState } from '../../workflow/tcm-evidence.ts';
+import type { BoardDeadlineState, BoardFinding, BoardReferralState, DestinationHealth } from '../board/board-api-types.ts';
 import type { ReportBack } from '../transitions/state.ts';
 import { HOME_HEALTH_SERVICES } from '../../model/terminology.ts';
 import { DEADLINE_KINDS } from '../../workflow/tcm-clock.ts';
@@ -36,8 +40,40 @@ const OAUTH_ERRORS = { invalid_request: true, invalid_client: true, invalid_gran
 const READINESS_CHECKS = { shutdown: true, store: true, migrations: true, definitions: true } satisfies Record<CheckName, true>;
 const STORE_KINDS = { sqlite: true, postgres: true } satisfies Record<FhirStore['kind'], true>;
 const REPORT_BACK_KINDS = { observation: true, communication: true, referral: true } satisfies Record<ReportBack['kind'], true>;
+const SESSION_ERRORS = { invalid_request: true, invalid_grant: true, unauthorized_client: true, slow_down: true } satisfies Record<SessionErrorCode, true>;
+const CLIENT_ROLES = { hospital: true, agency: true, 'case-management': true, admin: true } satisfies Record<ClientRole, true>;
+const BOARD_DEADLINE_STATES = { open: true, met: true, 'met-late': true, overdue: true, ended: true } satisfies Record<BoardDeadlineState, true>;
+const BOARD_REFERRAL_STATES = { none: true, open: true, placed: true, withdrawn: true, 'declined-by-all': true } satisfies Record<BoardReferralState, true>;
+const FINDING_SEVERITIES = { information: true, warning: true, error: true } satisfies Record<BoardFinding['severity'], true>;
+const FINDING_CODES = {
+  'no-discharge-date': true,
+  'no-active-coverage': true,
+  'covered-on-discharge': true,
+  'not-covered-on-discharge': true,
+  'covered-through-window': true,
+  'period-ends-in-window': true,
+  'starts-in-window': true,
+  primary: true,
+  'primary-unclear': true,
+  'member-id-missing': true,
+  'subscriber-relationship-missing': true,
+  'eligibility-not-checked': true,
+  'eligibility-age': true,
+  'eligibility-stale': true,
+  'eligibility-error': true,
+  'not-inforce': true,
+  inforce: true,
+  'home-health-covered': true,
+  'home-health-not-covered': true,
+  'home-health-unknown': true,
+  'prior-auth-not-required': true,
+  'prior-auth-on-file': true,
+  'prior-auth-missing': true,
+} satisfies Record<FindingCode, true>;
+const DESTINATION_KINDS = { peer: true, subscription: true } satisfies Record<DestinationHealth['kind'], true>;
 export const HOME_HEALTH_SERVICE_CODES = Object.keys(HOME_HEALTH_SERVICES);
 
+const instant: Schema = { type: 'string', format: 'date-time' };
 const identifier: Schema = object([], { system: text(), value: text() });
 const fhirResource = (type?: string, description?: string): Schema => ({
   type: 'object',
@@ -251,6 +287,89 @@ export function apiSchemas(): Record<string, Schema> {
       scopes_supported: list(text()),
       capabilities: list(text()),
     }),
+    BoardUser: object(['clientId', 'name', 'organization', 'role'], {
+      clientId: text('The client the session acts as: board:<username>, or a demo client in development mode.'),
+      name: text(),
+      organization: object(['system', 'value'], { system: text(), value: text(), display: text() }),
+      role: oneOfValues(CLIENT_ROLES),
+    }),
+    BoardSignInOptions: object(['devMode', 'devClients'], {
+      devMode: { type: 'boolean' },
+      devClients: list(ref('BoardUser'), 'Development mode\'s demo clients, signed in without a password; empty otherwise.'),
+    }),
+    BoardSignInRequest: {
+      description: 'A username and a password, or (development mode only) a demo client\'s id. Other fields are ignored; an empty one counts as absent.',
+      oneOf: [
+        { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 1024 } } },
+        { type: 'object', required: ['devClient'], properties: { devClient: { type: 'string', minLength: 1, maxLength: 128 } } },
+      ],
+    },
+    BoardSession: object(['access_token', 'token_type', 'expires_in', 'scope', 'user', 'session_ends_at'], {
+      access_token: text('A JWT for `Authorization: Bearer`, as the token endpoint issues: the same tenancy, scopes and audit as the client it acts as.'),
+      token_type: { const: 'bearer' },
+      expires_in: int('Seconds the token is valid; renew it before.'),
+      scope: text(),
+      user: ref('BoardUser'),
+      session_ends_at: { type: 'string', format: 'date-time', description: 'When renewals stop and the person signs in again.' },
+    }),
+    BoardSessionError: object(['error', 'error_description'], { error: oneOfValues(SESSION_ERRORS), error_description: text() }, 'A refused sign-in or renewal, OAuth-style.'),
+    BoardRow: object(['id', 'carePlan', 'status', 'patient', 'referralState', 'referrals', 'acceptedBy', 'deadlines', 'followUps', 'redFlags', 'coverage', 'overdue', 'noAgency'], {
+      id: text('The transition: the CarePlan id.'),
+      carePlan: reference('CarePlan'),
+      title: text(),
+      status: text('The CarePlan status.'),
+      patient: nullable(object(['reference'], { reference: reference('Patient'), name: text(), birthDate: text('A FHIR date: YYYY, YYYY-MM or YYYY-MM-DD.') }, 'null: the caller may not read the Patient.')),
+      dischargedAt: { type: 'string', format: 'date-time' },
+      referralState: oneOfValues(BOARD_REFERRAL_STATES),
+      referrals: nullable(
+        list(
+          object(['task', 'agency', 'status'], { task: reference('Task'), agency: text('The agency\'s name.'), status: text('The referral Task status.'), statusReason: text('Why it was declined, cancelled or failed.'), businessStatus: text() }),
+          'null: the caller\'s role reads no Tasks (then deadlines and redFlags are null too).',
+        ),
+      ),
+      acceptedBy: nullable(text('The name of the agency whose referral is accepted, in progress or completed.')),
+      deadlines: nullable(
+        list(
+          object(['kind', 'display', 'due', 'state'], {
+            kind: { type: 'string', enum: [...DEADLINE_KINDS] },
+            display: text(),
+            due: { type: 'string', format: 'date-time' },
+            state: oneOfValues(BOARD_DEADLINE_STATES),
+            metAt: { type: 'string', format: 'date-time' },
+          }),
+          'The TCM clock (as /transitions/{id}/timeline).',
+        ),
+      ),
+      followUps: nullable(list(object(['appointment', 'status'], { appointment: reference('Appointment'), followUp: text('The plan-local follow-up id.'), description: text(), start: { type: 'string', format: 'date-time' }, status: text() }))),
+      redFlags: nullable(list(object(['task', 'text', 'status'], { task: reference('Task'), text: text(), status: text(), priority: text(), authoredOn: text() }), 'The caregiver red-flag Tasks still open.')),
+      coverage: nullable(
+        object(
+          ['coveredOnDischarge', 'coveredThroughWindow', 'findings'],
+          {
+            coveredOnDischarge: { type: 'boolean' },
+            coveredThroughWindow: { type: 'boolean' },
+            payer: text(),
+            plan: text(),
+            findings: list(object(['code', 'severity', 'text'], { code: oneOfValues(FINDING_CODES), severity: oneOfValues(FINDING_SEVERITIES), text: text(), coverage: reference('Coverage') })),
+          },
+          'null: the caller may not search Coverage.',
+        ),
+      ),
+      overdue: { type: 'boolean', description: 'A TCM deadline is overdue (filter=overdue).' },
+      noAgency: { type: 'boolean', description: 'No agency has taken the patient yet (filter=no-agency).' },
+    }),
+    BoardList: object(['items'], { items: list(ref('BoardRow'), 'Newest first.'), next: text('The `_cursor` that continues the list, when there is more.') }),
+    DestinationHealth: object(['destination', 'kind', 'pending', 'dead', 'delivered'], {
+      destination: text('A peer\'s name, or subscription/<id>.'),
+      kind: oneOfValues(DESTINATION_KINDS),
+      pending: int(),
+      dead: int(),
+      delivered: int(),
+      oldestPendingAgeSeconds: int('How far behind the destination is.'),
+      lastDeliveredAt: { type: 'string', format: 'date-time' },
+      poll: object([], { lastSuccessAt: instant, lastFinishedAt: instant, lastErrorAt: instant, lastError: text() }, 'An EHR\'s last poll run (every query), when it is polled.'),
+    }),
+    SyncHealth: object(['destinations'], { destinations: list(ref('DestinationHealth'), 'Dead deliveries first, then the longest waits, then by name.') }),
     Health: object(['status'], { status: { const: 'ok' } }),
     Readiness: object(['status'], {
       status: { enum: ['ready', 'unavailable'] },

@@ -1,8 +1,10 @@
 // The OpenAPI document does not lie about bodies either: a whole transition over HTTP with real
 // tokens (push, re-push, list, read as hospital and agency after an answer and a report-back, the
 // clock, agency options and the recorded choice, the outbox, the probes, and the errors on the way;
-// the token endpoint's answers are checked in openapi.test.ts), each answer checked against what /openapi.json says that operation answers — its status
-// listed, its content type named, its body valid with every object closed.
+// the token endpoint's answers are checked in openapi.test.ts), and the board (its sign-in and reads on
+// the board tests' seeded server, whose rows carry every field), each answer checked against what
+// /openapi.json says that operation answers — its status listed, its content type named, its body
+// valid with every object closed.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, HealthcareService, Organization, Task } from '@medplum/fhirtypes';
 import type { Delivery, OutboxRouter } from '../../../src/store/outbox.ts';
@@ -10,9 +12,14 @@ import { SYSTEMS } from '../../../src/model/terminology.ts';
 import { ACCEPTED_PAYER_URL } from '../../../src/workflow/agency-matching.ts';
 import type { AuthTestServer } from '../../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../../auth/support/auth-server.ts';
+import type { SeededServer } from '../../board/support/seeded-server.ts';
+import { PASSWORD, startSeededServer } from '../../board/support/seeded-server.ts';
+import type { TestServer } from '../support/server.ts';
+import { startSqliteServer } from '../support/server.ts';
+import { adminClient, tokenFor } from '../../support/auth.ts';
 import { readPlan } from '../../support/fixtures.ts';
 import { ADMIN, AGENCY_A, AGENCY_B, HOSPITAL, PARTIES } from '../transitions/support.ts';
-import type { DocumentChecker } from './support.ts';
+import type { Answer, DocumentChecker } from './support.ts';
 import { documentChecker } from './support.ts';
 
 const NOW = new Date('2026-12-01T14:00:00Z');
@@ -175,5 +182,105 @@ describe('/admin/outbox, the SMART configuration and the probes answer as the do
       expect({ path, status: answer.status }).toEqual({ path, status: 200 });
       checker.conforms('get', path, { status: answer.status, headers: answer.headers, body: await answer.json() });
     }
+  });
+});
+
+/** Any call, without the test servers' defaults: the body as JSON when the answer says JSON, else its text. */
+async function exchange(url: string, method: string, path: string, options: { body?: string | object; type?: string; token?: string } = {}): Promise<Answer> {
+  const body = options.body === undefined || typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  const headers: Record<string, string> = { ...(body !== undefined ? { 'content-type': options.type ?? 'application/json' } : {}), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) };
+  const response = await fetch(`${url}${path}`, { method, headers, body });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: /json/.test(response.headers.get('content-type') ?? '') ? (JSON.parse(text) as unknown) : text };
+}
+
+describe('/board and its sign-in answer as the document says', () => {
+  let board: SeededServer;
+  let dev: TestServer;
+  const signIn = (username: string, password = PASSWORD): Promise<Answer> => exchange(board.url, 'POST', '/auth/board/session', { body: { username, password } });
+  const tokenOf = async (username: string): Promise<string> => ((await signIn(username)).body as { access_token: string }).access_token;
+  /** Checks `answer` against `method path` and hands it back, having checked its status too. */
+  const checked = (method: string, path: string, status: number, answer: Answer): Answer => {
+    expect({ path, status: answer.status }).toEqual({ path, status });
+    checker.conforms(method, path, answer);
+    return answer;
+  };
+
+  beforeAll(async () => {
+    board = await startSeededServer();
+    // Development mode, its sign-in throttled to two a minute per address: the limiter's 429 too.
+    dev = await startSqliteServer('error', { devMode: true, limits: { rateLimitPerMinute: 2 } });
+  }, 60_000);
+  afterAll(async () => {
+    await board?.stop();
+    await dev?.stop();
+  });
+
+  it('sign-in options, with and without development mode\'s demo clients', async () => {
+    checked('get', '/auth/board/sign-in-options', 200, await exchange(board.url, 'GET', '/auth/board/sign-in-options'));
+    const options = checked('get', '/auth/board/sign-in-options', 200, await exchange(dev.url, 'GET', '/auth/board/sign-in-options'));
+    expect((options.body as { devClients: unknown[] }).devClients.length).toBeGreaterThan(0);
+  });
+
+  it('sign-in as JSON and as a form, and its refusals', async () => {
+    checked('post', '/auth/board/session', 200, await signIn('planner'));
+    checked('post', '/auth/board/session', 200, await exchange(board.url, 'POST', '/auth/board/session', { body: new URLSearchParams({ username: 'ops', password: PASSWORD }).toString(), type: 'application/x-www-form-urlencoded' }));
+    checked('post', '/auth/board/session', 401, await signIn('planner', 'guess'));
+    checked('post', '/auth/board/session', 400, await exchange(board.url, 'POST', '/auth/board/session', { body: 'not json' }));
+    checked('post', '/auth/board/session', 400, await exchange(board.url, 'POST', '/auth/board/session', { body: { devClient: 'carebridge-dev' } }));
+    checked('post', '/auth/board/session', 413, await exchange(board.url, 'POST', '/auth/board/session', { body: { username: 'planner', password: 'x'.repeat(20_000) } }));
+    // Repeated failures for one username: slow_down, as JSON.
+    let last: Answer | undefined;
+    for (let i = 0; i < 12 && last?.status !== 429; i += 1) {
+      last = await signIn('nobody', `guess ${i}`);
+    }
+    checked('post', '/auth/board/session', 429, last as Answer);
+  });
+
+  it('renewal, and its refusals', async () => {
+    const token = await tokenOf('planner');
+    checked('post', '/auth/board/session/renew', 200, await exchange(board.url, 'POST', '/auth/board/session/renew', { token }));
+    checked('post', '/auth/board/session/renew', 401, await exchange(board.url, 'POST', '/auth/board/session/renew'));
+    checked('post', '/auth/board/session/renew', 403, await exchange(board.url, 'POST', '/auth/board/session/renew', { token: await tokenFor(board, await adminClient()) }));
+  });
+
+  it('development mode: a demo client signs in and renews; over the rate limit, both answer 429', async () => {
+    const session = checked('post', '/auth/board/session', 200, await exchange(dev.url, 'POST', '/auth/board/session', { body: { devClient: 'carebridge-dev-hospital' } }));
+    const token = (session.body as { access_token: string }).access_token;
+    checked('post', '/auth/board/session/renew', 200, await exchange(dev.url, 'POST', '/auth/board/session/renew', { token }));
+    checked('post', '/auth/board/session', 429, await exchange(dev.url, 'POST', '/auth/board/session', { body: { devClient: 'carebridge-dev-hospital' } }));
+    checked('post', '/auth/board/session/renew', 429, await exchange(dev.url, 'POST', '/auth/board/session/renew', { token }));
+  });
+
+  it('the list and a transition\'s row, as a hospital, an agency and a case manager, and the refusals', async () => {
+    const planner = await tokenOf('planner');
+    for (const username of ['planner', 'charm-city', 'case-manager', 'ops']) {
+      const list = checked('get', '/board/api/transitions', 200, await exchange(board.url, 'GET', '/board/api/transitions', { token: await tokenOf(username) }));
+      expect((list.body as { items: unknown[] }).items.length).toBeGreaterThan(0);
+    }
+    const page = checked('get', '/board/api/transitions', 200, await exchange(board.url, 'GET', '/board/api/transitions?filter=overdue&_count=1', { token: planner }));
+    expect((page.body as { items: { overdue: boolean }[] }).items).toEqual([expect.objectContaining({ overdue: true })]);
+    const first = checked('get', '/board/api/transitions', 200, await exchange(board.url, 'GET', '/board/api/transitions?_count=1', { token: planner }));
+    const next = (first.body as { next?: string }).next as string;
+    checked('get', '/board/api/transitions', 200, await exchange(board.url, 'GET', `/board/api/transitions?_count=1&_cursor=${encodeURIComponent(next)}`, { token: planner }));
+    for (const query of ['?filter=late', '?_count=51', '?patient=x']) {
+      checked('get', '/board/api/transitions', 400, await exchange(board.url, 'GET', `/board/api/transitions${query}`, { token: planner }));
+    }
+    checked('get', '/board/api/transitions', 401, await exchange(board.url, 'GET', '/board/api/transitions'));
+    for (const username of ['planner', 'case-manager']) {
+      checked('get', '/board/api/transitions/{id}', 200, await exchange(board.url, 'GET', `/board/api/transitions/${board.price}`, { token: await tokenOf(username) }));
+    }
+    checked('get', '/board/api/transitions/{id}', 404, await exchange(board.url, 'GET', `/board/api/transitions/${board.riverside}`, { token: planner }));
+  });
+
+  it('sync health as an admin, and the 403 for anyone else', async () => {
+    const health = checked('get', '/board/api/sync-health', 200, await exchange(board.url, 'GET', '/board/api/sync-health', { token: await tokenOf('ops') }));
+    const destinations = (health.body as { destinations: { dead: number; poll?: unknown }[] }).destinations;
+    expect([destinations.some((d) => d.dead > 0), destinations.some((d) => d.poll !== undefined)]).toEqual([true, true]);
+    checked('get', '/board/api/sync-health', 403, await exchange(board.url, 'GET', '/board/api/sync-health', { token: await tokenOf('planner') }));
+  });
+
+  it('the page', async () => {
+    checked('get', '/board', 200, await exchange(board.url, 'GET', '/board'));
   });
 });
