@@ -40,13 +40,22 @@ function boundedRoute(pattern: string): string {
   return pattern;
 }
 
-/** express's route path (a string, or the alternatives of router.all([...])) without the escapes of `\\$op`. */
-function pathOf(route: unknown): string | undefined {
+/**
+ * express's route path without the escapes of `\\$op`. A route of several alternatives
+ * (GET Subscription/$status and Subscription/{id}/$status) is named by the one as long as the
+ * request's own path (express does not say which matched): one pattern per label, never "a|b".
+ */
+function pathOf(route: unknown, requestPath: string): string | undefined {
   const path = (route as { path?: unknown } | undefined)?.path;
   if (typeof path === 'string') {
     return path.replace(/\\/g, '');
   }
-  return Array.isArray(path) && path.every((p) => typeof p === 'string') ? path.map((p) => p.replace(/\\/g, '')).join('|') : undefined;
+  if (!Array.isArray(path) || !path.every((p) => typeof p === 'string')) {
+    return undefined;
+  }
+  const segments = (p: string): number => p.split('/').filter((s) => s !== '').length;
+  const chosen = (path as string[]).find((p) => segments(p) === segments(requestPath)) ?? (path[0] as string | undefined);
+  return chosen?.replace(/\\/g, '');
 }
 
 /**
@@ -64,7 +73,7 @@ export function trackRoutePattern(req: Request): () => string {
     get: () => route,
     set: (value: unknown) => {
       route = value;
-      const path = pathOf(value);
+      const path = pathOf(value, req.path);
       const mount = req.baseUrl.toLowerCase();
       // A router's own root ('/transitions' + '/') is named by its mount.
       pattern = path === undefined ? undefined : path === '/' && mount !== '' ? mount : `${mount}${path}`;
