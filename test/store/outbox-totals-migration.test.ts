@@ -6,6 +6,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OUTBOX_TOTALS_MIGRATION } from '../../src/store/sql/outbox-retention-sql.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'carebridge-outbox-totals-'));
@@ -14,7 +15,7 @@ const file = join(dir, 'carebridge.db');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('outbox totals migration', () => {
-  it('backfills delivered, superseded and the last delivery per destination from the rows a version-11 store holds', async () => {
+  it('backfills delivered, superseded and the last delivery per destination from the rows an older store holds', async () => {
     const store = await SqliteStore.open(file);
     store.configure({
       outboxRouter: {
@@ -36,14 +37,14 @@ describe('outbox totals migration', () => {
     ]);
     await store.close();
 
-    // The store as version 11 left it: no totals table.
+    // The store as the version before left it: no totals table.
     const db = new Database(file);
-    db.exec('DROP TABLE outbox_totals; DELETE FROM schema_migrations WHERE version = 12;');
+    db.exec(`DROP TABLE outbox_totals; DELETE FROM schema_migrations WHERE version = ${OUTBOX_TOTALS_MIGRATION.version};`);
     db.close();
 
     const upgraded = await SqliteStore.open(file);
     try {
-      expect(upgraded.migration.applied.map((m) => m.version)).toEqual([12]);
+      expect(upgraded.migration.applied.map((m) => m.version)).toEqual([OUTBOX_TOTALS_MIGRATION.version]);
       expect(await upgraded.countDeliveries()).toEqual(before);
     } finally {
       await upgraded.close();
