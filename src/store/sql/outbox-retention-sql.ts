@@ -2,47 +2,59 @@
 // (migration 12) and one bounded batch of pruning. Pending and dead rows are never pruned: they
 // wait for a dispatcher or an operator.
 import type { PruneBatch, PruneOptions } from '../outbox.ts';
-import type { SqlExecutor } from './executor.ts';
+import type { Dialect, SqlExecutor } from './executor.ts';
 import type { Migration } from './schema.ts';
+
+const bigint = (d: Dialect): string => (d === 'postgres' ? 'BIGINT' : 'INTEGER');
+/**
+ * Rows a peer's totals are spread over on PostgreSQL: the dispatcher's 16 deliveries in flight
+ * settle on different rows (a settle's shard is its row id's remainder). With one row, 16 settles
+ * at once waited for each other's commits: 2–3 times fewer settles a second to one peer. SQLite
+ * (one writer) and numbered destinations (one delivery at a time) keep one row, shard 0.
+ */
+export const TOTALS_SHARDS = 16;
 
 /**
  * Every destination's totals as the outbox's rows say them: the migration's backfill, and the
  * benchmark's for rows it writes by hand.
  */
-export const OUTBOX_TOTALS_BACKFILL = `INSERT INTO outbox_totals (destination, delivered, superseded, last_delivered_ms)
-  SELECT destination, SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'superseded' THEN 1 ELSE 0 END), MAX(CASE WHEN state = 'delivered' THEN done_ms END)
+export const OUTBOX_TOTALS_BACKFILL = `INSERT INTO outbox_totals (destination, shard, delivered, superseded, last_delivered_ms)
+  SELECT destination, 0, SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'superseded' THEN 1 ELSE 0 END), MAX(CASE WHEN state = 'delivered' THEN done_ms END)
   FROM outbox GROUP BY destination`;
 
 export const OUTBOX_TOTALS_MIGRATION: Migration = {
   version: 12,
   description: 'outbox totals per destination, so settled rows can be pruned',
   statements: (d) => [
-    // One row per destination that was ever settled: how many were delivered and superseded, and
-    // when the last delivery was. Counting these from the rows cost a scan of every row ever
-    // written at each /metrics scrape; they are kept as rows settle instead, and survive pruning.
-    `CREATE TABLE outbox_totals (destination TEXT PRIMARY KEY, delivered ${d === 'postgres' ? 'BIGINT' : 'INTEGER'} NOT NULL, superseded ${d === 'postgres' ? 'BIGINT' : 'INTEGER'} NOT NULL, last_delivered_ms ${d === 'postgres' ? 'BIGINT' : 'INTEGER'})`,
+    // Per destination that was ever settled: how many were delivered and superseded, and when the
+    // last delivery was. Counting these from the rows cost a scan of every row ever written at
+    // each /metrics scrape; they are kept as rows settle instead, and survive pruning. A
+    // destination's totals are spread over TOTALS_SHARDS rows (summed when read), so settles
+    // running side by side on PostgreSQL do not all wait for one row's lock.
+    `CREATE TABLE outbox_totals (destination TEXT NOT NULL, shard INTEGER NOT NULL, delivered ${bigint(d)} NOT NULL, superseded ${bigint(d)} NOT NULL, last_delivered_ms ${bigint(d)}, PRIMARY KEY (destination, shard))`,
     OUTBOX_TOTALS_BACKFILL,
   ],
 };
 
-/** In the settle's transaction, as its last statement (on PostgreSQL the row is locked until the commit, so it is held briefly). */
-export async function addToTotalsSql(db: SqlExecutor, destination: string, delivered: number, superseded: number, deliveredMs: number | null): Promise<void> {
+/** In the settle of row `id`, as its last statement (on PostgreSQL its shard row is locked until the commit: held briefly). */
+export async function addToTotalsSql(db: SqlExecutor, row: { destination: string; id: number; numbered: boolean }, delivered: number, superseded: number, deliveredMs: number | null): Promise<void> {
+  const shard = db.dialect === 'postgres' && !row.numbered ? row.id % TOTALS_SHARDS : 0;
   await db.run(
-    `INSERT INTO outbox_totals (destination, delivered, superseded, last_delivered_ms) VALUES (?, ?, ?, ?)
-     ON CONFLICT (destination) DO UPDATE SET delivered = outbox_totals.delivered + excluded.delivered, superseded = outbox_totals.superseded + excluded.superseded,
+    `INSERT INTO outbox_totals (destination, shard, delivered, superseded, last_delivered_ms) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (destination, shard) DO UPDATE SET delivered = outbox_totals.delivered + excluded.delivered, superseded = outbox_totals.superseded + excluded.superseded,
        last_delivered_ms = CASE WHEN excluded.last_delivered_ms IS NOT NULL AND (outbox_totals.last_delivered_ms IS NULL OR outbox_totals.last_delivered_ms < excluded.last_delivered_ms) THEN excluded.last_delivered_ms ELSE outbox_totals.last_delivered_ms END`,
-    [destination, delivered, superseded, deliveredMs],
+    [row.destination, shard, delivered, superseded, deliveredMs],
   );
 }
 
 /** A dead row's destination gets a totals row (no lock taken when it has one): the counts find its dead rows from there. */
 export async function knowDestinationSql(db: SqlExecutor, destination: string): Promise<void> {
-  await db.run('INSERT INTO outbox_totals (destination, delivered, superseded) VALUES (?, 0, 0) ON CONFLICT (destination) DO NOTHING', [destination]);
+  await db.run('INSERT INTO outbox_totals (destination, shard, delivered, superseded) VALUES (?, 0, 0, 0) ON CONFLICT (destination, shard) DO NOTHING', [destination]);
 }
 
 /** When the last delivery to the destination was settled, if one was. */
 export async function lastDeliveredMsSql(db: SqlExecutor, destination: string): Promise<number | undefined> {
-  const [row] = await db.all<{ last_delivered_ms: number | string | null }>('SELECT last_delivered_ms FROM outbox_totals WHERE destination = ?', [destination]);
+  const [row] = await db.all<{ last_delivered_ms: number | string | null }>('SELECT MAX(last_delivered_ms) AS last_delivered_ms FROM outbox_totals WHERE destination = ?', [destination]);
   return row?.last_delivered_ms === null || row?.last_delivered_ms === undefined ? undefined : Number(row.last_delivered_ms);
 }
 

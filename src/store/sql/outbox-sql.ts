@@ -100,7 +100,7 @@ export async function settleSql(db: SqlExecutor, holder: string, id: number, set
     ]);
     return changes === 1;
   }
-  const [row] = await db.all<{ destination: string; resource_type: string; resource_id: string }>(`SELECT destination, resource_type, resource_id FROM outbox ${mine}`, [id, holder]);
+  const [row] = await db.all<{ destination: string; resource_type: string; resource_id: string; event_number: number | string | null }>(`SELECT destination, resource_type, resource_id, event_number FROM outbox ${mine}`, [id, holder]);
   if (!row) {
     return false;
   }
@@ -129,7 +129,7 @@ export async function settleSql(db: SqlExecutor, holder: string, id: number, set
        AND event_number IS NULL AND (lease_until_ms IS NULL OR lease_until_ms <= ?)`,
     [nowMs, row.destination, row.resource_type, row.resource_id, Number(settlement.sentVersionId), id, nowMs],
   );
-  await addToTotalsSql(db, row.destination, 1, superseded.changes, nowMs);
+  await addToTotalsSql(db, { destination: row.destination, id, numbered: row.event_number !== null }, 1, superseded.changes, nowMs);
   return true;
 }
 
@@ -206,15 +206,15 @@ export async function changeMarkSql(db: SqlExecutor, resourceType: string): Prom
 }
 
 /**
- * One statement (one snapshot): the totals rows, each with its dead rows counted (the by-state
- * index, per destination), and the pending rows grouped (their partial index). What it costs
+ * One statement (one snapshot): the totals per destination, each with its dead rows counted (the
+ * by-state index, per destination), and the pending rows grouped (their partial index). What it costs
  * grows with the destinations and with what waits, not with what was ever delivered.
  */
 export async function countSql(db: SqlExecutor): Promise<DeliveryCounts[]> {
   const rows = await db.all<{ destination: string; delivered: number | string; superseded: number | string; last_done: number | string | null; dead: number | string; pending: number | string; oldest: number | string | null }>(
     `SELECT t.destination, t.delivered, t.superseded, t.last_delivered_ms AS last_done,
        (SELECT COUNT(*) FROM outbox d WHERE d.destination = t.destination AND d.state = 'dead') AS dead, 0 AS pending, NULL AS oldest
-     FROM outbox_totals t
+     FROM (SELECT destination, SUM(delivered) AS delivered, SUM(superseded) AS superseded, MAX(last_delivered_ms) AS last_delivered_ms FROM outbox_totals GROUP BY destination) t
      UNION ALL
      SELECT destination, 0, 0, NULL, 0, COUNT(*), MIN(created_ms) FROM outbox WHERE state = 'pending' GROUP BY destination`,
   );
