@@ -37,9 +37,9 @@ describe('outbox totals migration', () => {
     ]);
     await store.close();
 
-    // The store as the version before left it: no totals table.
+    // The store as the version before left it: no totals table, no pending index by age.
     const db = new Database(file);
-    db.exec(`DROP TABLE outbox_totals; DELETE FROM schema_migrations WHERE version = ${OUTBOX_TOTALS_MIGRATION.version};`);
+    db.exec(`DROP TABLE outbox_totals; DROP INDEX outbox_pending_created; DELETE FROM schema_migrations WHERE version = ${OUTBOX_TOTALS_MIGRATION.version};`);
     db.close();
 
     const upgraded = await SqliteStore.open(file);
