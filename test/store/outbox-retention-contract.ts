@@ -60,6 +60,17 @@ export function describeOutboxRetentionContract(name: string, factory: StoreFact
         }
       }
     }
+    /** `n` new patients routed to `dest`, queued (and with `deliver`, delivered); the router off again. */
+    async function write(dest: string, n: number, tag: string, deliver: boolean): Promise<void> {
+      store.configure({ outboxRouter: everythingTo(dest) });
+      for (let i = 0; i < n; i += 1) {
+        await store.create(patient(`${tag}${i}`));
+      }
+      store.configure({ outboxRouter: undefined });
+      if (deliver) {
+        await deliverAll(dest);
+      }
+    }
     /** Earlier tests' settled rows gone, so a test's figures are its own. */
     const clean = (): Promise<unknown> => pruneOutbox(store, { settledBeforeMs: Date.now() + 1, keepEvents: 0, pauseMs: 0 });
     /** An instant strictly after everything settled so far, and before anything settled later. */
@@ -144,12 +155,7 @@ export function describeOutboxRetentionContract(name: string, factory: StoreFact
 
     it('looks at `limit` rows per batch, and the next batch starts where it ended', async () => {
       const dest = `peer-${randomUUID().slice(0, 8)}`;
-      store.configure({ outboxRouter: everythingTo(dest) });
-      for (let i = 0; i < 7; i += 1) {
-        await store.create(patient(`L${i}`));
-      }
-      await deliverAll(dest);
-      store.configure({ outboxRouter: undefined });
+      await write(dest, 7, 'L', true);
       const cut = await cutOff();
       // Every earlier test's rows come first in id order; count this destination's batch by batch.
       const left = async (): Promise<number> => (await rowsOf(dest)).length;
@@ -171,23 +177,14 @@ export function describeOutboxRetentionContract(name: string, factory: StoreFact
       expect(Math.max(...sizes)).toBeLessThanOrEqual(3);
       expect(await countsOf(dest)).toMatchObject({ pending: 0, dead: 0, delivered: 7 });
       // Rows created after the cut-off cannot have been settled before it: a run ends at the first.
-      store.configure({ outboxRouter: everythingTo(dest) });
-      for (let i = 0; i < 4; i += 1) {
-        await store.create(patient(`Y${i}`));
-      }
-      store.configure({ outboxRouter: undefined });
+      await write(dest, 4, 'Y', false);
       const [young] = await rowsOf(dest);
       expect(await store.pruneDeliveries({ settledBeforeMs: cut, keepEvents: 0, limit: 3, afterId: (young?.id as number) - 1 })).toEqual({ deleted: 0 });
     });
 
     it('runs on one instance at a time: the other is busy while the first prunes, then finds nothing left', async () => {
       const dest = `peer-${randomUUID().slice(0, 8)}`;
-      store.configure({ outboxRouter: everythingTo(dest) });
-      for (let i = 0; i < 5; i += 1) {
-        await store.create(patient(`J${i}`));
-      }
-      await deliverAll(dest);
-      store.configure({ outboxRouter: undefined });
+      await write(dest, 5, 'J', true);
       await sleep(5);
       // The first instance's store, with its first batch held until released: a run caught mid-way.
       let release!: () => void;

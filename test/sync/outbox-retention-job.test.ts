@@ -2,6 +2,7 @@
 // background jobs run, on its cron schedule, with the config's retention; not started elsewhere.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PassThrough } from 'node:stream';
+import type { OutboxRetentionConfig } from '../../src/config/outbox.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { FhirStore } from '../../src/store/fhir-store.ts';
 import { startSync } from '../../src/sync/sync-service.ts';
@@ -34,10 +35,9 @@ describe('the outbox retention job in the sync service', () => {
     }
   }
 
-  it('prunes on its schedule in a process that runs the background jobs, with the configured age', async () => {
-    await delivered('charm-city', 3);
-    // Two days on, with a retention of one day: what was delivered now is old enough.
-    const sync = await startSync({
+  /** The sync service of a process that runs the background jobs, its clock two days on. */
+  const startJobs = (retention: OutboxRetentionConfig): ReturnType<typeof startSync> =>
+    startSync({
       store,
       peers: [],
       logger,
@@ -46,9 +46,14 @@ describe('the outbox retention job in the sync service', () => {
       heartbeatTickMs: 0,
       poll: false,
       sweepSchedule: false,
-      outboxRetention: { enabled: true, deliveredDays: 1, keepEvents: 0, schedule: '* * * * * *' },
+      outboxRetention: retention,
       dispatcher: { idleMs: 50, clock: () => Date.now() + 2 * DAY_MS },
     });
+
+  it('prunes on its schedule in a process that runs the background jobs, with the configured age', async () => {
+    await delivered('charm-city', 3);
+    // Two days on, with a retention of one day: what was delivered now is old enough.
+    const sync = await startJobs({ enabled: true, deliveredDays: 1, keepEvents: 0, schedule: '* * * * * *' });
     try {
       expect(sync.retention).toBeDefined();
       const deadline = Date.now() + 5000;
@@ -64,18 +69,7 @@ describe('the outbox retention job in the sync service', () => {
 
   it('keeps everything when retention is off, and is not started where the background jobs do not run', async () => {
     await delivered('riverside', 2);
-    const off = await startSync({
-      store,
-      peers: [],
-      logger,
-      dispatch: true,
-      fhirBaseUrl: 'http://127.0.0.1:1/fhir',
-      heartbeatTickMs: 0,
-      poll: false,
-      sweepSchedule: false,
-      outboxRetention: { enabled: false, deliveredDays: 1, keepEvents: 0, schedule: '* * * * * *' },
-      dispatcher: { idleMs: 50, clock: () => Date.now() + 2 * DAY_MS },
-    });
+    const off = await startJobs({ enabled: false, deliveredDays: 1, keepEvents: 0, schedule: '* * * * * *' });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await off.stop();
     expect(await store.listDeliveries({ destination: 'riverside', limit: 10 })).toHaveLength(2);
