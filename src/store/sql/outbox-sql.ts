@@ -207,8 +207,8 @@ export async function changeMarkSql(db: SqlExecutor, resourceType: string): Prom
 
 /**
  * One statement (one snapshot): the totals per destination, each with its dead rows counted (the
- * by-state index, per destination), and the pending rows grouped (their partial index). What it costs
- * grows with the destinations and with what waits, not with what was ever delivered.
+ * by-state index, per destination), and the pending rows grouped (outbox_pending_created, read
+ * alone). It costs what the destinations and the waiting rows cost, not what was ever delivered.
  */
 export async function countSql(db: SqlExecutor): Promise<DeliveryCounts[]> {
   const rows = await db.all<{ destination: string; delivered: number | string; superseded: number | string; last_done: number | string | null; dead: number | string; pending: number | string; oldest: number | string | null }>(
