@@ -9,6 +9,7 @@ import { EXIT_CODES_TABLE, EXIT_OK, EXIT_USAGE } from './cli/exit-codes.ts';
 import { MAP_HELP, runMap } from './cli/map-command.ts';
 import { MIGRATE_HELP, runMigrate } from './cli/migrate-command.ts';
 import { OUTBOX_HELP, REPLAY_HELP, runOutbox, runReplay } from './cli/outbox-command.ts';
+import { OUTBOX_PRUNE_HELP, runOutboxPrune } from './cli/outbox-prune-command.ts';
 import { processIo, type Io } from './cli/output.ts';
 import { SERVE_HELP, runServe } from './cli/serve-command.ts';
 import { SYNC_HELP, runSync } from './cli/sync-command.ts';
@@ -49,11 +50,13 @@ export const COMMANDS: Record<string, Command> = {
   migrate: { usage: 'migrate [--json]', summary: "bring the store's schema up to date, and say from which version to which", help: MIGRATE_HELP, options: ['json'], run: (_p, f, io) => runMigrate({ json: f.json === true }, io) },
   outbox: {
     usage: 'outbox [--state <s>]',
-    summary: 'deliveries to peers and subscribers: waiting, dead, per destination',
-    help: OUTBOX_HELP,
+    summary: 'deliveries to peers and subscribers: waiting, dead, per destination (prune: delete old delivered ones)',
+    help: `${OUTBOX_HELP}\n${OUTBOX_PRUNE_HELP}`,
     options: ['json'],
-    stringOptions: ['peer', 'state', 'limit'],
-    run: (_p, f, io) => runOutbox({ peer: text(f, 'peer'), state: text(f, 'state'), limit: text(f, 'limit'), json: f.json === true }, io),
+    stringOptions: ['peer', 'state', 'limit', 'older-than'],
+    args: 'any',
+    // `outbox prune` shares the command's options: the word decides, and each checks its own.
+    run: (p, f, io) => outboxRun(p, f, io),
   },
   replay: {
     usage: 'replay <id>|--peer|--all',
@@ -112,6 +115,19 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+function outboxRun(positionals: string[], f: Flags, io: Io): number | Promise<number> {
+  const prune = positionals[0] === 'prune';
+  const misplaced = prune ? ['peer', 'state', 'limit'].find((o) => f[o] !== undefined) : f['older-than'] !== undefined ? 'older-than' : undefined;
+  if (positionals.length > (prune ? 1 : 0) || misplaced) {
+    io.err(`${misplaced ? `--${misplaced} does not go with ${prune ? 'outbox prune' : 'outbox'}\n\n` : ''}${prune ? OUTBOX_PRUNE_HELP : OUTBOX_HELP}`);
+    return EXIT_USAGE;
+  }
+  if (prune) {
+    return runOutboxPrune({ olderThan: text(f, 'older-than'), json: f.json === true }, io);
+  }
+  return runOutbox({ peer: text(f, 'peer'), state: text(f, 'state'), limit: text(f, 'limit'), json: f.json === true }, io);
+}
 
 const USAGE_WIDTH = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length)) + 2;
 

@@ -11,6 +11,8 @@ import type { BoardUserConfig } from './board-users.ts';
 import { boardUserProblems } from './board-users.ts';
 import type { ClockConfig, ClockConfigInput } from './clock.ts';
 import { clockProblems, withClockDefaults } from './clock.ts';
+import type { OutboxConfig, OutboxConfigInput } from './outbox.ts';
+import { outboxProblems, withOutboxDefaults } from './outbox.ts';
 import type { PeerConfig, PeerConfigInput } from './peers.ts';
 import { peerProblems, withPeerDefaults } from './peers.ts';
 
@@ -59,6 +61,8 @@ export interface CarebridgeConfig {
   clock: ClockConfig;
   /** People who sign in to the board (a password each, kept as an scrypt hash). */
   boardUsers: BoardUserConfig[];
+  /** The outbox's retention: how long settled deliveries are kept, and when they are pruned. */
+  outbox: OutboxConfig;
 }
 
 export const DEFAULT_ACCESS_TOKEN_SECONDS = 300;
@@ -79,6 +83,7 @@ interface ConfigFile {
   peers?: PeerConfigInput[];
   clock?: ClockConfigInput;
   boardUsers?: BoardUserConfig[];
+  outbox?: OutboxConfigInput;
 }
 
 export class ConfigError extends Error {
@@ -168,7 +173,7 @@ export function parseConfig(value: unknown, source = 'config'): CarebridgeConfig
     const problems = [...new Set((validate.errors ?? []).map(describe).filter((p): p is string => p !== undefined))];
     throw new ConfigError(source, problems);
   }
-  const problems = [...checkRules(value), ...peerProblems(value.peers ?? []), ...clockProblems(value.clock), ...boardUserProblems(value.boardUsers ?? [])];
+  const problems = [...checkRules(value), ...peerProblems(value.peers ?? []), ...clockProblems(value.clock), ...boardUserProblems(value.boardUsers ?? []), ...outboxProblems(value.outbox)];
   if (problems.length > 0) {
     throw new ConfigError(source, problems);
   }
@@ -179,6 +184,7 @@ export function parseConfig(value: unknown, source = 'config'): CarebridgeConfig
     peers: (value.peers ?? []).map(withPeerDefaults),
     clock: withClockDefaults(value.clock),
     boardUsers: value.boardUsers ?? [],
+    outbox: withOutboxDefaults(value.outbox),
   };
 }
 

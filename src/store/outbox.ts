@@ -80,16 +80,41 @@ export interface StreamState {
   lastKeepAliveMs?: number;
 }
 
+/**
+ * Read at every /metrics scrape and board refresh, so it costs what waits, not what was ever sent:
+ * pending and dead are counted over their rows (indexed), delivered and superseded are running
+ * totals kept as rows are settled (pruning a row leaves them as they are).
+ */
 export interface DeliveryCounts {
   destination: string;
   pending: number;
   dead: number;
+  /** Every delivery ever settled as delivered (pruned rows included). */
   delivered: number;
+  /** Every delivery ever superseded (pruned rows included). */
   superseded: number;
   /** Creation time of the oldest pending row (ms), when there is one: how far behind the destination is. */
   oldestPendingMs?: number;
   /** When the last delivery to the destination succeeded (ms), when one has: the sync health a board shows. */
   lastDeliveredMs?: number;
+}
+
+/** One batch of the outbox's retention (see OutboxStore.pruneDeliveries). */
+export interface PruneOptions {
+  /** Delivered and superseded rows settled before this instant (ms) go; pending and dead rows never do. */
+  settledBeforeMs: number;
+  /** A numbered destination's (a subscription's) last this-many events stay whatever their age: $events serves them again. */
+  keepEvents: number;
+  /** Rows looked at in this batch, in id order: the work of one short write transaction. */
+  limit: number;
+  /** Start after this id (the previous batch's nextAfterId; none: from the first row). */
+  afterId?: number;
+}
+
+export interface PruneBatch {
+  deleted: number;
+  /** Where the next batch starts; absent when no later row can be old enough (the run is over). */
+  nextAfterId?: number;
 }
 
 /** What can be replayed: one delivery, a destination's dead deliveries, or all dead deliveries. */
@@ -113,6 +138,12 @@ export interface OutboxStore {
   countDeliveries(): Promise<DeliveryCounts[]>;
   /** Dead (or, for one id, also pending-and-waiting) rows back to pending, due now, with a fresh retry window; how many. */
   replayDeliveries(selector: ReplaySelector): Promise<number>;
+  /**
+   * One bounded batch of retention, in a write transaction of its own: of the next `limit` rows,
+   * deletes the delivered and superseded ones settled before `settledBeforeMs`, except a numbered
+   * destination's last `keepEvents` events. The counts' delivered and superseded totals stay.
+   */
+  pruneDeliveries(options: PruneOptions): Promise<PruneBatch>;
   /** The stream of a numbered destination (lastEventNumber 0 when it has none). */
   streamState(destination: string): Promise<StreamState>;
   /**

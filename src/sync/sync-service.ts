@@ -17,6 +17,8 @@ import { SubscriptionRouter, composeRouters, subscriptionIdOf } from './outbox/s
 import { SubscriptionHeartbeat } from './subscription-heartbeat.ts';
 import { PollScheduler } from './poller/poll-scheduler.ts';
 import { SweepJob } from './tcm-sweep-job.ts';
+import { RetentionJob } from './outbox/retention-job.ts';
+import type { OutboxRetentionConfig } from '../config/outbox.ts';
 import type { ClockConfig } from '../config/clock.ts';
 import { clockRulesOf } from '../config/clock.ts';
 
@@ -40,6 +42,8 @@ export interface SyncOptions {
   sweepSchedule?: string | false;
   /** The TCM clock (config file `clock`): the deadlines of transitions an EHR poll brings. */
   tcmClock?: ClockConfig;
+  /** The outbox's retention (config file `outbox.retention`, default DEFAULT_OUTBOX's); false: not scheduled (tests trigger it). */
+  outboxRetention?: OutboxRetentionConfig | false;
 }
 
 export interface RunningSync {
@@ -47,6 +51,7 @@ export interface RunningSync {
   heartbeat?: SubscriptionHeartbeat;
   poller?: PollScheduler;
   sweep?: SweepJob;
+  retention?: RetentionJob;
   stop(): Promise<void>;
 }
 
@@ -105,13 +110,20 @@ export async function startSync(options: SyncOptions): Promise<RunningSync> {
   if (options.sweepSchedule !== false) {
     sweep.start();
   }
+  // Outbox retention: a lease keeps it to one instance at a time.
+  const retention = new RetentionJob({ store, logger, retention: options.outboxRetention || undefined, now: options.dispatcher?.clock });
+  if (options.outboxRetention !== false) {
+    retention.start();
+  }
   logger.info('sync started', { holder: dispatcher.holder, destinations: [...deliverers.keys()], polled: poller.peerNames });
   return {
     dispatcher,
     heartbeat,
     poller,
     sweep,
+    retention,
     stop: async () => {
+      await retention.stop();
       await sweep.stop();
       await poller.stop();
       await heartbeat.stop();

@@ -1,6 +1,7 @@
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { DATABASE_URL, postgresStores } from '../support/postgres.ts';
 import { describeOutboxContract } from './outbox-contract.ts';
+import { describeOutboxRetentionContract } from './outbox-retention-contract.ts';
 
 const stores = postgresStores('carebridge_outbox');
 
@@ -11,3 +12,5 @@ describeOutboxContract(
   (store) => PostgresStore.open(DATABASE_URL, { schema: stores.schemaOf(store) }),
   true,
 );
+
+describeOutboxRetentionContract('PostgreSQL', stores, (store) => PostgresStore.open(DATABASE_URL, { schema: stores.schemaOf(store) }));

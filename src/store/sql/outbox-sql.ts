@@ -3,6 +3,7 @@
 import { v5 } from 'uuid';
 import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, DeliveryState, OutboxEntry, ReplaySelector, StreamState } from '../outbox.ts';
 import type { SqlExecutor } from './executor.ts';
+import { addToTotalsSql, knowDestinationSql, lastDeliveredMsSql } from './outbox-retention-sql.ts';
 
 /** Namespace of carebridge's delivery event ids (UUID v5: the same change to the same destination always gets the same id). */
 const EVENT_NAMESPACE = '6f1c2a7e-5b0d-4c3e-9a41-2d8e7f6b9c10';
@@ -99,6 +100,10 @@ export async function settleSql(db: SqlExecutor, holder: string, id: number, set
     ]);
     return changes === 1;
   }
+  const [row] = await db.all<{ destination: string; resource_type: string; resource_id: string; event_number: number | string | null }>(`SELECT destination, resource_type, resource_id, event_number FROM outbox ${mine}`, [id, holder]);
+  if (!row) {
+    return false;
+  }
   if (settlement.state === 'dead') {
     const { changes } = await db.run(`UPDATE outbox SET state = 'dead', attempts = attempts + 1, done_ms = ?, last_error = ?, last_status = ?, lease_holder = NULL, lease_until_ms = NULL ${mine}`, [
       nowMs,
@@ -107,21 +112,24 @@ export async function settleSql(db: SqlExecutor, holder: string, id: number, set
       id,
       holder,
     ]);
+    if (changes === 1) {
+      await knowDestinationSql(db, row.destination);
+    }
     return changes === 1;
   }
-  const [row] = await db.all<{ destination: string; resource_type: string; resource_id: string }>(`SELECT destination, resource_type, resource_id FROM outbox ${mine}`, [id, holder]);
-  if (!row) {
-    return false;
+  const delivered = await db.run(`UPDATE outbox SET state = 'delivered', attempts = attempts + 1, done_ms = ?, lease_holder = NULL, lease_until_ms = NULL ${mine}`, [nowMs, id, holder]);
+  if (delivered.changes !== 1) {
+    return false; // taken by another holder since the read: its settle counts it
   }
-  await db.run(`UPDATE outbox SET state = 'delivered', attempts = attempts + 1, done_ms = ?, lease_holder = NULL, lease_until_ms = NULL WHERE id = ?`, [nowMs, id]);
   // What the peer now holds makes the older queued versions of the resource pointless to send.
   // Not numbered rows: each event of a subscription's stream is owed to it, in order (a gap
   // would tell the subscriber it missed one).
-  await db.run(
+  const superseded = await db.run(
     `UPDATE outbox SET state = 'superseded', done_ms = ? WHERE destination = ? AND resource_type = ? AND resource_id = ? AND state = 'pending' AND version_id <= ? AND id <> ?
        AND event_number IS NULL AND (lease_until_ms IS NULL OR lease_until_ms <= ?)`,
     [nowMs, row.destination, row.resource_type, row.resource_id, Number(settlement.sentVersionId), id, nowMs],
   );
+  await addToTotalsSql(db, { destination: row.destination, id, numbered: row.event_number !== null }, 1, superseded.changes, nowMs);
   return true;
 }
 
@@ -166,15 +174,9 @@ export async function nextEventNumbersSql(db: SqlExecutor, destination: string, 
   return Number(row?.last_number) - count + 1;
 }
 
-/** The delivered row with the highest id is the one settled last: a numbered stream is sent in order. */
-async function lastDeliveredMs(db: SqlExecutor, destination: string): Promise<number | undefined> {
-  const [row] = await db.all<{ done_ms: number | string | null }>("SELECT done_ms FROM outbox WHERE destination = ? AND state = 'delivered' ORDER BY id DESC LIMIT 1", [destination]);
-  return row?.done_ms === null || row?.done_ms === undefined ? undefined : Number(row.done_ms);
-}
-
 export async function streamStateSql(db: SqlExecutor, destination: string): Promise<StreamState> {
   const [row] = await db.all<{ last_number: number | string; beat_ms: number | string | null }>('SELECT last_number, beat_ms FROM outbox_streams WHERE destination = ?', [destination]);
-  const delivered = await lastDeliveredMs(db, destination);
+  const delivered = await lastDeliveredMsSql(db, destination);
   return {
     destination,
     lastEventNumber: Number(row?.last_number ?? 0),
@@ -185,7 +187,7 @@ export async function streamStateSql(db: SqlExecutor, destination: string): Prom
 
 /** Compare-and-set on the stream's keep-alive time: one of several instances asking at once wins. */
 export async function claimKeepAliveSql(db: SqlExecutor, destination: string, quietSinceMs: number, nowMs: number): Promise<boolean> {
-  const delivered = await lastDeliveredMs(db, destination);
+  const delivered = await lastDeliveredMsSql(db, destination);
   if (delivered !== undefined && delivered > quietSinceMs) {
     return false;
   }
@@ -203,14 +205,26 @@ export async function changeMarkSql(db: SqlExecutor, resourceType: string): Prom
   return `${Number(row?.n ?? 0)}:${Number(row?.v ?? 0)}`;
 }
 
+/**
+ * One statement (one snapshot): the totals per destination, each with its dead rows counted (the
+ * by-state index, per destination), and the pending rows grouped (outbox_pending_created, read
+ * alone). It costs what the destinations and the waiting rows cost, not what was ever delivered.
+ */
 export async function countSql(db: SqlExecutor): Promise<DeliveryCounts[]> {
-  const rows = await db.all<{ destination: string; state: string; n: number | string; oldest: number | string | null; last_done: number | string | null }>(
-    "SELECT destination, state, COUNT(*) AS n, MIN(CASE WHEN state = 'pending' THEN created_ms END) AS oldest, MAX(CASE WHEN state = 'delivered' THEN done_ms END) AS last_done FROM outbox GROUP BY destination, state ORDER BY destination",
+  const rows = await db.all<{ destination: string; delivered: number | string; superseded: number | string; last_done: number | string | null; dead: number | string; pending: number | string; oldest: number | string | null }>(
+    `SELECT t.destination, t.delivered, t.superseded, t.last_delivered_ms AS last_done,
+       (SELECT COUNT(*) FROM outbox d WHERE d.destination = t.destination AND d.state = 'dead') AS dead, 0 AS pending, NULL AS oldest
+     FROM (SELECT destination, SUM(delivered) AS delivered, SUM(superseded) AS superseded, MAX(last_delivered_ms) AS last_delivered_ms FROM outbox_totals GROUP BY destination) t
+     UNION ALL
+     SELECT destination, 0, 0, NULL, 0, COUNT(*), MIN(created_ms) FROM outbox WHERE state = 'pending' GROUP BY destination`,
   );
   const byDestination = new Map<string, DeliveryCounts>();
   for (const row of rows) {
     const counts = byDestination.get(row.destination) ?? { destination: row.destination, pending: 0, dead: 0, delivered: 0, superseded: 0 };
-    counts[row.state as DeliveryState] = Number(row.n);
+    counts.pending += Number(row.pending);
+    counts.dead += Number(row.dead);
+    counts.delivered += Number(row.delivered);
+    counts.superseded += Number(row.superseded);
     if (row.oldest !== null) {
       counts.oldestPendingMs = Number(row.oldest);
     }
@@ -219,7 +233,8 @@ export async function countSql(db: SqlExecutor): Promise<DeliveryCounts[]> {
     }
     byDestination.set(row.destination, counts);
   }
-  return [...byDestination.values()];
+  // A destination whose rows were all pruned and that waits for nothing is still listed: its totals stay.
+  return [...byDestination.values()].sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));
 }
 
 export async function replaySql(db: SqlExecutor, selector: ReplaySelector, nowMs: number): Promise<number> {

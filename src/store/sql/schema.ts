@@ -3,6 +3,7 @@
 import { compartmentParamPairs } from '../../search/compartment.ts';
 import { DEFAULT_REFERRAL_ENDS_ON } from '../access.ts';
 import type { Dialect, SqlExecutor } from './executor.ts';
+import { OUTBOX_TOTALS_MIGRATION } from './outbox-retention-sql.ts';
 import { SYNC_MIGRATION } from './sync-sql.ts';
 
 export interface Migration {
@@ -196,8 +197,8 @@ export const MIGRATIONS: Migration[] = [
   },
 ];
 
-// Migrations kept beside the SQL they serve (sync-sql.ts), run in version order with the rest.
-MIGRATIONS.push(SYNC_MIGRATION);
+// Migrations kept beside the SQL they serve (sync-sql.ts, outbox-retention-sql.ts), run in version order with the rest.
+MIGRATIONS.push(SYNC_MIGRATION, OUTBOX_TOTALS_MIGRATION);
 MIGRATIONS.sort((a, b) => a.version - b.version);
 
 export const INDEX_TABLE_NAMES = INDEX_TABLES.map(([table]) => table);

@@ -7,10 +7,11 @@ import type { StoreCaller } from '../access.ts';
 import type { SearchRequest } from '@medplum/core';
 import { DEFERRABLE_TYPES } from '../fhir-store.ts';
 import type { CreateOptions, FhirStore, HistoryOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
-import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, ReplaySelector, StreamState } from '../outbox.ts';
+import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, PruneBatch, PruneOptions, ReplaySelector, StreamState } from '../outbox.ts';
 import { resolveAccess } from './access-sql.ts';
 import { claimKeepAliveSql, claimSql, countSql, deferSql, listSql, releaseSql, replaySql, resumeSql, settleSql, streamStateSql } from './outbox-sql.ts';
 import type { SqlExecutor } from './executor.ts';
+import { pruneSql } from './outbox-retention-sql.ts';
 import { readHistory, readVersion } from './history-sql.ts';
 import { currentSchemaVersion } from './schema.ts';
 import type { MigrationReport } from './schema.ts';
@@ -74,6 +75,10 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
 
   replayDeliveries(selector: ReplaySelector): Promise<number> {
     return this.withWriter((db) => replaySql(db, selector, this.clock().getTime()));
+  }
+
+  pruneDeliveries(options: PruneOptions): Promise<PruneBatch> {
+    return this.withWriter((db) => pruneSql(db, options));
   }
 
   streamState(destination: string): Promise<StreamState> {
@@ -257,6 +262,10 @@ class CallerStore implements FhirStore {
 
   replayDeliveries(...args: Parameters<FhirStore['replayDeliveries']>): ReturnType<FhirStore['replayDeliveries']> {
     return this.base.replayDeliveries(...args);
+  }
+
+  pruneDeliveries(...args: Parameters<FhirStore['pruneDeliveries']>): ReturnType<FhirStore['pruneDeliveries']> {
+    return this.base.pruneDeliveries(...args);
   }
 
   streamState(...args: Parameters<FhirStore['streamState']>): ReturnType<FhirStore['streamState']> {
