@@ -346,7 +346,10 @@ export class SqlTransaction implements StoreTransaction {
     for (const row of rows) {
       const current = await this.db.all<ResourceRow>(SELECT_RESOURCE, [row.resource_type, row.resource_id]);
       const version = current[0] ? toStoredVersion(current[0]) : undefined;
-      await this.writeIndex(row.resource_type, row.resource_id, version?.resource, false);
+      // Still the version created with deferIndex: it never had index rows, nothing to delete
+      // (an update would have made version 2 and written its rows).
+      const neverIndexed = version?.versionId === '1' && !version.deleted;
+      await this.writeIndex(row.resource_type, row.resource_id, version?.resource, neverIndexed);
       await this.db.run('DELETE FROM index_backlog WHERE resource_type = ? AND resource_id = ?', [row.resource_type, row.resource_id]);
     }
     return rows.length;
