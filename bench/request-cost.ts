@@ -12,14 +12,14 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Result } from 'autocannon';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+import { freePort } from '../test/api/support/child-server.ts';
 import type { LoadJob } from './load-worker.ts';
-import { ENTRIES_PER_BUNDLE, agency, seedPatient, seedTemplates } from './workload.ts';
+import { ENTRIES_PER_BUNDLE, agency, seedPatient, seedTemplates, shuffled } from './workload.ts';
 import { section, table } from './print.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -50,17 +50,6 @@ function io(pid: number): { syscalls: number; written: number } {
       .map((line) => line.split(': ') as [string, string]),
   );
   return { syscalls: Number(fields.syscr) + Number(fields.syscw), written: Number(fields.wchar) };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,17 +136,6 @@ async function load(job: Omit<LoadJob, 'url'>, clientId = 'carebridge-dev'): Pro
   worker.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
   await new Promise((resolve) => worker.once('exit', resolve));
   return JSON.parse(out.trim().split('\n').pop() as string) as Result;
-}
-
-function shuffled<T>(items: T[], seed: number): T[] {
-  const out = [...items];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 interface Run {

@@ -26,7 +26,7 @@ import type { FhirStore } from '../src/store/fhir-store.ts';
 import { PostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { LoadJob } from './load-worker.ts';
-import { ENTRIES_PER_BUNDLE, agency, seedPatient, seedTemplates } from './workload.ts';
+import { ENTRIES_PER_BUNDLE, agency, seedPatient, seedTemplates, shuffled } from './workload.ts';
 import { section, table } from './print.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -434,17 +434,6 @@ async function seed(store: FhirStore, from: number, to: number, agencies: number
     }),
   );
   return performance.now() - start;
-}
-
-function shuffled<T>(items: T[], seed: number): T[] {
-  const out = [...items];
-  let s = seed >>> 0 || 1;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 interface SearchFigure {
