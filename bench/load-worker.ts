@@ -30,13 +30,14 @@ function postEach(path: string, contentType: string, bodies: string[]): autocann
   return [{ method: 'POST', path, headers: { ...auth, 'content-type': contentType, accept: contentType }, setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as string }) }];
 }
 
-/** Copies of a plan, each a different plan identifier and patient. */
+/** Copies of a plan, each a different plan identifier, patient and hospital stay (one transition per stay). */
 function planBodies(plans: NonNullable<LoadJob['plans']>): string[] {
-  const template = JSON.parse(readFileSync(new URL(`../fixtures/plans/${plans.plan}`, import.meta.url), 'utf8')) as { identifier: { value: string }; patient: { identifiers: { value: string }[] } };
+  const template = JSON.parse(readFileSync(new URL(`../fixtures/plans/${plans.plan}`, import.meta.url), 'utf8')) as { identifier: { value: string }; patient: { identifiers: { value: string }[] }; hospitalStay: { encounterIdentifier: { value: string } } };
   return Array.from({ length: plans.count }, (_, i) => {
     const plan = structuredClone(template);
     plan.identifier.value = `${template.identifier.value}-${plans.tag}-${i}`;
     plan.patient.identifiers = plan.patient.identifiers.map((id) => ({ ...id, value: `${id.value}${plans.tag}${i}` }));
+    plan.hospitalStay.encounterIdentifier.value = `${template.hospitalStay.encounterIdentifier.value}-${plans.tag}-${i}`;
     return JSON.stringify(plan);
   });
 }

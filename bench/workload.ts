@@ -245,3 +245,15 @@ export function agency(j: number): Resource {
     telecom: [{ system: 'phone', value: `+1-614-555-${String(j % 10_000).padStart(4, '0')}`, use: 'work' }],
   } as Resource;
 }
+
+/** A deterministic shuffle (LCG), so runs with the same seed ask for the same ids in the same order. */
+export function shuffled<T>(items: T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed >>> 0 || 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}

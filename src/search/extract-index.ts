@@ -24,6 +24,12 @@ interface IndexedParameter {
   code: string;
   kind: RowKind;
   expression: FhirPathAtom;
+  /**
+   * The resource's elements the expression starts from, when it is only paths and filters on
+   * them (see rootElements): without any of them it yields nothing, and is not evaluated. Most
+   * of a resource type's ~25 parameters name elements a given resource does not have.
+   */
+  roots?: readonly string[];
 }
 
 /** SearchParameter.type → index table; composite and special have none. */
@@ -61,7 +67,8 @@ function indexedParameters(resourceType: string): IndexedParameter[] {
       continue;
     }
     try {
-      result.push({ code, kind, expression: getSearchParameterDetails(resourceType, sp).parsedExpression });
+      const roots = rootElements(resourceType, sp.expression);
+      result.push({ code, kind, expression: getSearchParameterDetails(resourceType, sp).parsedExpression, ...(roots ? { roots } : {}) });
     } catch {
       skipped++;
     }
@@ -70,12 +77,118 @@ function indexedParameters(resourceType: string): IndexedParameter[] {
   return result;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Which elements an expression starts from
+
+/** Splits on `|` outside parentheses and quotes. */
+function branches(expression: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = false;
+  let start = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i];
+    if (c === "'" && expression[i - 1] !== '\\') {
+      quote = !quote;
+    } else if (!quote && c === '(') {
+      depth++;
+    } else if (!quote && c === ')') {
+      depth--;
+    } else if (!quote && depth === 0 && c === '|') {
+      out.push(expression.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(expression.slice(start));
+  return out;
+}
+
+/** The index just after the parenthesis that closes the one at `open`, or -1. */
+function closing(text: string, open: number): number {
+  let depth = 0;
+  let quote = false;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'" && text[i - 1] !== '\\') {
+      quote = !quote;
+    } else if (!quote && c === '(') {
+      depth++;
+    } else if (!quote && c === ')' && --depth === 0) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+const STEP = /^\.([a-z][A-Za-z0-9]*)(?![A-Za-z0-9(])/;
+const OF_TYPE = /^\.ofType\([A-Za-z]+\)/;
+const AS_TYPE = /^\s+as\s+[A-Za-z]+/;
+
+/**
+ * The first element of each branch of `expression` that applies to `resourceType`, when every
+ * such branch is `Type.element` followed only by more elements, `.where(…)`, `.ofType(X)` or
+ * `as X`: each of those yields nothing from nothing, so a resource without any of the elements
+ * gives no value. Undefined when any branch is something else (`exists()`, `and`, a function of
+ * the resource itself): such a parameter is always evaluated. Branches of other types
+ * (`AllergyIntolerance.patient | CarePlan.subject…`) yield nothing on this type.
+ */
+export function rootElements(resourceType: string, expression: string): string[] | undefined {
+  const roots = new Set<string>();
+  for (const raw of branches(expression)) {
+    let branch = raw.trim();
+    while (branch.startsWith('(') && closing(branch, 0) === branch.length) {
+      branch = branch.slice(1, -1).trim();
+    }
+    const head = /^([A-Z][A-Za-z]+)\.([a-z][A-Za-z0-9]*)(?![A-Za-z0-9(])/.exec(branch);
+    if (!head || head[1] === 'Resource' || head[1] === 'DomainResource') {
+      return undefined;
+    }
+    let rest = branch.slice(head[0].length);
+    while (rest.length > 0) {
+      const step = STEP.exec(rest) ?? OF_TYPE.exec(rest) ?? AS_TYPE.exec(rest);
+      if (step) {
+        rest = rest.slice(step[0].length);
+      } else if (rest.startsWith('.where(')) {
+        const end = closing(rest, '.where'.length);
+        if (end < 0) {
+          return undefined;
+        }
+        rest = rest.slice(end);
+      } else {
+        return undefined;
+      }
+    }
+    if (head[1] === resourceType) {
+      roots.add(head[2] as string);
+    }
+  }
+  return [...roots];
+}
+
+/** Whether the resource has the element, as itself or as a choice (`value` → `valueQuantity`). */
+function hasElement(resource: Record<string, unknown>, keys: readonly string[], element: string): boolean {
+  if (resource[element] !== undefined) {
+    return true;
+  }
+  return keys.some((key) => key.length > element.length && key.startsWith(element) && /[A-Z]/.test(key[element.length] as string));
+}
+
+export interface ExtractOptions {
+  /** Evaluate every parameter, also those whose elements the resource lacks (tests compare the two). */
+  evaluateAll?: boolean;
+}
+
 /** The index rows of every search parameter of the resource's type, without duplicates. */
-export function extractIndexRows(resource: Resource): IndexRows {
+export function extractIndexRows(resource: Resource, options: ExtractOptions = {}): IndexRows {
   const rows = new RowCollector();
   const root = toTypedValue(resource);
   const variables: Record<string, TypedValue> = { '%resource': root, '%context': root };
+  const object = resource as unknown as Record<string, unknown>;
+  const keys = Object.keys(object);
   for (const param of indexedParameters(resource.resourceType)) {
+    if (param.roots && !options.evaluateAll && !param.roots.some((element) => hasElement(object, keys, element))) {
+      continue;
+    }
     try {
       const values = evalFhirPathTyped(param.expression, [root], variables);
       for (const value of values) {
@@ -130,9 +243,24 @@ class RowCollector {
   }
 }
 
+/** Short texts recently normalized: the same displays ("Patient", "Person", …) recur in every resource. */
+const normalized = new Map<string, string>();
+const NORMALIZED_CACHE_SIZE = 4096;
+const NORMALIZED_CACHE_LENGTH = 64;
+
 /** What `name=zoe` and `:text` compare against: lower case, accents removed. */
 export function normalizeSearchText(value: string): string {
-  return value.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+  let result = normalized.get(value);
+  if (result === undefined) {
+    result = value.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+    if (value.length <= NORMALIZED_CACHE_LENGTH) {
+      if (normalized.size >= NORMALIZED_CACHE_SIZE) {
+        normalized.clear();
+      }
+      normalized.set(value, result);
+    }
+  }
+  return result;
 }
 
 const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.trim() !== '';

@@ -1,13 +1,18 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { Appointment, CarePlan, Coverage, Goal, Observation, Patient, Resource, Task } from '@medplum/fhirtypes';
+import type { Appointment, Bundle, CarePlan, Coverage, Goal, Observation, Patient, Resource, Task } from '@medplum/fhirtypes';
+import fc from 'fast-check';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { auditEventFor } from '../../src/audit/audit-event.ts';
+import type { Principal } from '../../src/auth/principal.ts';
 import { sequentialUuids } from '../../src/mapping/context.ts';
 import { toFhir } from '../../src/mapping/to-fhir.ts';
 import { PROFILES } from '../../src/model/profiles.ts';
 import { MAX_DATE_MS, MIN_DATE_MS } from '../../src/search/date-range.ts';
-import { extractIndexRows, skippedParameterCount } from '../../src/search/extract-index.ts';
+import { extractIndexRows, rootElements, skippedParameterCount } from '../../src/search/extract-index.ts';
 import type { IndexRows } from '../../src/search/index-rows.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
-import { readPlan, validPlanNames } from '../support/fixtures.ts';
+import { FIXTURES_DIR, readJson, readPlan, validPlanNames } from '../support/fixtures.ts';
+import { planArbitrary } from '../support/plan-arbitrary.ts';
 
 beforeAll(() => {
   loadDefinitions();
@@ -344,5 +349,41 @@ describe('extractIndexRows: the mapped fixture Bundles', () => {
     const rows = extractIndexRows(carePlan);
     expect(rowsOf(rows, 'token', 'category').map((r) => `${r.system}|${r.value}`)).toContain('http://snomed.info/sct|736372004');
     expect(rowsOf(rows, 'date', 'date')).toEqual([{ startMs: Date.parse(carePlan.period?.start ?? ''), endMs: MAX_DATE_MS }]);
+  });
+});
+
+describe('rootElements: parameters not evaluated on a resource without their elements', () => {
+  it('names the first element of each branch of the resource type when the expression is only paths and filters', () => {
+    expect(rootElements('Task', 'Task.owner')).toEqual(['owner']);
+    expect(rootElements('CarePlan', 'AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient)')).toEqual(['subject']);
+    expect(rootElements('AuditEvent', 'AuditEvent.agent.who.where(resolve() is Patient) | AuditEvent.entity.what.where(resolve() is Patient)')).toEqual(['agent', 'entity']);
+    expect(rootElements('Observation', '(Observation.value as Quantity) | (Observation.value as SampledData)')).toEqual(['value']);
+    expect(rootElements('Patient', '(Patient.deceased.ofType(dateTime))')).toEqual(['deceased']);
+    expect(rootElements('Patient', "Patient.telecom.where(system='email') | Person.telecom.where(system='email')")).toEqual(['telecom']);
+  });
+
+  it('gives up on anything that can yield a value without the element', () => {
+    // false for a patient without deceased[x]: a row "deceased=false" the skip would lose.
+    expect(rootElements('Patient', 'Patient.deceased.exists() and Patient.deceased != false')).toBeUndefined();
+    expect(rootElements('Task', "Task.where(code.coding.where(system = 'x').exists()).restriction.period.end")).toBeUndefined();
+    expect(rootElements('Task', 'Task.input.count()')).toBeUndefined();
+    expect(rootElements('Patient', 'Resource.meta.tag')).toBeUndefined();
+  });
+});
+
+describe('extractIndexRows skips no row by not evaluating parameters whose elements are missing', () => {
+  const hl7Dir = new URL('../../../shared/fixtures/hl7/', import.meta.url);
+  const golden = readdirSync(new URL('golden/', FIXTURES_DIR)).filter((f) => f.endsWith('.json')).flatMap((f) => ((readJson(`golden/${f}`) as Bundle).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])));
+  const hl7 = existsSync(hl7Dir) ? readdirSync(hl7Dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(new URL(f, hl7Dir), 'utf8')) as Resource) : [];
+  const principal = { clientId: 'c', clientName: 'Agency', role: 'agency', organization: { system: 'http://hl7.org/fhir/sid/us-npi', value: '1234567893' }, scopes: [] } as unknown as Principal;
+  const audit = auditEventFor({ interaction: 'search-type', principal, resourceType: 'Task', query: 'owner=Organization/o1', patients: ['Patient/p1', 'Patient/p2'], status: 200, address: '10.0.0.1', requestId: 'r1', recorded: new Date('2026-11-24T10:00:00Z'), observer: { site: 'carebridge' } });
+  const generated = fc.sample(planArbitrary, { seed: 77, numRuns: 20 }).flatMap((plan) => (toFhir(plan, sequentialUuids()).entry ?? []).flatMap((e) => (e.resource ? [e.resource] : [])));
+  const corpus: Resource[] = [...golden, ...hl7, audit as Resource, ...generated, { resourceType: 'Patient', id: 'bare' }];
+
+  it(`gives the same rows as evaluating every parameter, for ${corpus.length} resources`, () => {
+    expect(golden.length).toBeGreaterThan(100);
+    for (const resource of corpus) {
+      expect({ id: `${resource.resourceType}/${resource.id}`, rows: extractIndexRows(resource) }).toEqual({ id: `${resource.resourceType}/${resource.id}`, rows: extractIndexRows(resource, { evaluateAll: true }) });
+    }
   });
 });

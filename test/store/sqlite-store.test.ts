@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,32 @@ describe('SQLite migrations', () => {
     expect(await second.schemaVersion()).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
     expect((await second.read('Organization', version.id))?.resource).toMatchObject({ name: 'Riverside' });
     await second.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('SQLite planner statistics', () => {
+  it('keeps the row counts (sqlite_stat1) but not the per-value samples (sqlite_stat4) that make statements be prepared again for every new value', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carebridge-stat4-'));
+    const path = join(dir, 'carebridge.db');
+    const first = await SqliteStore.open(path);
+    for (let i = 0; i < 50; i++) {
+      await first.create({ resourceType: 'Organization', name: `Agency ${i}` });
+    }
+    await first.close();
+    // Another tool analyzed the file meanwhile: the samples are back.
+    const other = new Database(path);
+    other.exec('ANALYZE');
+    const tables = (db: Database.Database): string[] => (db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'sqlite_stat%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    expect(tables(other)).toEqual(['sqlite_stat1', 'sqlite_stat4']);
+    other.close();
+    const second = await SqliteStore.open(path);
+    await second.close();
+    const check = new Database(path, { readonly: true });
+    const rows = (table: string): number => (tables(check).includes(table) ? (check.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n : 0);
+    expect(rows('sqlite_stat1')).toBeGreaterThan(0);
+    expect(rows('sqlite_stat4')).toBe(0);
+    check.close();
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -71,6 +71,17 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await store.search(parseSearchRequest('AuditEvent?altid=deferred-client&_count=10'))).resources.map((r) => r.id).sort()).toEqual([version.id, second.version.id].sort());
     });
 
+    it('indexes a deferred resource updated before its rows were written by its newest version only', async () => {
+      const event = { resourceType: 'AuditEvent', type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' }, recorded: '2026-11-24T12:00:00Z', agent: [{ requestor: true, altId: 'before-update' }], source: { observer: { display: 'carebridge' } } } as unknown as Resource;
+      const { version } = await store.transaction((tx) => tx.create(event, { deferIndex: true }));
+      // The update writes version 2 with its index rows; the backlog entry is still there.
+      await store.transaction((tx) => tx.update({ ...event, id: version.id, agent: [{ requestor: true, altId: 'after-update' }] } as Resource));
+      await store.indexDeferred();
+      expect((await store.search(parseSearchRequest('AuditEvent?altid=after-update'))).resources.map((r) => r.id)).toEqual([version.id]);
+      expect((await store.search(parseSearchRequest('AuditEvent?altid=before-update'))).resources).toEqual([]);
+      expect((await store.search(parseSearchRequest('AuditEvent?altid=after-update&_total=accurate'))).total).toBe(1);
+    });
+
     it('versions every update, keeps history, and makes no version for an unchanged update', async () => {
       const created = (await store.create(patient('mrn-2'))).version;
       const changed = { ...(created.resource as Patient), gender: 'male' as const };

@@ -467,9 +467,10 @@ async function includes(db: SqlExecutor, request: SearchRequest, resources: Reso
   const idList = ids.map(() => '?').join(', ');
   for (const include of request.include ?? []) {
     const targetFilter = include.targetType ? ' AND target_type = ?' : '';
-    // From the page's ids through the owner index (resource_type, resource_id, code, targets).
+    // From the page's ids through the owner index (resource_type, resource_id, code, targets);
+    // duplicates are dropped below (SQLite's DISTINCT builds a temporary b-tree each time).
     const rows = await db.all<{ target_type: string; target_id: string }>(
-      `SELECT DISTINCT target_type, target_id FROM idx_reference WHERE resource_type = ? AND resource_id IN (${idList}) AND code = ? AND target_id IS NOT NULL${targetFilter}`,
+      `SELECT target_type, target_id FROM idx_reference WHERE resource_type = ? AND resource_id IN (${idList}) AND code = ? AND target_id IS NOT NULL${targetFilter}`,
       [include.resourceType, ...ids, include.searchParam, ...(include.targetType ? [include.targetType] : [])],
     );
     rows.forEach((r) => wanted.push({ type: r.target_type, id: r.target_id }));

@@ -336,20 +336,32 @@ export class SqlTransaction implements StoreTransaction {
     return stored;
   }
 
-  /** The index rows of up to `limit` resources stored with deferIndex; how many were done. */
-  async indexBacklog(resourceType: string | undefined, limit: number): Promise<number> {
+  /**
+   * The index rows of up to `limit` resources stored with deferIndex, stopping early once
+   * `budgetMs` have passed (at least one is done); how many were done.
+   */
+  async indexBacklog(resourceType: string | undefined, limit: number, budgetMs = Infinity): Promise<number> {
+    const started = performance.now();
     const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
     const rows = await this.db.all<{ resource_type: string; resource_id: string }>(
       `SELECT resource_type, resource_id FROM index_backlog${resourceType ? ' WHERE resource_type = ?' : ''} LIMIT ?${skipLocked}`,
       resourceType ? [resourceType, limit] : [limit],
     );
+    let done = 0;
     for (const row of rows) {
+      if (done > 0 && performance.now() - started > budgetMs) {
+        break;
+      }
+      done++;
       const current = await this.db.all<ResourceRow>(SELECT_RESOURCE, [row.resource_type, row.resource_id]);
       const version = current[0] ? toStoredVersion(current[0]) : undefined;
-      await this.writeIndex(row.resource_type, row.resource_id, version?.resource, false);
+      // Still the version created with deferIndex: it never had index rows, nothing to delete
+      // (an update would have made version 2 and written its rows).
+      const neverIndexed = version?.versionId === '1' && !version.deleted;
+      await this.writeIndex(row.resource_type, row.resource_id, version?.resource, neverIndexed);
       await this.db.run('DELETE FROM index_backlog WHERE resource_type = ? AND resource_id = ?', [row.resource_type, row.resource_id]);
     }
-    return rows.length;
+    return done;
   }
 
   private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean): Promise<IndexRows | undefined> {
