@@ -4,14 +4,11 @@
 // "outbox-retention" first (one instance at a time on PostgreSQL), renews it between batches, and
 // deletes in batches of BATCH_ROWS in short write transactions with a pause between them, so
 // SQLite's single writer is never held for long and requests' writes go in between.
-import { createTask } from 'node-cron';
-import type { ScheduledTask } from 'node-cron';
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { OutboxRetentionConfig } from '../../config/outbox.ts';
 import { DEFAULT_OUTBOX } from '../../config/outbox.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
+import { LeasedCronJob } from '../leased-cron-job.ts';
 
 export const RETENTION_LEASE = 'outbox-retention';
 /** Two minutes, renewed every RENEW_EVERY batches: a dead instance holds the next run up this long at most. */
@@ -78,97 +75,56 @@ export interface RetentionJobOptions {
 export type RetentionOutcome = { outcome: 'pruned'; result: PruneResult } | { outcome: 'busy' } | { outcome: 'stopped' };
 
 export class RetentionJob {
-  private readonly options: RetentionJobOptions;
   private readonly retention: OutboxRetentionConfig;
-  private readonly now: () => number;
-  readonly holder: string;
-  private task: ScheduledTask | undefined;
-  private running: Promise<RetentionOutcome> | undefined;
-  private stopping = false;
+  private readonly job: LeasedCronJob<PruneResult>;
 
   constructor(options: RetentionJobOptions) {
-    this.options = options;
-    this.retention = options.retention ?? DEFAULT_OUTBOX.retention;
-    this.now = options.now ?? Date.now;
-    this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const retention = options.retention ?? DEFAULT_OUTBOX.retention;
+    const now = options.now ?? Date.now;
+    this.retention = retention;
+    this.job = new LeasedCronJob({
+      name: RETENTION_LEASE,
+      store: options.store,
+      logger: options.logger,
+      schedule: retention.schedule,
+      holder: options.holder,
+      leaseTtlMs: options.leaseTtlMs ?? RETENTION_LEASE_TTL_MS,
+      renewEvery: RENEW_EVERY,
+      run: async (shouldStop) => {
+        const started = now();
+        const result = await pruneOutbox(options.store, {
+          settledBeforeMs: started - retention.deliveredDays * DAY_MS,
+          keepEvents: retention.keepEvents,
+          batchRows: options.batchRows,
+          pauseMs: options.pauseMs,
+          shouldStop,
+        });
+        if (result.deleted > 0 || result.stopped) {
+          options.logger?.info('outbox retention pruned deliveries', { ...result, ms: now() - started });
+        }
+        return result;
+      },
+    });
+  }
+
+  get holder(): string {
+    return this.job.holder;
   }
 
   /** Schedules the runs, unless retention is turned off. */
   start(): void {
-    if (!this.retention.enabled) {
-      return;
+    if (this.retention.enabled) {
+      this.job.start();
     }
-    this.task = createTask(
-      this.retention.schedule,
-      async () => {
-        try {
-          await this.trigger();
-        } catch (err) {
-          this.options.logger?.error('outbox retention failed', { error: (err as Error).message });
-        }
-      },
-      { name: RETENTION_LEASE, noOverlap: true, timezone: 'UTC' },
-    );
-    void this.task.start();
   }
 
   /** One run at the injected clock's time, unless one is running here or on another instance. */
   async trigger(): Promise<RetentionOutcome> {
-    if (this.stopping) {
-      return { outcome: 'stopped' };
-    }
-    if (this.running) {
-      return { outcome: 'busy' };
-    }
-    this.running = this.runLeased();
-    try {
-      return await this.running;
-    } finally {
-      this.running = undefined;
-    }
+    const ran = await this.job.trigger();
+    return ran.outcome === 'ran' ? { outcome: 'pruned', result: ran.result } : ran;
   }
 
-  private async runLeased(): Promise<RetentionOutcome> {
-    const { store, logger } = this.options;
-    const ttl = this.options.leaseTtlMs ?? RETENTION_LEASE_TTL_MS;
-    if (!(await store.claimLease(RETENTION_LEASE, this.holder, ttl))) {
-      return { outcome: 'busy' };
-    }
-    let lost = false;
-    let batches = 0;
-    const started = this.now();
-    try {
-      const result = await pruneOutbox(store, {
-        settledBeforeMs: started - this.retention.deliveredDays * DAY_MS,
-        keepEvents: this.retention.keepEvents,
-        batchRows: this.options.batchRows,
-        pauseMs: this.options.pauseMs,
-        shouldStop: () => {
-          // Renew now and then (claimLease is async: its answer is checked on a later call).
-          if (++batches % RENEW_EVERY === 0) {
-            void store.claimLease(RETENTION_LEASE, this.holder, ttl).then(
-              (held) => (lost ||= !held),
-              () => (lost = true),
-            );
-          }
-          return lost || this.stopping;
-        },
-      });
-      if (result.deleted > 0 || result.stopped) {
-        logger?.info('outbox retention pruned deliveries', { ...result, ms: this.now() - started });
-      }
-      return { outcome: 'pruned', result };
-    } finally {
-      await store.releaseLease(RETENTION_LEASE, this.holder);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.task) {
-      await this.task.stop();
-      await this.task.destroy();
-    }
-    await this.running;
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 }
