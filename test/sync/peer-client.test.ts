@@ -163,7 +163,8 @@ describe('PeerClient against faults (nock)', () => {
     nock()(PEER).get('/fhir/Task').matchHeader('authorization', 'Bearer t1').reply(401);
     nock()(PEER).get('/fhir/Task').matchHeader('authorization', 'Bearer t2').reply(200, { resourceType: 'Bundle' });
     const auth = { type: 'smart-backend-services' as const, tokenUrl: `${PEER}/token`, clientId: 'carebridge', scope: 'system/Task.rs', privateKeyEnv: 'PEER_KEY' };
-    const client = new PeerClient(peer({ fhirBaseUrl: `${PEER}/fhir`, auth }), { env: { PEER_KEY: JSON.stringify(jwk) } });
+    // Not a test of timeouts: the file's 500 ms deadline could pass while a loaded CI machine signs the assertion.
+    const client = new PeerClient(peer({ fhirBaseUrl: `${PEER}/fhir`, auth }, { timeoutMs: 10_000 }), { env: { PEER_KEY: JSON.stringify(jwk) } });
     expect((await client.request('GET', { path: 'Task' })).body).toEqual({ resourceType: 'Bundle' });
     nock()(PEER).get('/fhir/Task').times(2).reply(401);
     expect((await failureOf(client.request('GET', { path: 'Task' }))).failure).toBe('blocked');
