@@ -41,9 +41,10 @@ function boundedRoute(pattern: string): string {
 }
 
 /**
- * express's route path without the escapes of `\\$op`. A route of several alternatives
- * (GET Subscription/$status and Subscription/{id}/$status) is named by the one as long as the
- * request's own path (express does not say which matched): one pattern per label, never "a|b".
+ * express's route path without the escapes of `\\$op`. A route of several alternatives (the 405
+ * route's '/metadata' and '/:type', Subscription/$status with and without an id) is named by the
+ * first alternative that matches the request's own path, as express tries them: literal segments
+ * equal (without regard to case, as express matches), `:param` segments anything.
  */
 function pathOf(route: unknown, requestPath: string): string | undefined {
   const path = (route as { path?: unknown } | undefined)?.path;
@@ -53,9 +54,17 @@ function pathOf(route: unknown, requestPath: string): string | undefined {
   if (!Array.isArray(path) || !path.every((p) => typeof p === 'string')) {
     return undefined;
   }
-  const segments = (p: string): number => p.split('/').filter((s) => s !== '').length;
-  const chosen = (path as string[]).find((p) => segments(p) === segments(requestPath)) ?? (path[0] as string | undefined);
-  return chosen?.replace(/\\/g, '');
+  const alternatives = (path as string[]).map((p) => p.replace(/\\/g, ''));
+  const requested = segmentsOf(requestPath.toLowerCase());
+  const matches = (pattern: string): boolean => {
+    const wanted = segmentsOf(pattern.toLowerCase());
+    return wanted.length === requested.length && wanted.every((segment, i) => segment.startsWith(':') || segment === requested[i]);
+  };
+  return alternatives.find(matches) ?? alternatives[0];
+}
+
+function segmentsOf(path: string): string[] {
+  return path.split('/').filter((s) => s !== '');
 }
 
 /**

@@ -82,11 +82,14 @@ describe('the request and validation counters', () => {
     expect((await fetch(`${server.url}/fhir/Subscription/$status`, { headers: bearer(server.token) })).status).toBe(200);
     // One route of two alternatives: each request is named by its own pattern.
     expect((await fetch(`${server.url}/fhir/Subscription/${mrn}/$status`, { headers: bearer(server.token) })).status).toBe(404);
+    // The 405 route's alternatives '/metadata' and '/:type' have as many segments: named by the one that matches.
+    expect((await fetch(`${server.url}/fhir/Patient`, { method: 'DELETE', headers: bearer(server.token) })).status).toBe(405);
     const text = await scrape(server, METRICS_TOKEN);
     expect(sample(text, 'carebridge_http_requests_total{method="GET",route="/fhir/:type/:id",status="404"}')).toBe(3);
     expect(sample(text, 'carebridge_http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
     expect(sample(text, 'carebridge_http_requests_total{method="GET",route="/fhir/Subscription/$status",status="200"}')).toBe(1);
     expect(sample(text, 'carebridge_http_requests_total{method="GET",route="/fhir/Subscription/:id/$status",status="404"}')).toBe(1);
+    expect(sample(text, 'carebridge_http_requests_total{method="DELETE",route="/fhir/:type",status="405"}')).toBe(1);
     expect(sample(text, 'carebridge_http_request_duration_seconds_count{method="GET",route="/fhir/:type/:id",status="404"}')).toBe(3);
     expect(sample(text, 'carebridge_http_requests_total{method="POST",route="/auth/token",status="200"}')).toBe(1);
     expect(text).not.toContain(mrn);
