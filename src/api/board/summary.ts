@@ -115,7 +115,10 @@ export async function boardRows(store: StoreTransaction, principal: Principal, c
       followUps:
         appointments === null
           ? null
-          : followUps.map((a) => ({ appointment: refOf(a), ...(readPlanItem(a.identifier)?.localId ? { followUp: readPlanItem(a.identifier)?.localId } : {}), ...(a.description ? { description: a.description } : {}), ...(a.start ? { start: a.start } : {}), status: a.status })),
+          : followUps.map((a) => {
+              const followUp = readPlanItem(a.identifier)?.localId;
+              return { appointment: refOf(a), ...(followUp ? { followUp } : {}), ...(a.description ? { description: a.description } : {}), ...(a.start ? { start: a.start } : {}), status: a.status };
+            }),
       redFlags:
         redFlags === null
           ? null

@@ -219,10 +219,7 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
   transitions.get(
     '/:id/timeline',
     handle('read', async ({ req, store }) => {
-      const transition = await collectTransition(store, req.params.id as string);
-      if (!transition) {
-        throw notFoundError();
-      }
+      const transition = await readTransition(store, req.params.id as string);
       const { timeline, disclosed } = await transitionTimeline(store, transition, tcmNow());
       return { status: 200, body: timeline, disclosed };
     }),
