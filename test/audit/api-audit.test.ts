@@ -82,6 +82,9 @@ describe('audit and provenance through the API', () => {
     const provenances = (await server.store.search(parseSearchRequest(`Provenance?target=CarePlan/${carePlanId}`))).resources as Provenance[];
     expect(provenances).toHaveLength(1);
     expect(provenances[0]?.target).toHaveLength(2);
+    // One AuditEvent names the writes (in their transaction); the answer echoing them adds none.
+    const events = (await auditEvents(server.store)).filter((e) => e.entity?.some((en) => en.what?.reference === `CarePlan/${carePlanId}`));
+    expect(events).toHaveLength(1);
   });
 });
 
@@ -109,7 +112,11 @@ describe('a transaction that reads and writes', () => {
     });
     expect(response.status).toBe(200);
     const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction'));
-    expect(events.some((e) => e.entity?.some((en) => en.what?.reference === `Organization/${read.id}`))).toBe(true);
+    const reading = events.filter((e) => e.entity?.some((en) => en.what?.reference === `Organization/${read.id}`));
+    expect(reading).toHaveLength(1);
+    // That event names what was read, not the Observation the transaction's own event names.
+    expect(reading[0]?.entity?.some((en) => en.what?.reference?.startsWith('Observation/'))).toBe(false);
+    expect(events.filter((e) => e.entity?.some((en) => en.what?.reference?.startsWith('Observation/')))).toHaveLength(1);
   });
 });
 
