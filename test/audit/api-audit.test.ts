@@ -135,6 +135,23 @@ describe('a transaction that reads and writes', () => {
     expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Patient/${patient.id}`))).toHaveLength(1);
   });
 
+  it('records a conditional create that found an existing resource: it disclosed it and wrote nothing', async () => {
+    const hospital = server.as(HOSPITAL);
+    const existing = (await hospital('POST', 'Organization', { resourceType: 'Organization', identifier: [{ system: 'urn:npi', value: 'cond-1' }], name: 'Found' })).body as Resource;
+    const response = await hospital('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: { resourceType: 'Organization', name: 'New' }, request: { method: 'POST', url: 'Organization' } },
+        { resource: { resourceType: 'Organization', identifier: [{ system: 'urn:npi', value: 'cond-1' }], name: 'Sent' }, request: { method: 'POST', url: 'Organization', ifNoneExist: 'identifier=urn:npi|cond-1' } },
+      ],
+    });
+    expect(response.status).toBe(200);
+    expect((response.body as Bundle).entry?.[1]?.resource?.id).toBe(existing.id);
+    const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction'));
+    expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Organization/${existing.id}`))).toHaveLength(1);
+  });
+
   it('a batch records what its GET entries read, even when a later entry wrote', async () => {
     const hospital = server.as(HOSPITAL);
     const read = (await hospital('POST', 'Organization', { resourceType: 'Organization', name: 'Read by a batch' })).body as Resource;

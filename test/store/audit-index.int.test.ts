@@ -135,5 +135,8 @@ describe('audit index tables on PostgreSQL', () => {
     await upgraded.update({ ...(await upgraded.read('AuditEvent', ids[1] as string))?.resource, agent: [{ requestor: true, altId: 'client-9' }] } as Resource);
     expect(await found('AuditEvent?altid=client-1')).toEqual([ids[3], next].sort());
     expect(await found('AuditEvent?altid=client-9')).toEqual([ids[1]]);
+    await upgraded.delete('AuditEvent', ids[3] as string);
+    expect(Number((await pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM audit_token WHERE resource_id = $1', [ids[3]])).rows[0]?.n)).toBe(0);
+    expect(await found('AuditEvent?altid=client-1')).toEqual([next]);
   });
 });
