@@ -3,7 +3,7 @@
 // - every other request (reads, searches, refused or failed writes) records its AuditEvent
 //   through the group-committing AuditTrail before the response leaves. If the audit trail
 //   cannot be written, the request fails: there is no unaudited access.
-import type { Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AuditEventInput, AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
 import { auditEventFor } from '../../audit/audit-event.ts';
 import type { AuditTrail } from '../../audit/audit-trail.ts';
@@ -67,9 +67,16 @@ function disclosed(response: FhirResponse): Resource[] {
     return [];
   }
   if (body.resourceType === 'Bundle') {
-    return (body.entry ?? []).flatMap((e) => (e.resource && e.resource.resourceType !== 'OperationOutcome' ? [e.resource] : []));
+    return entriesOf(body);
   }
   return [body];
+}
+
+function entriesOf(bundle: Bundle): Resource[] {
+  // A transaction's or batch's GET search entry answers with a searchset: what it found is what was disclosed.
+  return (bundle.entry ?? []).flatMap((e) =>
+    !e.resource || e.resource.resourceType === 'OperationOutcome' ? [] : e.resource.resourceType === 'Bundle' && (e.resource.type === 'searchset' || e.resource.type === 'history') ? entriesOf(e.resource) : [e.resource],
+  );
 }
 
 function activityOf(version: StoredVersion): ProvenanceActivity {

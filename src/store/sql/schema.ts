@@ -34,7 +34,7 @@ const INDEX_KINDS: IndexKind[] = ['token', 'string', 'reference', 'date', 'numbe
  * Types whose index rows live in the audit_* tables instead of idx_*: the audit trail writes one
  * AuditEvent per request, ~20–35 index rows each, and in idx_* every row costs three or four
  * b-tree inserts (the rowid table, the owner index, the lookup index). An audit_* table is
- * clustered by (resource_id, k) — AuditEvent ids are time-ordered, so that b-tree is only ever
+ * clustered by (resource_id, code, k) — AuditEvent ids are time-ordered, so that b-tree is only ever
  * appended to — with one lookup index: two inserts a row. Measured on a 10k-patient file, the
  * rows of a search's AuditEvent (10 patients, 32 rows): 536 → 285 µs and 154 → 50 kB written.
  * Same columns as idx_*, so every search condition reads them unchanged.
@@ -71,7 +71,10 @@ function auditIndexStatements(d: Dialect): string[] {
       .join(', ');
     return [
       // k numbers a resource's rows of this table (0, 1, …): the key needs no nullable column.
-      `CREATE TABLE ${table} (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, k INTEGER NOT NULL, code TEXT NOT NULL, ${columns(d)}, PRIMARY KEY (resource_id, k))${d === 'sqlite' ? ' WITHOUT ROWID' : ''}`,
+      // code in the key: a search checks one event's rows of one parameter. Keyed (resource_id, k),
+      // PostgreSQL without statistics checked through the lookup index instead, reading every row
+      // of the code for each event (AuditEvent?date=ge… at 5,000 events: 17 ms → 1.4 s).
+      `CREATE TABLE ${table} (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, k INTEGER NOT NULL, code TEXT NOT NULL, ${columns(d)}, PRIMARY KEY (resource_id, code, k))${d === 'sqlite' ? ' WITHOUT ROWID' : ''}`,
       `CREATE INDEX ${table}_lookup ON ${table} (code, ${AUDIT_LOOKUP[kind]})`,
       ...(kind === 'reference' ? [`CREATE INDEX ${table}_url ON ${table} (code, url, resource_id) WHERE url IS NOT NULL`] : []),
       // The rows already written move over; k from their order in the old table.
