@@ -35,6 +35,12 @@ export interface CreateOptions {
   ifNoneExist?: string;
   /** An id the server already chose (transaction entries referenced before they exist). */
   assignedId?: string;
+  /**
+   * `assignedId` was just minted by newResourceId() (time-ordered, 74 random bits): it cannot be
+   * taken, so the store does not look (a lookup per entry, a round trip on PostgreSQL). Were it
+   * ever taken, the history row's unique key still refuses the write.
+   */
+  assignedIdMinted?: boolean;
   /** The caller searched the If-None-Exist condition in this same transaction and found nothing. */
   searchedAbsent?: boolean;
   /**

@@ -91,7 +91,7 @@ export async function vread(store: FhirStore, request: FhirRequest, type: string
 }
 
 /** POST /Type (If-None-Exist makes it conditional). */
-export async function create(tx: StoreTransaction, request: FhirRequest, type: string, assignedId?: string, searchedAbsent = false): Promise<FhirResponse> {
+export async function create(tx: StoreTransaction, request: FhirRequest, type: string, assignedId?: string, searchedAbsent = false, assignedIdMinted = false): Promise<FhirResponse> {
   checkType(type);
   // The type-level permission first: the answer must not depend on what exists.
   requirePermission(request.principal, type, 'c');
@@ -100,7 +100,7 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
   if (ifNoneExist !== undefined) {
     conditionSearch(type, ifNoneExist);
   }
-  const { outcome, version } = await tx.create({ ...resource, id: undefined } as Resource, { ifNoneExist, assignedId, searchedAbsent });
+  const { outcome, version } = await tx.create({ ...resource, id: undefined } as Resource, { ifNoneExist, assignedId, searchedAbsent, assignedIdMinted });
   return outcome === 'existing' ? writeResponse(request, 200, version, allOk) : writeResponse(request, 201, version, created);
 }
 
@@ -119,9 +119,10 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
 
 /**
  * PUT /Type?query: update the one match, create when none, 412 when several. A transaction passes
- * the id it already rewrote references to (`assignedId`), so a created resource gets exactly that id.
+ * the id it already rewrote references to (`assignedId`), so a created resource gets exactly that id
+ * (`assignedIdMinted`: one newResourceId() just made, which no resource can have).
  */
-export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string, known?: { id: string | undefined }): Promise<FhirResponse> {
+export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string, known?: { id: string | undefined }, assignedIdMinted = false): Promise<FhirResponse> {
   checkType(type);
   requirePermission(request.principal, type, 'u');
   const resource = checkBody(type, request.body, request.bodyValidated);
@@ -143,10 +144,11 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
     // resource that does not exist yet (two processes on PostgreSQL) then agree on one resource.
     // A tenant does not choose ids: "that id is taken" would reveal a resource it cannot see.
     const id = assignedId ?? (!request.principal || request.principal.role === 'admin' ? resource.id : undefined);
-    if (id !== undefined && (await tx.read(type, id))) {
+    const minted = assignedIdMinted && id === assignedId;
+    if (id !== undefined && !minted && (await tx.read(type, id))) {
       throw new OperationOutcomeError(conflict(`${type}/${id} exists but does not match the condition`));
     }
-    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id, searchedAbsent: known !== undefined });
+    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id, searchedAbsent: known !== undefined, assignedIdMinted: minted });
     if (outcome !== 'existing') {
       return writeResponse(request, 201, version, created);
     }

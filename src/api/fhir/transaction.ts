@@ -31,6 +31,8 @@ interface PlannedEntry {
   query?: string;
   /** Id chosen for a POST (or the existing match of its If-None-Exist). */
   assignedId?: string;
+  /** assignedId was minted here by newResourceId(): no resource has it, the store need not look. */
+  minted?: boolean;
   /** A conditional create whose match already exists: nothing to write. */
   existing?: boolean;
   /** What assignIds found for a conditional PUT, in this same transaction: not searched again. */
@@ -193,7 +195,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
         const version = await tx.read(p.type, p.assignedId as string);
         return { status: 200, body: version?.resource, headers: { Location: `${base.baseUrl}/${p.type}/${p.assignedId}/_history/${version?.versionId}`, ETag: `W/"${version?.versionId}"` } };
       }
-      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.assignedId, p.searchedAbsent === true);
+      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.assignedId, p.searchedAbsent === true, p.minted === true);
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // Another transaction created the same conditional resource after we looked: our
         // references point at the id we chose, so start over (the retry finds theirs).
@@ -205,7 +207,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
       if (p.query === undefined) {
         return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string);
       }
-      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, p.assignedId, p.match);
+      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, p.assignedId, p.match, p.minted === true);
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // A match appeared after assignIds looked: references point at the id chosen then.
         throw new RetryableConflict('conditional update raced');
@@ -239,10 +241,15 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
           p.searchedAbsent = !planned.some((o) => o !== p && o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
         }
       }
-      p.assignedId ??= newResourceId();
+      if (p.assignedId === undefined) {
+        p.assignedId = newResourceId();
+        p.minted = true;
+      }
     } else if (p.method === 'PUT' && p.query !== undefined) {
       const found = await tx.search(conditionSearch(p.type, p.query));
-      p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : (mayChooseIds ? p.entry.resource?.id : undefined) ?? newResourceId();
+      const chosen = found.resources.length === 1 ? found.resources[0]?.id : mayChooseIds ? p.entry.resource?.id : undefined;
+      p.assignedId = chosen ?? newResourceId();
+      p.minted = chosen === undefined;
       // Two entries with one condition: the second must see what the first writes, so search again then.
       const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
       p.match = found.resources.length <= 1 && !shared ? { id: found.resources[0]?.id } : undefined;
@@ -285,6 +292,7 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
       const entry = originals[i] as BundleEntry;
       p.entry = entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry;
       p.assignedId = undefined;
+      p.minted = undefined;
       p.existing = undefined;
       p.match = undefined;
       p.searchedAbsent = undefined;

@@ -65,6 +65,53 @@ const GRANTS_PER_INSERT = 1000;
 
 const SELECT_RESOURCE = 'SELECT r.author_org, r.resource_type, r.id, r.version_id, r.seq, r.last_updated, r.deleted, r.content FROM resources r WHERE r.resource_type = ? AND r.id = ?';
 
+/** The current row of a resource, inserted or replaced by its newest version. */
+const UPSERT_CURRENT = `ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, seq = excluded.seq, last_updated = excluded.last_updated,
+         last_updated_ms = excluded.last_updated_ms, deleted = excluded.deleted, content = excluded.content`;
+
+/** PostgreSQL takes at most 65,535 parameters a statement: above this, a resource's rows go table by table. */
+const MAX_STATEMENT_PARAMS = 30_000;
+
+/** A resource's index rows per table: name, columns after (resource_type, resource_id), values. */
+function indexTablesPg(rows: IndexRows): [string, string[], unknown[][]][] {
+  return [
+    ['idx_token', ['code', 'system', 'value', 'text'], rows.token.map((r) => [r.code, r.system, r.value, r.text])],
+    ['idx_string', ['code', 'normalized', 'exact'], rows.string.map((r) => [r.code, r.normalized, r.exact])],
+    ['idx_reference', ['code', 'target_type', 'target_id', 'url'], rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.url])],
+    ['idx_date', ['code', 'start_ms', 'end_ms'], rows.date.map((r) => [r.code, r.startMs, r.endMs])],
+    ['idx_number', ['code', 'value', 'system', 'unit'], rows.number.map((r) => [r.code, r.value, r.system, r.unit])],
+    ['idx_uri', ['code', 'value'], rows.uri.map((r) => [r.code, r.value])],
+  ];
+}
+
+/** Multi-row INSERTs to chain as data-modifying CTEs of one statement, and their parameters. */
+interface ChainedInserts {
+  ctes: string[];
+  params: unknown[];
+}
+
+/** `INSERT INTO <target> VALUES (…), (…)<suffix>` of full rows; nothing for no rows. */
+function addInsertPg(writes: ChainedInserts, target: string, rows: unknown[][], suffix = ''): void {
+  const first = rows[0];
+  if (!first) {
+    return;
+  }
+  const tuple = `(${new Array(first.length).fill('?').join(', ')})`;
+  writes.ctes.push(`INSERT INTO ${target} VALUES ${rows.map(() => tuple).join(', ')}${suffix}`);
+  for (const row of rows) {
+    writes.params.push(...row);
+  }
+}
+
+/** One multi-row INSERT per index table that has rows. */
+function indexInsertsPg(type: string, id: string, rows: IndexRows): ChainedInserts {
+  const writes: ChainedInserts = { ctes: [], params: [] };
+  for (const [table, columns, values] of indexTablesPg(rows)) {
+    addInsertPg(writes, `${table} (resource_type, resource_id, ${columns.join(', ')})`, values.map((r) => [type, id, ...r]));
+  }
+  return writes;
+}
+
 /** Settings of the store that every transaction follows. */
 export interface TransactionSettings {
   /** Task statuses after which a referral no longer opens the patient to the owning agency. */
@@ -170,10 +217,10 @@ export class SqlTransaction implements StoreTransaction {
     await this.lockGroups(input);
     const resource = await this.runBeforeWrite({ resourceType: input.resourceType, next: input });
     if (options.ifNoneExist !== undefined) {
-      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId, options.searchedAbsent === true);
+      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId, options.searchedAbsent === true, options.assignedIdMinted === true);
     }
     const id = options.assignedId ?? newResourceId();
-    if (options.assignedId && (await this.exists(resource.resourceType, id))) {
+    if (options.assignedId && !options.assignedIdMinted && (await this.exists(resource.resourceType, id))) {
       throw new OperationOutcomeError(conflict(`${resource.resourceType}/${id} already exists`));
     }
     return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false, null, options.deferIndex === true && DEFERRABLE_TYPES.has(resource.resourceType)) };
@@ -184,9 +231,9 @@ export class SqlTransaction implements StoreTransaction {
     return (await this.db.all('SELECT 1 FROM resources WHERE resource_type = ? AND id = ?', [resourceType, id])).length > 0;
   }
 
-  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined, searchedAbsent: boolean): Promise<WriteResult> {
+  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined, searchedAbsent: boolean, minted: boolean): Promise<WriteResult> {
     const type = resource.resourceType;
-    if (assignedId && (await this.exists(type, assignedId))) {
+    if (assignedId && !minted && (await this.exists(type, assignedId))) {
       throw new OperationOutcomeError(conflict(`${type}/${assignedId} already exists`));
     }
     // Each tenant's conditions are its own: one hospital's "identifier=MRN|1" never matches (nor
@@ -294,9 +341,14 @@ export class SqlTransaction implements StoreTransaction {
     // The author is whoever created the resource; later writers do not take it over.
     const author = versionId === 1 ? (this.caller ? organizationKeyOf(this.caller) : null) : currentAuthor;
     const historyParams = [type, id, versionId, lastUpdated, deleted ? 1 : 0, content];
-    const upsert = `ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, seq = excluded.seq, last_updated = excluded.last_updated,
-         last_updated_ms = excluded.last_updated_ms, deleted = excluded.deleted, content = excluded.content`;
+    const upsert = UPSERT_CURRENT;
     let seq: number;
+    if (this.db.dialect === 'postgres' && versionId === 1 && resource && !deferIndex) {
+      const stored = await this.writeFirstVersionPg(resource, id, historyParams, date, author);
+      if (stored) {
+        return stored;
+      }
+    }
     if (this.db.dialect === 'postgres') {
       // One round trip: the history row's seq feeds the current row in the same statement.
       const [row] = await this.db.all<{ seq: number | string }>(
@@ -413,9 +465,20 @@ export class SqlTransaction implements StoreTransaction {
     if (!resource || !rows) {
       return;
     }
-    const patients = patientCompartment({ ...resource, id }, rows);
+    const { patients, grants } = this.compartment(type, id, resource, rows, author, before);
     for (const patient of patients) {
       await this.db.run('INSERT INTO resource_patients (resource_type, resource_id, patient_id) VALUES (?, ?, ?)', [type, id, patient]);
+    }
+    await this.insertGrants(grants);
+  }
+
+  /**
+   * The patients whose compartment the resource is in, and the grants to write now; records the
+   * patients it newly enters (checked in finish()) and the author grants written there.
+   */
+  private compartment(type: string, id: string, resource: Resource, rows: IndexRows, author: string | null, before: ReadonlySet<string>): { patients: string[]; grants: unknown[][] } {
+    const patients = patientCompartment({ ...resource, id }, rows);
+    for (const patient of patients) {
       if (!before.has(patient)) {
         this.touchedPatients.add(patient);
       }
@@ -436,7 +499,41 @@ export class SqlTransaction implements StoreTransaction {
       }
       now.push(...organizations.map((grant) => [type, id, grant.organization, grant.kind, patient]));
     }
-    await this.insertGrants(now);
+    return { patients, grants: now };
+  }
+
+  /**
+   * PostgreSQL, a resource's first version: the history and current rows, its index rows, its
+   * compartment and grants in one statement (data-modifying CTEs all run), one round trip instead
+   * of four. Undefined for a resource with too many index rows for one statement.
+   */
+  private async writeFirstVersionPg(resource: Resource, id: string, historyParams: unknown[], date: Date, author: string | null): Promise<StoredVersion | undefined> {
+    const type = resource.resourceType;
+    const rows = extractIndexRows(resource);
+    const writes = indexInsertsPg(type, id, rows);
+    if (writes.params.length > MAX_STATEMENT_PARAMS) {
+      return undefined;
+    }
+    if (type !== 'AuditEvent' && type !== 'Provenance') {
+      const { patients, grants } = this.compartment(type, id, resource, rows, author, new Set());
+      addInsertPg(writes, 'resource_patients (resource_type, resource_id, patient_id)', patients.map((patient) => [type, id, patient]));
+      addInsertPg(writes, 'access_grants (source_type, source_id, org_key, kind, patient_id)', grants, ' ON CONFLICT DO NOTHING');
+    }
+    const [, , versionId, lastUpdated, , content] = historyParams;
+    const [row] = await this.db.all<{ seq: number | string }>(
+      `WITH h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq),
+       r AS (INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content, author_org)
+         SELECT ?, ?, ?, h.seq, h.seq, ?, ?, 0, ?, ? FROM h ${UPSERT_CURRENT} RETURNING seq)${writes.ctes.map((sql, i) => `, w${i} AS (${sql})`).join('')}
+       SELECT seq FROM r`,
+      [...historyParams, type, id, versionId, lastUpdated, date.getTime(), content, author, ...writes.params],
+    );
+    if (type === 'Organization') {
+      this.access = undefined;
+    }
+    const stored: StoredVersion = { resourceType: type, id, versionId: '1', lastUpdated: lastUpdated as string, seq: Number(row?.seq), deleted: false, resource };
+    this.written.push(stored);
+    this.changes.push(stored);
+    return stored;
   }
 
   /** Grant rows in multi-row INSERTs (a plan's ~50 author grants were ~50 round trips on PostgreSQL). */
@@ -509,36 +606,19 @@ export class SqlTransaction implements StoreTransaction {
    * a write's time there): one multi-row INSERT per table, chained as data-modifying CTEs.
    */
   private async insertIndexRowsPg(type: string, id: string, rows: IndexRows): Promise<void> {
-    const tables: [string, string[], unknown[][]][] = [
-      ['idx_token', ['code', 'system', 'value', 'text'], rows.token.map((r) => [r.code, r.system, r.value, r.text])],
-      ['idx_string', ['code', 'normalized', 'exact'], rows.string.map((r) => [r.code, r.normalized, r.exact])],
-      ['idx_reference', ['code', 'target_type', 'target_id', 'url'], rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.url])],
-      ['idx_date', ['code', 'start_ms', 'end_ms'], rows.date.map((r) => [r.code, r.startMs, r.endMs])],
-      ['idx_number', ['code', 'value', 'system', 'unit'], rows.number.map((r) => [r.code, r.value, r.system, r.unit])],
-      ['idx_uri', ['code', 'value'], rows.uri.map((r) => [r.code, r.value])],
-    ];
-    const inserts: string[] = [];
-    const params: unknown[] = [];
-    for (const [table, columns, values] of tables) {
-      if (values.length === 0) {
-        continue;
-      }
-      const width = columns.length + 2;
-      inserts.push(`INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) VALUES ${values.map(() => `(${new Array(width).fill('?').join(', ')})`).join(', ')}`);
-      params.push(...values.flatMap((r) => [type, id, ...r]));
-    }
+    const { ctes, params } = indexInsertsPg(type, id, rows);
     // PostgreSQL takes at most 65,535 parameters a statement: a huge resource goes table by table.
-    if (inserts.length === 0) {
+    if (ctes.length === 0) {
       return;
     }
-    if (params.length > 30_000) {
-      for (const [table, columns, values] of tables) {
+    if (params.length > MAX_STATEMENT_PARAMS) {
+      for (const [table, columns, values] of indexTablesPg(rows)) {
         await this.insertRows(table, columns, type, id, values);
       }
       return;
     }
-    const last = inserts.pop() as string;
-    await this.db.run(inserts.length > 0 ? `WITH ${inserts.map((sql, i) => `i${i} AS (${sql})`).join(', ')} ${last}` : last, params);
+    const last = ctes.pop() as string;
+    await this.db.run(ctes.length > 0 ? `WITH ${ctes.map((sql, i) => `i${i} AS (${sql})`).join(', ')} ${last}` : last, params);
   }
 
   /**
