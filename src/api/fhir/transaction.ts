@@ -285,12 +285,17 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
   request = { ...request, bodyValidated: true };
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
+  // The first attempt's copies are made before the store's write transaction begins (on SQLite
+  // the write lock is shared by every server process): copying is not work to do holding it.
+  const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
+  let copies: BundleEntry[] | undefined = originals.map(copy);
   const responses = await store.transaction(async (tx) => {
     // Every attempt (the store retries lost races) starts from the Bundle as posted: references
     // rewritten by an earlier attempt point at ids that attempt chose.
+    const entries = copies ?? originals.map(copy);
+    copies = undefined;
     planned.forEach((p, i) => {
-      const entry = originals[i] as BundleEntry;
-      p.entry = entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry;
+      p.entry = entries[i] as BundleEntry;
       p.assignedId = undefined;
       p.minted = undefined;
       p.existing = undefined;

@@ -15,8 +15,14 @@ import { SqlTransaction } from '../sql/sql-transaction.ts';
 
 /** Prepared statements kept per connection; search builds many shapes, so the cache is bounded. */
 const STATEMENT_CACHE_SIZE = 500;
-/** What SQLite itself may wait for the write lock (a short hold clears in that); longer waits are async. */
-const SYNC_LOCK_WAIT_MS = 5;
+/**
+ * What SQLite itself may wait for a lock (a transient one clears in that). The other process's
+ * write lock is waited for from JS (beginWrite): a group commit holds it for several requests,
+ * and a process asleep in SQLite's busy handler cannot validate its next requests meanwhile.
+ */
+const SYNC_LOCK_WAIT_MS = 1;
+/** Longest pause between two tries for the write lock (the lock stays idle for up to this long). */
+const MAX_LOCK_POLL_MS = 4;
 /** 10,000 pages of 4 kB: the WAL stays under ~40 MB whatever the write load. */
 const WAL_CHECKPOINT_PAGES = 10_000;
 /** How often the WAL is checkpointed into the database file (PASSIVE: it never blocks the writer). */
@@ -164,7 +170,7 @@ export class SqliteStore extends SqlStore {
   /** BEGIN IMMEDIATE, retried asynchronously while another process holds the write lock. */
   private async beginWrite(): Promise<void> {
     const deadline = Date.now() + this.lockTimeoutMs;
-    for (let wait = 1; ; wait = Math.min(wait * 2, 8)) {
+    for (let wait = 1; ; wait = Math.min(wait * 2, MAX_LOCK_POLL_MS)) {
       try {
         this.writer.exec('BEGIN IMMEDIATE');
         return;
