@@ -6,7 +6,8 @@ import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { newResourceId } from '../resource-id.ts';
 import { organizationGrants, patientCompartment } from '../../search/compartment.ts';
-import { extractIndexRows } from '../../search/extract-index.ts';
+import { indexRowsOf } from '../../search/extract-index.ts';
+import type { PreparedIndex } from '../../search/extract-index.ts';
 import type { IndexRows } from '../../search/index-rows.ts';
 import { canonicalJson } from '../../util/canonical-json.ts';
 import { DEFERRABLE_TYPES } from '../fhir-store.ts';
@@ -217,13 +218,13 @@ export class SqlTransaction implements StoreTransaction {
     await this.lockGroups(input);
     const resource = await this.runBeforeWrite({ resourceType: input.resourceType, next: input });
     if (options.ifNoneExist !== undefined) {
-      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId, options.searchedAbsent === true, options.assignedIdMinted === true);
+      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId, options.searchedAbsent === true, options.assignedIdMinted === true, options.index);
     }
     const id = options.assignedId ?? newResourceId();
     if (options.assignedId && !options.assignedIdMinted && (await this.exists(resource.resourceType, id))) {
       throw new OperationOutcomeError(conflict(`${resource.resourceType}/${id} already exists`));
     }
-    return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false, null, options.deferIndex === true && DEFERRABLE_TYPES.has(resource.resourceType)) };
+    return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false, null, options.deferIndex === true && DEFERRABLE_TYPES.has(resource.resourceType), options.index) };
   }
 
   /** Whether the id is taken, seen or not (an id is never given out twice). */
@@ -231,7 +232,7 @@ export class SqlTransaction implements StoreTransaction {
     return (await this.db.all('SELECT 1 FROM resources WHERE resource_type = ? AND id = ?', [resourceType, id])).length > 0;
   }
 
-  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined, searchedAbsent: boolean, minted: boolean): Promise<WriteResult> {
+  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined, searchedAbsent: boolean, minted: boolean, index?: PreparedIndex): Promise<WriteResult> {
     const type = resource.resourceType;
     if (assignedId && !minted && (await this.exists(type, assignedId))) {
       throw new OperationOutcomeError(conflict(`${type}/${assignedId} already exists`));
@@ -255,7 +256,7 @@ export class SqlTransaction implements StoreTransaction {
     }
     if (claimed.changes === 1 && searchedAbsent) {
       // The key was free and the caller's search in this transaction found no match.
-      return { outcome: 'created', version: await this.writeVersion(resource, newId, 1, false) };
+      return { outcome: 'created', version: await this.writeVersion(resource, newId, 1, false, null, false, index) };
     }
     // Resources created without a key (plain create, another query) may match too.
     const found = await this.search({ ...condition, count: 2 });
@@ -271,7 +272,7 @@ export class SqlTransaction implements StoreTransaction {
       await this.db.run('UPDATE conditional_keys SET resource_id = ? WHERE resource_type = ? AND query = ?', [match.id, type, query]);
       return { outcome: 'existing', version: (await this.read(type, match.id)) as StoredVersion };
     }
-    return { outcome: 'created', version: await this.writeVersion(resource, newId, 1, false) };
+    return { outcome: 'created', version: await this.writeVersion(resource, newId, 1, false, null, false, index) };
   }
 
   /** Whether the resource `id` still matches the condition (its key may have gone stale). */
@@ -308,12 +309,12 @@ export class SqlTransaction implements StoreTransaction {
       if (options.allowCreate === false) {
         throw new OperationOutcomeError(badRequest(`${resource.resourceType}/${id} does not exist`));
       }
-      return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false) };
+      return { outcome: 'created', version: await this.writeVersion(resource, id, 1, false, null, false, options.index) };
     }
     if (!current.deleted && current.resource && contentKey(current.resource) === contentKey(resource)) {
       return { outcome: 'unchanged', version: current };
     }
-    return { outcome: current.deleted ? 'created' : 'updated', version: await this.writeVersion(resource, id, Number(current.versionId) + 1, false, locked.author) };
+    return { outcome: current.deleted ? 'created' : 'updated', version: await this.writeVersion(resource, id, Number(current.versionId) + 1, false, locked.author, false, options.index) };
   }
 
   async delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
@@ -332,7 +333,7 @@ export class SqlTransaction implements StoreTransaction {
   }
 
   /** Writes one version: history row, current row, index rows, compartment and grants. */
-  private async writeVersion(input: Resource, id: string, versionId: number, deleted: boolean, currentAuthor: string | null = null, deferIndex = false): Promise<StoredVersion> {
+  private async writeVersion(input: Resource, id: string, versionId: number, deleted: boolean, currentAuthor: string | null = null, deferIndex = false, index?: PreparedIndex): Promise<StoredVersion> {
     const type = input.resourceType;
     const date = this.now();
     const lastUpdated = date.toISOString();
@@ -344,7 +345,7 @@ export class SqlTransaction implements StoreTransaction {
     const upsert = UPSERT_CURRENT;
     let seq: number;
     if (this.db.dialect === 'postgres' && versionId === 1 && resource && !deferIndex) {
-      const stored = await this.writeFirstVersionPg(resource, id, historyParams, date, author);
+      const stored = await this.writeFirstVersionPg(resource, id, historyParams, date, author, index);
       if (stored) {
         return stored;
       }
@@ -374,7 +375,7 @@ export class SqlTransaction implements StoreTransaction {
       this.changes.push(stored);
       return stored;
     }
-    const rows = await this.writeIndex(type, id, resource, versionId === 1);
+    const rows = await this.writeIndex(type, id, resource, versionId === 1, index);
     // The audit trail is admin-only: it opens no compartment and needs none.
     if (type !== 'AuditEvent' && type !== 'Provenance') {
       await this.writeAccess(type, id, resource, rows, versionId === 1, author);
@@ -416,7 +417,7 @@ export class SqlTransaction implements StoreTransaction {
     return done;
   }
 
-  private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean): Promise<IndexRows | undefined> {
+  private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean, index?: PreparedIndex): Promise<IndexRows | undefined> {
     // A first version has no rows to replace: skipping six DELETEs is most of a create's SQL.
     if (!firstVersion) {
       if (this.db.dialect === 'postgres') {
@@ -433,7 +434,7 @@ export class SqlTransaction implements StoreTransaction {
     if (!resource) {
       return undefined;
     }
-    const rows = extractIndexRows(resource);
+    const rows = indexRowsOf(resource, index);
     if (this.db.dialect === 'postgres') {
       await this.insertIndexRowsPg(type, id, rows);
       return rows;
@@ -507,9 +508,9 @@ export class SqlTransaction implements StoreTransaction {
    * compartment and grants in one statement (data-modifying CTEs all run), one round trip instead
    * of four. Undefined for a resource with too many index rows for one statement.
    */
-  private async writeFirstVersionPg(resource: Resource, id: string, historyParams: unknown[], date: Date, author: string | null): Promise<StoredVersion | undefined> {
+  private async writeFirstVersionPg(resource: Resource, id: string, historyParams: unknown[], date: Date, author: string | null, index: PreparedIndex | undefined): Promise<StoredVersion | undefined> {
     const type = resource.resourceType;
-    const rows = extractIndexRows(resource);
+    const rows = indexRowsOf(resource, index);
     const writes = indexInsertsPg(type, id, rows);
     if (writes.params.length > MAX_STATEMENT_PARAMS) {
       return undefined;
