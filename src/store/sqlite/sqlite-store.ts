@@ -241,9 +241,10 @@ export class SqliteStore extends SqlStore {
         const outcome = await this.runMember(member);
         if (!this.writerDb.inTransaction) {
           // SQLite rolled back the whole transaction (disk full, I/O error): what the members
-          // before wrote is gone too. The failing one fails; the others run again in a new one.
+          // before wrote is gone too. The failed ones fail; the others run again in a new one.
           member.reject(outcome.value);
-          this.pending.unshift(...outcomes.map((o) => o.member), ...members.slice(index + 1));
+          outcomes.filter((o) => !o.ok).forEach((o) => o.member.reject(o.value));
+          this.pending.unshift(...outcomes.filter((o) => o.ok).map((o) => o.member), ...members.slice(index + 1));
           this.scheduleLeftovers();
           return;
         }
