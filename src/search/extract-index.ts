@@ -204,6 +204,31 @@ export function extractIndexRows(resource: Resource, options: ExtractOptions = {
   return rows.rows;
 }
 
+/** Index rows extracted ahead of the write (before the store's transaction), with what they were extracted from. */
+export interface PreparedIndex {
+  key: string;
+  rows: IndexRows;
+}
+
+/**
+ * What a resource's index rows depend on, as a string: the resource without its id and the
+ * version metadata the store sets (none of them is indexed here, see the top of this file).
+ */
+export function indexKey(resource: Resource): string {
+  const { id: _id, meta, ...rest } = resource as Resource & { meta?: Record<string, unknown> };
+  const { versionId: _versionId, lastUpdated: _lastUpdated, ...kept } = meta ?? {};
+  return JSON.stringify([rest, kept]);
+}
+
+export function prepareIndexRows(resource: Resource): PreparedIndex {
+  return { key: indexKey(resource), rows: extractIndexRows(resource) };
+}
+
+/** The prepared rows when they were extracted from this same content, else extracted now. */
+export function indexRowsOf(resource: Resource, prepared: PreparedIndex | undefined): IndexRows {
+  return prepared !== undefined && prepared.key === indexKey(resource) ? prepared.rows : extractIndexRows(resource);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rows, deduplicated per resource
 

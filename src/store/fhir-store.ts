@@ -6,6 +6,7 @@ import type { StoreCaller } from './access.ts';
 import type { AuthStore } from './auth-store.ts';
 import type { OutboxRouter, OutboxStore } from './outbox.ts';
 import type { SyncStore, SyncTransaction } from './sync-store.ts';
+import type { PreparedIndex } from '../search/extract-index.ts';
 
 /** Types whose index rows may be written later (CreateOptions.deferIndex): carebridge's own records. */
 export const DEFERRABLE_TYPES: ReadonlySet<string> = new Set(['AuditEvent', 'Provenance']);
@@ -35,6 +36,14 @@ export interface CreateOptions {
   ifNoneExist?: string;
   /** An id the server already chose (transaction entries referenced before they exist). */
   assignedId?: string;
+  /**
+   * `assignedId` was just minted by newResourceId() (time-ordered, 74 random bits): it cannot be
+   * taken, so the store does not look (a lookup per entry, a round trip on PostgreSQL). Were it
+   * ever taken, the history row's unique key still refuses the write.
+   */
+  assignedIdMinted?: boolean;
+  /** Index rows the caller extracted before the transaction; used only if extracted from the content written. */
+  index?: PreparedIndex;
   /** The caller searched the If-None-Exist condition in this same transaction and found nothing. */
   searchedAbsent?: boolean;
   /**
@@ -50,6 +59,8 @@ export interface UpdateOptions {
   ifMatch?: string;
   /** Create the resource with this id if it does not exist (update as create). Default true. */
   allowCreate?: boolean;
+  /** Index rows the caller extracted before the transaction; used only if extracted from the content written. */
+  index?: PreparedIndex;
 }
 
 export interface HistoryOptions {

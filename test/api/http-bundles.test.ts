@@ -121,6 +121,30 @@ describe('transaction', () => {
     expect(response.status).toBe(200);
     expect(response.body.entry?.[0]?.resource).toMatchObject({ subject: { reference: `Patient/${existing.id}` } });
   });
+
+  it('points urn:uuid references at the existing resource a conditional create matched, in what it stores and in what search finds', async () => {
+    const value = randomUUID();
+    const existing = (await fhirFetch<Patient>(server, 'Patient', { method: 'POST', json: newPatient(value) })).body;
+    const patientUrl = 'urn:uuid:7f0c1f36-0000-4000-8000-0000000000b1';
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { fullUrl: patientUrl, resource: newPatient(value), request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=urn:carebridge-test:mrn|${value}` } },
+        {
+          resource: { resourceType: 'Observation', status: 'final', code: { text: `weight ${value}` }, subject: { reference: patientUrl } },
+          request: { method: 'POST', url: 'Observation' },
+        },
+      ],
+    };
+    const response = await fhirFetch(server, '', { method: 'POST', json: bundle });
+    expect(response.status).toBe(200);
+    expect(response.body.entry?.[0]?.resource?.id).toBe(existing.id);
+    const observation = response.body.entry?.[1]?.resource as { id: string; subject?: { reference?: string } };
+    expect(observation.subject?.reference).toBe(`Patient/${existing.id}`);
+    const found = await fhirFetch(server, `Observation?subject=Patient/${existing.id}`);
+    expect(found.body.entry?.map((e) => e.resource?.id)).toEqual([observation.id]);
+  });
 });
 
 describe('batch', () => {

@@ -8,7 +8,7 @@ import { sequentialUuids } from '../../src/mapping/context.ts';
 import { toFhir } from '../../src/mapping/to-fhir.ts';
 import { PROFILES } from '../../src/model/profiles.ts';
 import { MAX_DATE_MS, MIN_DATE_MS } from '../../src/search/date-range.ts';
-import { extractIndexRows, rootElements, skippedParameterCount } from '../../src/search/extract-index.ts';
+import { extractIndexRows, indexRowsOf, prepareIndexRows, rootElements, skippedParameterCount } from '../../src/search/extract-index.ts';
 import type { IndexRows } from '../../src/search/index-rows.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
 import { FIXTURES_DIR, readJson, readPlan, validPlanNames } from '../support/fixtures.ts';
@@ -385,5 +385,21 @@ describe('extractIndexRows skips no row by not evaluating parameters whose eleme
     for (const resource of corpus) {
       expect({ id: `${resource.resourceType}/${resource.id}`, rows: extractIndexRows(resource) }).toEqual({ id: `${resource.resourceType}/${resource.id}`, rows: extractIndexRows(resource, { evaluateAll: true }) });
     }
+  });
+});
+
+describe('index rows prepared before the write', () => {
+  const prepared = prepareIndexRows({ resourceType: 'Patient', name: [{ family: 'Mensah' }] } as Patient);
+
+  it('are used for the same content with the id and version metadata the store sets', () => {
+    const stored = { resourceType: 'Patient', name: [{ family: 'Mensah' }], id: 'p1', meta: { versionId: '1', lastUpdated: '2026-11-24T20:00:00.000Z' } } as Patient;
+    expect(indexRowsOf(stored, prepared)).toBe(prepared.rows);
+  });
+
+  it('are not used once the content differs (a rule changed it, a reference points elsewhere)', () => {
+    const changed = { resourceType: 'Patient', name: [{ family: 'Owusu' }], id: 'p1' } as Patient;
+    expect(rowsOf(indexRowsOf(changed, prepared), 'string', 'family')).toEqual([{ normalized: 'owusu', exact: 'Owusu' }]);
+    const tagged = { resourceType: 'Patient', name: [{ family: 'Mensah' }], meta: { tag: [{ system: 'urn:t', code: 'x' }] } } as Patient;
+    expect(indexRowsOf(tagged, prepared)).not.toBe(prepared.rows);
   });
 });

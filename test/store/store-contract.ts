@@ -6,6 +6,7 @@ import type { Bundle, CarePlan, Patient, Resource, Task } from '@medplum/fhirtyp
 import { sequentialUuids } from '../../src/mapping/context.ts';
 import { toFhir } from '../../src/mapping/to-fhir.ts';
 import type { FhirStore } from '../../src/store/fhir-store.ts';
+import { RetryableConflict } from '../../src/store/sql/executor.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
 import { readPlan } from '../support/fixtures.ts';
 
@@ -124,6 +125,37 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         }),
       ).rejects.toThrow('boom');
       expect((await store.search(parseSearchRequest('Patient?family=Rollback'))).resources).toHaveLength(before);
+    });
+
+    it('rolls back a failing transaction alone while concurrent ones commit', async () => {
+      const outcomes = await Promise.allSettled(
+        ['Concurrent-a', 'Concurrent-fails', 'Concurrent-b'].map((family) =>
+          store.transaction(async (tx) => {
+            await tx.create(patient(`mrn-${family}`, family));
+            if (family === 'Concurrent-fails') {
+              throw new Error('boom');
+            }
+          }),
+        ),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      for (const [family, count] of [['Concurrent-a', 1], ['Concurrent-fails', 0], ['Concurrent-b', 1]] as const) {
+        expect((await store.search(parseSearchRequest(`Patient?family=${family}`))).resources).toHaveLength(count);
+      }
+    });
+
+    it('runs a transaction that asks to (RetryableConflict) again, keeping only the last attempt', async () => {
+      let attempts = 0;
+      await store.transaction(async (tx) => {
+        attempts++;
+        await tx.create(patient(`mrn-retry-${attempts}`, 'Retried'));
+        if (attempts === 1) {
+          throw new RetryableConflict('raced');
+        }
+      });
+      expect(attempts).toBe(2);
+      const found = (await store.search(parseSearchRequest('Patient?family=Retried'))).resources;
+      expect(found.map((p) => (p as Patient).identifier?.[0]?.value)).toEqual(['mrn-retry-2']);
     });
 
     it('conditional create finds what exists instead of duplicating, also for a resource created without the condition', async () => {

@@ -2,6 +2,7 @@
 import { OperationOutcomeError, allOk, businessRule, conflict, created, gone, notFound, preconditionFailed } from '@medplum/core';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { requirePermission } from '../../auth/access/policy.ts';
+import type { PreparedIndex } from '../../search/extract-index.ts';
 import type { FhirStore, StoreTransaction, StoredVersion } from '../../store/fhir-store.ts';
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
 import { hasErrors, toOutcome } from '../../validation/outcome.ts';
@@ -90,8 +91,20 @@ export async function vread(store: FhirStore, request: FhirRequest, type: string
   return { status: 200, body: version.resource, headers: versionHeaders(version, request.baseUrl) };
 }
 
+/** What a transaction Bundle already decided about an entry before writing it. */
+export interface EntryPlan {
+  /** The id its references were rewritten to. */
+  assignedId?: string;
+  /** assignedId is one newResourceId() just minted, which no resource can have. */
+  assignedIdMinted?: boolean;
+  /** The If-None-Exist condition was searched in this transaction and matched nothing. */
+  searchedAbsent?: boolean;
+  /** Its index rows, extracted before the store's write transaction began. */
+  index?: PreparedIndex;
+}
+
 /** POST /Type (If-None-Exist makes it conditional). */
-export async function create(tx: StoreTransaction, request: FhirRequest, type: string, assignedId?: string, searchedAbsent = false): Promise<FhirResponse> {
+export async function create(tx: StoreTransaction, request: FhirRequest, type: string, plan: EntryPlan = {}): Promise<FhirResponse> {
   checkType(type);
   // The type-level permission first: the answer must not depend on what exists.
   requirePermission(request.principal, type, 'c');
@@ -100,12 +113,13 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
   if (ifNoneExist !== undefined) {
     conditionSearch(type, ifNoneExist);
   }
-  const { outcome, version } = await tx.create({ ...resource, id: undefined } as Resource, { ifNoneExist, assignedId, searchedAbsent });
+  const { assignedId, searchedAbsent, assignedIdMinted, index } = plan;
+  const { outcome, version } = await tx.create({ ...resource, id: undefined } as Resource, { ifNoneExist, assignedId, searchedAbsent, assignedIdMinted, index });
   return outcome === 'existing' ? writeResponse(request, 200, version, allOk) : writeResponse(request, 201, version, created);
 }
 
 /** PUT /Type/id: update, or create with that id. */
-export async function update(tx: StoreTransaction, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
+export async function update(tx: StoreTransaction, request: FhirRequest, type: string, id: string, plan: Pick<EntryPlan, 'index'> = {}): Promise<FhirResponse> {
   checkType(type);
   requirePermission(request.principal, type, 'u');
   checkId(id);
@@ -113,7 +127,7 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
   if (resource.id !== undefined && resource.id !== id) {
     throw badRequestError(`The body's id "${resource.id}" differs from the URL's "${id}"`, `${type}.id`);
   }
-  const { outcome, version } = await tx.update({ ...resource, id }, { ifMatch: parseIfMatch(request.headers['if-match']) });
+  const { outcome, version } = await tx.update({ ...resource, id }, { ifMatch: parseIfMatch(request.headers['if-match']), index: plan.index });
   return writeResponse(request, outcome === 'created' ? 201 : 200, version, outcome === 'created' ? created : allOk);
 }
 
@@ -121,7 +135,8 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
  * PUT /Type?query: update the one match, create when none, 412 when several. A transaction passes
  * the id it already rewrote references to (`assignedId`), so a created resource gets exactly that id.
  */
-export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, assignedId?: string, known?: { id: string | undefined }): Promise<FhirResponse> {
+export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, plan: Omit<EntryPlan, 'searchedAbsent'> & { known?: { id: string | undefined } } = {}): Promise<FhirResponse> {
+  const { assignedId, known, assignedIdMinted, index } = plan;
   checkType(type);
   requirePermission(request.principal, type, 'u');
   const resource = checkBody(type, request.body, request.bodyValidated);
@@ -143,10 +158,11 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
     // resource that does not exist yet (two processes on PostgreSQL) then agree on one resource.
     // A tenant does not choose ids: "that id is taken" would reveal a resource it cannot see.
     const id = assignedId ?? (!request.principal || request.principal.role === 'admin' ? resource.id : undefined);
-    if (id !== undefined && (await tx.read(type, id))) {
+    const minted = assignedIdMinted && id === assignedId;
+    if (id !== undefined && !minted && (await tx.read(type, id))) {
       throw new OperationOutcomeError(conflict(`${type}/${id} exists but does not match the condition`));
     }
-    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id, searchedAbsent: known !== undefined });
+    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id, searchedAbsent: known !== undefined, assignedIdMinted: minted, index });
     if (outcome !== 'existing') {
       return writeResponse(request, 201, version, created);
     }
@@ -155,7 +171,7 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
   if (resource.id !== undefined && resource.id !== match.id) {
     throw badRequestError(`The body's id "${resource.id}" differs from the matching resource's`, `${type}.id`);
   }
-  const { outcome, version } = await tx.update({ ...resource, id: match.id }, { ifMatch });
+  const { outcome, version } = await tx.update({ ...resource, id: match.id }, { ifMatch, index });
   return writeResponse(request, outcome === 'created' ? 201 : 200, version);
 }
 

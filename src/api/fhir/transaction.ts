@@ -10,6 +10,8 @@ import { UNPROCESSABLE_ID, checkType, conditionalUpdate, create, read, remove, u
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
 import { hasErrors, toOutcome } from '../../validation/outcome.ts';
 import { CONDITIONAL_REFERENCE, forEachReference } from './references.ts';
+import { prepareIndexRows } from '../../search/extract-index.ts';
+import type { PreparedIndex } from '../../search/extract-index.ts';
 import { search } from './search.ts';
 import { conditionSearch } from './search-params.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
@@ -31,6 +33,10 @@ interface PlannedEntry {
   query?: string;
   /** Id chosen for a POST (or the existing match of its If-None-Exist). */
   assignedId?: string;
+  /** assignedId was minted here by newResourceId(): no resource has it, the store need not look. */
+  minted?: boolean;
+  /** Index rows extracted before the write transaction, from the resource as it would be written then. */
+  prepared?: PreparedIndex;
   /** A conditional create whose match already exists: nothing to write. */
   existing?: boolean;
   /** What assignIds found for a conditional PUT, in this same transaction: not searched again. */
@@ -193,7 +199,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
         const version = await tx.read(p.type, p.assignedId as string);
         return { status: 200, body: version?.resource, headers: { Location: `${base.baseUrl}/${p.type}/${p.assignedId}/_history/${version?.versionId}`, ETag: `W/"${version?.versionId}"` } };
       }
-      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.assignedId, p.searchedAbsent === true);
+      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, { assignedId: p.assignedId, searchedAbsent: p.searchedAbsent === true, assignedIdMinted: p.minted === true, index: p.prepared });
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // Another transaction created the same conditional resource after we looked: our
         // references point at the id we chose, so start over (the retry finds theirs).
@@ -203,9 +209,9 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
     }
     case 'PUT': {
       if (p.query === undefined) {
-        return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string);
+        return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string, { index: p.prepared });
       }
-      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, p.assignedId, p.match);
+      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, { assignedId: p.assignedId, known: p.match, assignedIdMinted: p.minted === true, index: p.prepared });
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // A match appeared after assignIds looked: references point at the id chosen then.
         throw new RetryableConflict('conditional update raced');
@@ -219,8 +225,11 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
   }
 }
 
-/** Ids of POST entries and conditional PUTs, found before anything is written. */
-async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map<string, string>, mayChooseIds: boolean): Promise<void> {
+/**
+ * Ids of POST entries and conditional PUTs, found before anything is written; a new one is taken
+ * from `minted` (chosen before the transaction) when it has one for the entry.
+ */
+async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
   for (const p of planned) {
     if (p.method === 'POST') {
       const ifNoneExist = p.entry.request?.ifNoneExist;
@@ -239,10 +248,15 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map
           p.searchedAbsent = !planned.some((o) => o !== p && o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
         }
       }
-      p.assignedId ??= newResourceId();
+      if (p.assignedId === undefined) {
+        p.assignedId = minted.get(p) ?? newResourceId();
+        p.minted = true;
+      }
     } else if (p.method === 'PUT' && p.query !== undefined) {
       const found = await tx.search(conditionSearch(p.type, p.query));
-      p.assignedId = found.resources.length === 1 ? found.resources[0]?.id : (mayChooseIds ? p.entry.resource?.id : undefined) ?? newResourceId();
+      const chosen = found.resources.length === 1 ? found.resources[0]?.id : mayChooseIds ? p.entry.resource?.id : undefined;
+      p.assignedId = chosen ?? minted.get(p) ?? newResourceId();
+      p.minted = chosen === undefined;
       // Two entries with one condition: the second must see what the first writes, so search again then.
       const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
       p.match = found.resources.length <= 1 && !shared ? { id: found.resources[0]?.id } : undefined;
@@ -272,6 +286,53 @@ function validateEntries(planned: PlannedEntry[]): void {
   }
 }
 
+/** The first attempt's work that needs no database, done before the store's write transaction begins. */
+interface FirstAttempt {
+  /** Copies of the entries, references rewritten to `tentative`; undefined once used. */
+  entries: BundleEntry[] | undefined;
+  /** New ids for the entries that create, should their conditions match nothing. */
+  minted: Map<PlannedEntry, string>;
+  /** fullUrl → Type/id with those ids. */
+  tentative: Map<string, string>;
+  prepared: (PreparedIndex | undefined)[];
+}
+
+/**
+ * On SQLite the write lock is shared by every server process: what can be done before taking it
+ * is. Entries usually create (their conditions match nothing), so ids are minted for them now,
+ * references rewritten to those ids and the index rows extracted. If a condition matches an
+ * existing resource after all, the transaction starts that part over (see sameTargets); the store
+ * uses prepared rows only for the very content it writes (indexRowsOf).
+ */
+function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[]): FirstAttempt {
+  const minted = new Map<PlannedEntry, string>();
+  const tentative = new Map<string, string>();
+  for (const p of planned) {
+    const creates = p.method === 'POST' || (p.method === 'PUT' && p.query !== undefined);
+    const id = creates ? newResourceId() : p.method === 'PUT' ? p.id : undefined;
+    if (creates && id) {
+      minted.set(p, id);
+    }
+    if (p.entry.fullUrl && id) {
+      tentative.set(p.entry.fullUrl, `${p.type}/${id}`);
+    }
+  }
+  const prepared = entries.map((entry, i) => {
+    const p = planned[i] as PlannedEntry;
+    if ((p.method !== 'POST' && p.method !== 'PUT') || !entry.resource) {
+      return undefined;
+    }
+    rewriteReferences(entry.resource, tentative);
+    return prepareIndexRows(entry.resource);
+  });
+  return { entries, minted, tentative, prepared };
+}
+
+/** Whether assignIds gave every fullUrl the target prepareFirstAttempt rewrote its references to. */
+function sameTargets(map: ReadonlyMap<string, string>, tentative: ReadonlyMap<string, string>): boolean {
+  return map.size === tentative.size && [...tentative].every(([url, target]) => map.get(url) === target);
+}
+
 export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
   const planned = plan(bundle);
   // A caller that validated the Bundle itself (POST /transitions: its mapper's output) says so.
@@ -281,19 +342,32 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
   request = { ...request, bodyValidated: true };
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
+  const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
+  const first = prepareFirstAttempt(planned, originals.map(copy));
   const responses = await store.transaction(async (tx) => {
     // Every attempt (the store retries lost races) starts from the Bundle as posted: references
     // rewritten by an earlier attempt point at ids that attempt chose.
+    const attempt = first.entries ? first : { entries: undefined, minted: new Map<PlannedEntry, string>(), tentative: new Map<string, string>(), prepared: [] };
+    first.entries = undefined;
+    const entries = attempt.entries ?? originals.map(copy);
     planned.forEach((p, i) => {
-      const entry = originals[i] as BundleEntry;
-      p.entry = entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry;
+      p.entry = entries[i] as BundleEntry;
+      p.prepared = attempt.prepared[i];
       p.assignedId = undefined;
+      p.minted = undefined;
       p.existing = undefined;
       p.match = undefined;
       p.searchedAbsent = undefined;
     });
     const map = new Map<string, string>();
-    await assignIds(tx, ordered, map, mayChooseIds(request));
+    await assignIds(tx, ordered, map, mayChooseIds(request), attempt.minted);
+    if (attempt.entries && !sameTargets(map, attempt.tentative)) {
+      // A condition matched an existing resource: its references are rewritten from the Bundle as posted.
+      planned.forEach((p, i) => {
+        p.entry = copy(originals[i] as BundleEntry);
+        p.prepared = undefined;
+      });
+    }
     await resolveConditionalReferences(tx, planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined), map);
     const unresolved = planned.flatMap((p) => rewriteReferences(p.entry.resource, map));
     if (unresolved.length > 0) {
