@@ -56,6 +56,9 @@ export interface AppOptions {
   observability?: ObservabilityOptions;
 }
 
+/** What a caller's X-Request-Id may keep: letters, digits and '-' (at most 64 of them). */
+const REQUEST_ID_UNSAFE = /[^A-Za-z0-9-]/g;
+
 function outcome(severity: 'error', code: string, text: string): OperationOutcome {
   return { resourceType: 'OperationOutcome', issue: [{ severity, code: code as 'invalid', details: { text } }] };
 }
@@ -75,15 +78,18 @@ export function createApp(options: AppOptions): express.Express {
 
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
-    const requestId = (req.get('x-request-id') ?? '').replace(/[^A-Za-z0-9-]/g, '').slice(0, 64) || randomUUID();
+    const given = req.headers['x-request-id'];
+    const requestId = (typeof given === 'string' ? given.replace(REQUEST_ID_UNSAFE, '').slice(0, 64) : '') || randomUUID();
     res.setHeader('X-Request-Id', requestId);
     // Everything logged for this request from here on carries its id.
     res.locals.requestId = requestId;
-    const logger = options.logger.child({ requestId });
-    res.locals.logger = logger;
+    res.locals.logger = options.logger.child({ requestId });
     res.on('finish', () => {
-      // The route pattern (/:type/:id), never the path: an id in a URL may be anything.
-      logger.info('request', {
+      // The route pattern (/:type/:id), never the path: an id in a URL may be anything. One object
+      // to the root logger: the same line as the child's, without its per-line copies.
+      options.logger.info({
+        message: 'request',
+        requestId,
         method: req.method,
         route: typeof req.route?.path === 'string' ? req.route.path : 'unmatched',
         status: res.statusCode,

@@ -5,7 +5,7 @@
 // validation (/fhir), the workflow's rules, malformed requests.
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { issueLabel, methodLabel, trackRoutePattern } from './labels.ts';
+import { issueLabel, methodLabel, routeLabel, trackRoutePattern } from './labels.ts';
 import type { Metrics } from './metrics.ts';
 
 /** A refusal larger than this is not parsed for its issue type (counted as "other"): bounded work per answer. */
@@ -27,7 +27,7 @@ function refusalIssue(chunk: unknown): string {
 export function httpMetrics(metrics: Metrics): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
-    const route = trackRoutePattern(req);
+    trackRoutePattern(req);
     const method = methodLabel(req.method);
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
     res.end = ((...args: unknown[]) => {
@@ -35,13 +35,13 @@ export function httpMetrics(metrics: Metrics): RequestHandler {
         const issue = refusalIssue(args[0]);
         // '': not an OperationOutcome (the token endpoint's OAuth errors): not a validation failure.
         if (issue !== '') {
-          metrics.validationFailures.inc({ method, route: route(), status: String(res.statusCode), issue });
+          metrics.validationFailures.inc({ method, route: routeLabel(req), status: String(res.statusCode), issue });
         }
       }
       return end(...args);
     }) as Response['end'];
     res.once('close', () => {
-      const labels = { method, route: route(), status: res.writableFinished ? String(res.statusCode) : 'aborted' };
+      const labels = { method, route: routeLabel(req), status: res.writableFinished ? String(res.statusCode) : 'aborted' };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     });

@@ -28,15 +28,16 @@ const ISSUE_TYPES = new Set<string>([
 const seenRoutes = new Set<string>();
 
 function boundedRoute(pattern: string): string {
+  if (seenRoutes.has(pattern)) {
+    return pattern;
+  }
   if (!ROUTE_PATTERN.test(pattern)) {
     return UNMATCHED;
   }
-  if (!seenRoutes.has(pattern)) {
-    if (seenRoutes.size >= MAX_ROUTES) {
-      return OTHER;
-    }
-    seenRoutes.add(pattern);
+  if (seenRoutes.size >= MAX_ROUTES) {
+    return OTHER;
   }
+  seenRoutes.add(pattern);
   return pattern;
 }
 
@@ -67,28 +68,82 @@ function segmentsOf(path: string): string[] {
   return path.split('/').filter((s) => s !== '');
 }
 
+/** Where the route tracking keeps a request's matched route and its full pattern (symbols: no clash with express). */
+const ROUTE = Symbol('carebridge.route');
+const PATTERN = Symbol('carebridge.routePattern');
+/** Request prototypes (one per express app) whose `route` is already tracked. */
+const trackedPrototypes = new WeakSet<object>();
+/** Patterns of single-path routes by route and mount: computed once per route, not per request. */
+const patternsByRoute = new WeakMap<object, Map<string, string | undefined>>();
+
+interface TrackedRequest {
+  [ROUTE]?: unknown;
+  [PATTERN]?: string;
+}
+
+function patternOf(route: unknown, req: Request): string | undefined {
+  const mount = req.baseUrl.toLowerCase();
+  const single = typeof (route as { path?: unknown } | undefined)?.path === 'string';
+  // Alternatives are named by the request's own path: computed per request.
+  let byMount = single ? patternsByRoute.get(route as object) : undefined;
+  if (byMount?.has(mount)) {
+    return byMount.get(mount);
+  }
+  const path = pathOf(route, req.path);
+  // A router's own root ('/transitions' + '/') is named by its mount.
+  const pattern = path === undefined ? undefined : path === '/' && mount !== '' ? mount : `${mount}${path}`;
+  if (single) {
+    if (!byMount) {
+      byMount = new Map();
+      patternsByRoute.set(route as object, byMount);
+    }
+    // Mounts are the code's (or their case variants): bounded, but capped all the same.
+    if (byMount.size < MAX_ROUTES) {
+      byMount.set(mount, pattern);
+    }
+  }
+  return pattern;
+}
+
+/**
+ * Makes `req.route` of every request on this request's prototype (express gives each app its
+ * own) record the full pattern when express assigns it. An accessor on the prototype, once per
+ * app: one defined on each request gave every request a hidden class of its own, which kept the
+ * whole request alive through the young-generation collections (and made them slow).
+ */
+function trackRoutesOf(req: Request): void {
+  const prototype = Object.getPrototypeOf(req) as object | null;
+  if (prototype === null || trackedPrototypes.has(prototype)) {
+    return;
+  }
+  Object.defineProperty(prototype, 'route', {
+    configurable: true,
+    enumerable: true,
+    get(this: TrackedRequest) {
+      return this[ROUTE];
+    },
+    set(this: Request & TrackedRequest, value: unknown) {
+      this[ROUTE] = value;
+      this[PATTERN] = patternOf(value, this);
+    },
+  });
+  trackedPrototypes.add(prototype);
+}
+
+/** The route label of a request tracked by trackRoutePattern: its full pattern, or "unmatched". */
+export function routeLabel(req: Request): string {
+  const pattern = (req as TrackedRequest)[PATTERN];
+  return pattern === undefined ? UNMATCHED : boundedRoute(pattern);
+}
+
 /**
  * Records the full route pattern (mount + route, "/fhir/:type/:id") on the request the moment
  * express matches a route. Read at that moment because express resets req.baseUrl when an error
  * leaves the router, while req.route stays. The mount is lower-cased: express matches it without
- * regard to case, and "/FHIR" must not become a label value of its own.
+ * regard to case, and "/FHIR" must not become a label value of its own. Read it with routeLabel.
  */
-export function trackRoutePattern(req: Request): () => string {
-  let route: unknown;
-  let pattern: string | undefined;
-  Object.defineProperty(req, 'route', {
-    configurable: true,
-    enumerable: true,
-    get: () => route,
-    set: (value: unknown) => {
-      route = value;
-      const path = pathOf(value, req.path);
-      const mount = req.baseUrl.toLowerCase();
-      // A router's own root ('/transitions' + '/') is named by its mount.
-      pattern = path === undefined ? undefined : path === '/' && mount !== '' ? mount : `${mount}${path}`;
-    },
-  });
-  return () => (pattern === undefined ? UNMATCHED : boundedRoute(pattern));
+export function trackRoutePattern(req: Request): void {
+  trackRoutesOf(req);
 }
 
 export function methodLabel(method: string): string {

@@ -103,7 +103,8 @@ export class StoreGauges {
       ]);
     } catch (err) {
       this.up.set(0);
-      this.options.logger?.warn('metrics could not read the store', { error: (err as Error).message });
+      // The error's class and code, not its message: a database's message may quote row values.
+      this.options.logger?.warn('metrics could not read the store', { error: (err as Error).name, code: (err as { code?: unknown }).code });
       return false;
     }
     // From here on synchronous: a scrape reading the registry never sees half the values.

@@ -20,8 +20,9 @@ export interface ResourceValidationOptions {
    * "full" (default) for FHIR from outside: Medplum's validator (cardinality, data types,
    * primitive formats, FHIRPath invariants) plus carebridge's checks.
    * "mapped" for what carebridge's own mapper made from a validated plan: carebridge's checks
-   * with cardinality and fixed/pattern values, no Medplum walk (~10x faster). The property tests
-   * show full validation finds nothing more in the mapper's output (test/mapping/roundtrip-property.test.ts).
+   * with cardinality, fixed/pattern values and primitive JSON types and formats, no Medplum walk
+   * (~10x faster; POST /transitions uses it). The property tests show full validation finds
+   * nothing more in the mapper's output (test/mapping/mapped-validation-property.test.ts).
    */
   tier?: 'full' | 'mapped';
 }

@@ -72,11 +72,34 @@ function rank(error: ErrorObject): number {
   return i < 0 ? KEYWORD_RANK.length : i;
 }
 
+/** In unicode mode a surrogate pair is one code point: this matches only a lone half. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Texts that are not well-formed Unicode (a lone surrogate, which JSON's \uD800 escape can
+ * carry): no UTF-8 holds them, and percent-encoding one into a conditional URL throws.
+ */
+function malformedTexts(value: unknown, pointer: string, out: OperationOutcomeIssue[]): void {
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) {
+      out.push(issue('error', 'value', `${pointer}: is not well-formed Unicode (a lone surrogate)`, pointerToPath('TransitionPlan', pointer), pointer));
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => malformedTexts(item, `${pointer}/${i}`, out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      malformedTexts(item, `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`, out);
+    }
+  }
+}
+
 /** Schema errors of a plan, one issue per problem; an empty list means the shape is right. */
 export function checkPlanSchema(value: unknown): OperationOutcomeIssue[] {
   const validate = compile();
   if (validate(value)) {
-    return [];
+    const malformed: OperationOutcomeIssue[] = [];
+    malformedTexts(value, '', malformed);
+    return malformed;
   }
   // One issue per place: "2026-11-31" fails both pattern and format; say the clearest.
   const best = new Map<string, ErrorObject>();

@@ -8,6 +8,8 @@ export interface PlanValidation {
   issues: OperationOutcomeIssue[];
   /** Set only when there is no error: the plan, typed. */
   plan?: TransitionPlan;
+  /** Set when the shape is wrong (the plan schema's issues, also in `issues`): not a plan at all. */
+  shapeIssues?: OperationOutcomeIssue[];
 }
 
 const OPTIONAL_LISTS = ['goals', 'caregiverTasks', 'medications', 'followUps', 'referrals', 'coverage'] as const;
@@ -26,7 +28,7 @@ function normalize(plan: TransitionPlan): TransitionPlan {
 export function validatePlan(value: unknown): PlanValidation {
   const schemaIssues = checkPlanSchema(value);
   if (schemaIssues.length > 0) {
-    return { issues: schemaIssues };
+    return { issues: schemaIssues, shapeIssues: schemaIssues };
   }
   const plan = normalize(value as TransitionPlan);
   const issues = checkPlanRules(plan);

@@ -1,7 +1,7 @@
 // Checks @medplum/core's validator leaves out (TECH-NOTES.md): codes in required bindings,
 // the resource types a Reference may point at, the format of ids, and empty strings. One walk
 // over the resource, guided by the same element schemas Medplum uses.
-import { isResourceType, tryGetDataType } from '@medplum/core';
+import { isResourceType, tryGetDataType, validationRegexes } from '@medplum/core';
 import type { InternalSchemaElement, InternalTypeSchema } from '@medplum/core';
 import type { Coding, OperationOutcomeIssue, Reference, Resource } from '@medplum/fhirtypes';
 import { issue } from './outcome.ts';
@@ -126,6 +126,25 @@ function computeTargets(element: InternalSchemaElement): string[] | undefined {
   return names.length === 0 || names.includes('Resource') ? undefined : names;
 }
 
+/** JSON types of FHIR primitives (Medplum's table; System.String is the type of ids and urls). */
+const PRIMITIVE_JSON_TYPES: Record<string, 'string' | 'number' | 'boolean'> = {
+  base64Binary: 'string', boolean: 'boolean', canonical: 'string', code: 'string', date: 'string', dateTime: 'string', decimal: 'number', id: 'string',
+  instant: 'string', integer: 'number', integer64: 'string', markdown: 'string', oid: 'string', positiveInt: 'number', string: 'string', time: 'string',
+  unsignedInt: 'number', uri: 'string', url: 'string', uuid: 'string', xhtml: 'string', 'http://hl7.org/fhirpath/System.String': 'string',
+};
+
+const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
+
+/** The day of a full date exists in its month (the format allows 2026-02-31). */
+function possibleDay(value: string): boolean {
+  if (value.length < 10) {
+    return true;
+  }
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  return Number(value.slice(8, 10)) <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
 class Walker {
   readonly issues: OperationOutcomeIssue[] = [];
   private readonly ctx: StructureCheckContext;
@@ -178,6 +197,9 @@ class Walker {
   }
 
   private value(item: unknown, { element, typeCode }: ElementRef, root: InternalTypeSchema, path: string): void {
+    if (this.ctx.cardinality && isPrimitive(typeCode) && !this.primitive(item, typeCode, path)) {
+      return;
+    }
     if (typeof item === 'string') {
       if (typeCode === 'xhtml' && UNSAFE_XHTML.test(item)) {
         this.error('value', 'narrative may hold only basic XHTML formatting: no scripts, forms, embedded objects or event handlers (FHIR txt-1)', path);
@@ -211,6 +233,37 @@ class Walker {
     if (schema) {
       this.object(object, schema, schema.innerTypes.length > 0 ? schema : root, path);
     }
+  }
+
+  /**
+   * The JSON type and format of a primitive value, as Medplum's validator checks them (the mapped
+   * tier has no Medplum pass): a control character in a plan's text or a date-time written "…z"
+   * passes the plan schema but not FHIR. Whether it was well-formed (else reported).
+   */
+  private primitive(item: unknown, typeCode: string, path: string): boolean {
+    const jsonType = PRIMITIVE_JSON_TYPES[typeCode];
+    if (jsonType === undefined || item === null || item === undefined) {
+      return true;
+    }
+    if (typeof item !== jsonType) {
+      this.error('structure', `Invalid JSON type: expected ${jsonType}, but got ${typeof item}`, path);
+      return false;
+    }
+    if (typeof item === 'number') {
+      const integer = typeCode === 'integer' || typeCode === 'positiveInt' || typeCode === 'unsignedInt';
+      const min = typeCode === 'positiveInt' ? 1 : typeCode === 'unsignedInt' ? 0 : -2147483648;
+      if (!Number.isFinite(item) || (integer && (!Number.isInteger(item) || item < min || item > 2147483647))) {
+        this.error('value', `Invalid ${typeCode} value`, path);
+        return false;
+      }
+      return true;
+    }
+    const format = validationRegexes[typeCode];
+    if (typeof item === 'string' && item.trim() !== '' && ((format && !format.test(item)) || (DATE_TYPES.has(typeCode) && !possibleDay(item)))) {
+      this.error('value', `Invalid ${typeCode} format`, path);
+      return false;
+    }
+    return true;
   }
 
   private cardinality(raw: unknown, element: InternalSchemaElement, path: string): void {

@@ -82,6 +82,9 @@ describe('audit and provenance through the API', () => {
     const provenances = (await server.store.search(parseSearchRequest(`Provenance?target=CarePlan/${carePlanId}`))).resources as Provenance[];
     expect(provenances).toHaveLength(1);
     expect(provenances[0]?.target).toHaveLength(2);
+    // One AuditEvent names the writes (in their transaction); the answer echoing them adds none.
+    const events = (await auditEvents(server.store)).filter((e) => e.entity?.some((en) => en.what?.reference === `CarePlan/${carePlanId}`));
+    expect(events).toHaveLength(1);
   });
 });
 
@@ -109,7 +112,65 @@ describe('a transaction that reads and writes', () => {
     });
     expect(response.status).toBe(200);
     const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction'));
-    expect(events.some((e) => e.entity?.some((en) => en.what?.reference === `Organization/${read.id}`))).toBe(true);
+    const reading = events.filter((e) => e.entity?.some((en) => en.what?.reference === `Organization/${read.id}`));
+    expect(reading).toHaveLength(1);
+    // That event names what was read, not the Observation the transaction's own event names.
+    expect(reading[0]?.entity?.some((en) => en.what?.reference?.startsWith('Observation/'))).toBe(false);
+    expect(events.filter((e) => e.entity?.some((en) => en.what?.reference?.startsWith('Observation/')))).toHaveLength(1);
+  });
+
+  it('records what a search entry found, not only its Bundle', async () => {
+    const hospital = server.as(HOSPITAL);
+    const patient = (await hospital('POST', 'Patient', { resourceType: 'Patient', active: true })).body as Resource;
+    const response = await hospital('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: { resourceType: 'Organization', name: 'Written' }, request: { method: 'POST', url: 'Organization' } },
+        { request: { method: 'GET', url: `Patient?_id=${patient.id}` } },
+      ],
+    });
+    expect(response.status).toBe(200);
+    const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction'));
+    expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Patient/${patient.id}`))).toHaveLength(1);
+  });
+
+  it('records a conditional create that found an existing resource: it disclosed it and wrote nothing', async () => {
+    const hospital = server.as(HOSPITAL);
+    const existing = (await hospital('POST', 'Organization', { resourceType: 'Organization', identifier: [{ system: 'urn:npi', value: 'cond-1' }], name: 'Found' })).body as Resource;
+    const response = await hospital('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: { resourceType: 'Organization', name: 'New' }, request: { method: 'POST', url: 'Organization' } },
+        { resource: { resourceType: 'Organization', identifier: [{ system: 'urn:npi', value: 'cond-1' }], name: 'Sent' }, request: { method: 'POST', url: 'Organization', ifNoneExist: 'identifier=urn:npi|cond-1' } },
+      ],
+    });
+    expect(response.status).toBe(200);
+    expect((response.body as Bundle).entry?.[1]?.resource?.id).toBe(existing.id);
+    const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction'));
+    expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Organization/${existing.id}`))).toHaveLength(1);
+  });
+
+  it('a batch records what its GET entries read, even when a later entry wrote', async () => {
+    const hospital = server.as(HOSPITAL);
+    const read = (await hospital('POST', 'Organization', { resourceType: 'Organization', name: 'Read by a batch' })).body as Resource;
+    const patient = (await hospital('POST', 'Patient', { resourceType: 'Patient', active: true })).body as Resource;
+    const response = await hospital('POST', '', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'GET', url: `Organization/${read.id}` } },
+        { resource: { resourceType: 'Observation', status: 'final', code: { text: 'pulse' }, subject: { reference: `Patient/${patient.id}` } }, request: { method: 'POST', url: 'Observation' } },
+      ],
+    });
+    expect(response.status).toBe(200);
+    // POST /fhir is recorded as the transaction interaction, batch or not.
+    const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction'));
+    expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Organization/${read.id}`))).toHaveLength(1);
+    // The Observation is named once: by the event its own transaction recorded.
+    const observation = ((response.body as Bundle).entry?.[1]?.resource as Resource).id;
+    expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Observation/${observation}`))).toHaveLength(1);
   });
 });
 

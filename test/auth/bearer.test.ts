@@ -154,4 +154,13 @@ describe('AuthService.authenticate', () => {
     await expect(auth.authenticate('Bearer x.y.z', server.url)).rejects.toBeInstanceOf(InvalidTokenError);
     await expect(auth.authenticate(`Bearer ${await mint({}, { expiresIn: -60 })}`, server.url)).rejects.toMatchObject({ reason: 'expired' });
   });
+
+  it('remembers a verified token for the base URL it was verified for only', async () => {
+    const auth = new AuthService({ config: parseConfig({ clients: [agency.config] }), store: server.store, signingKey });
+    const authorization = `Bearer ${await tokenFor(server, agency, 'system/Task.rs')}`;
+    const principal = await auth.authenticate(authorization, server.url);
+    // Another host name: the token's issuer and audience are checked again, and refused.
+    await expect(auth.authenticate(authorization, 'http://other.example')).rejects.toBeInstanceOf(InvalidTokenError);
+    expect(await auth.authenticate(authorization, server.url)).toEqual(principal);
+  });
 });

@@ -4,15 +4,15 @@
 import { describe, expect, it } from '@jest/globals';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import { destinationLabel, issueLabel, methodLabel, trackRoutePattern } from '../../src/observability/labels.ts';
+import { destinationLabel, issueLabel, methodLabel, routeLabel, trackRoutePattern } from '../../src/observability/labels.ts';
 
 /** Serves `app` on 127.0.0.1, GETs each path, and gives the route label of each. */
 async function labelsOf(paths: string[], build: (app: express.Express) => void): Promise<string[]> {
   const seen: string[] = [];
   const app = express();
   app.use((req, res, next) => {
-    const route = trackRoutePattern(req);
-    res.once('finish', () => seen.push(route()));
+    trackRoutePattern(req);
+    res.once('finish', () => seen.push(routeLabel(req)));
     next();
   });
   build(app);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource, Task } from '@medplum/fhirtypes';
 import { SYSTEMS } from '../../src/model/terminology.ts';
+import type { Logger } from '../../src/log/logger.ts';
 import { StoreGauges } from '../../src/observability/store-gauges.ts';
 import type { FhirStore } from '../../src/store/fhir-store.ts';
 import type { OutboxEntry, OutboxRouter } from '../../src/store/outbox.ts';
@@ -121,16 +122,20 @@ export function describeStoreGauges(name: string, stores: GaugeStoreFactory): vo
     it('a scrape while the store is down: carebridge_store_up 0 and no store-backed sample; the next one recovers', async () => {
       let down = false;
       const flaky: Pick<FhirStore, 'countDeliveries' | 'pollStatus' | 'search'> = {
-        countDeliveries: () => (down ? Promise.reject(new Error('connection refused')) : store.countDeliveries()),
+        // A database's message may quote row values: only the class and code may reach the log.
+        countDeliveries: () => (down ? Promise.reject(Object.assign(new Error('duplicate key (mrn)=(MRN-4417) Okafor'), { code: '23505' })) : store.countDeliveries()),
         pollStatus: (peer) => store.pollStatus(peer),
         search: (request, options) => store.search(request, options),
       };
-      const gauges = new StoreGauges({ store: flaky, now: () => NOW });
+      const warnings: unknown[] = [];
+      const logger = { warn: (message: string, meta: unknown) => warnings.push({ message, meta }) } as unknown as Logger;
+      const gauges = new StoreGauges({ store: flaky, now: () => NOW, logger });
       expect(sample(await gauges.metrics(), 'carebridge_tcm_deadlines_overdue')).toBe(2);
       down = true;
       const text = await gauges.metrics();
       expect(sample(text, 'carebridge_store_up')).toBe(0);
       expect(text.split('\n').filter((l) => l !== '' && !l.startsWith('#'))).toEqual(['carebridge_store_up 0']);
+      expect(warnings).toEqual([{ message: 'metrics could not read the store', meta: { error: 'Error', code: '23505' } }]);
       down = false;
       expect(sample(await gauges.metrics(), 'carebridge_store_up')).toBe(1);
     });

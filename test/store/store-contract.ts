@@ -241,6 +241,47 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(types.filter((t) => t === 'Task').length).toBeGreaterThanOrEqual(2);
       });
 
+      it('searches the audit trail (its own index tables) by every kind of parameter, deferred or not', async () => {
+        const patientRef = idOf('Patient');
+        const event = (altId: string, recorded: string, outcome: '0' | '4'): Resource =>
+          ({
+            resourceType: 'AuditEvent',
+            type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+            subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' }],
+            action: 'R',
+            recorded,
+            outcome,
+            agent: [{ requestor: true, altId, name: `Client ${altId}`, network: { address: '10.1.2.3', type: '2' } }],
+            source: { observer: { display: 'carebridge' } },
+            entity: [
+              { what: { reference: patientRef }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1' } },
+              { what: { reference: 'http://example.org/fhir/Basic/outside' } },
+            ],
+          }) as unknown as Resource;
+        const indexed = await store.create(event('contract-a', '2026-11-20T10:00:00Z', '0'));
+        const deferred = await store.create(event('contract-b', '2026-11-22T10:00:00Z', '4'), { deferIndex: true });
+        const ids = async (query: string): Promise<string[]> => (await store.search(parseSearchRequest(query))).resources.map((r) => r.id as string).sort();
+        const both = [indexed.version.id, deferred.version.id].sort();
+        expect(await ids(`AuditEvent?patient=${patientRef}&altid=contract-a,contract-b`)).toEqual(both);
+        expect(await ids(`AuditEvent?entity=${patientRef}&subtype=http://hl7.org/fhir/restful-interaction|read&altid=contract-a,contract-b`)).toEqual(both);
+        expect(await ids('AuditEvent?altid=contract-a,contract-b&outcome:not=0')).toEqual([deferred.version.id]);
+        expect(await ids('AuditEvent?altid=contract-a,contract-b&date=lt2026-11-21')).toEqual([indexed.version.id]);
+        expect(await ids('AuditEvent?agent-name=client%20contract-b')).toEqual([deferred.version.id]);
+        expect(await ids('AuditEvent?entity=http://example.org/fhir/Basic/outside&altid=contract-a')).toEqual([indexed.version.id]);
+        expect(await ids('AuditEvent?altid=contract-a,contract-b&policy:missing=true')).toEqual(both);
+        expect(await ids(`AuditEvent?patient:Patient._id=${patientRef.split('/')[1]}&altid=contract-b`)).toEqual([deferred.version.id]);
+        const sorted = await store.search(parseSearchRequest('AuditEvent?altid=contract-a,contract-b&_sort=-date'));
+        expect(sorted.resources.map((r) => r.id)).toEqual([deferred.version.id, indexed.version.id]);
+        const withPatient = await store.search(parseSearchRequest('AuditEvent?altid=contract-a&_include=AuditEvent:patient'));
+        expect(withPatient.included.map((r) => `${r.resourceType}/${r.id}`)).toEqual([patientRef]);
+        const revIncluded = await store.search(parseSearchRequest(`Patient?_id=${patientRef.split('/')[1]}&_revinclude=AuditEvent:patient`));
+        expect(revIncluded.included.map((r) => r.id).filter((id) => both.includes(id as string)).sort()).toEqual(both);
+        // An update replaces the event's rows: the old values no longer find it.
+        await store.update({ ...(await store.read('AuditEvent', indexed.version.id))?.resource, agent: [{ requestor: true, altId: 'contract-c' }] } as Resource);
+        expect(await ids('AuditEvent?altid=contract-a')).toEqual([]);
+        expect(await ids('AuditEvent?altid=contract-c')).toEqual([indexed.version.id]);
+      });
+
       it('pages with a cursor that stays stable while new resources arrive', async () => {
         for (let i = 0; i < 5; i++) {
           await store.create(patient(`mrn-page-${i}`, 'Pager'));

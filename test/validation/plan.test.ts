@@ -75,6 +75,14 @@ describe('validatePlan', () => {
     expect(errorsOf(plan)).toEqual([{ location: '/patient/name/family', code: 'value', text: '/patient/name/family: must not be blank' }]);
   });
 
+  it('refuses text that is not well-formed Unicode (a lone surrogate), and takes a pair', () => {
+    const plan = heartFailure();
+    plan.patient.identifiers[0] = { system: 'https://hospital.example/mrn', value: 'MRN-\ud800' };
+    expect(errorsOf(plan)).toEqual([{ location: '/patient/identifiers/0/value', code: 'value', text: '/patient/identifiers/0/value: is not well-formed Unicode (a lone surrogate)' }]);
+    plan.patient.identifiers[0] = { system: 'https://hospital.example/mrn', value: 'MRN-\ud83d\ude00' };
+    expect(errorsOf(plan)).toEqual([]);
+  });
+
   it('refuses a root that is not an object', () => {
     for (const value of [null, [], 'plan', 42]) {
       expect(errorsOf(value)).toEqual([{ location: '/', code: 'value', text: '/: must be a object' }]);

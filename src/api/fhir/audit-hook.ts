@@ -3,7 +3,7 @@
 // - every other request (reads, searches, refused or failed writes) records its AuditEvent
 //   through the group-committing AuditTrail before the response leaves. If the audit trail
 //   cannot be written, the request fails: there is no unaudited access.
-import type { Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AuditEventInput, AuditInteraction, AuditObserver } from '../../audit/audit-event.ts';
 import { auditEventFor } from '../../audit/audit-event.ts';
 import type { AuditTrail } from '../../audit/audit-trail.ts';
@@ -34,6 +34,8 @@ export interface RequestAudit {
   operation?: string;
   /** Set once the request's write transaction recorded its own AuditEvent. */
   recordedInTransaction: boolean;
+  /** "Type/id" of what that transaction wrote: its own event names them already. */
+  written?: ReadonlySet<string>;
 }
 
 function patientOf(resource: Resource): string | undefined {
@@ -65,9 +67,16 @@ function disclosed(response: FhirResponse): Resource[] {
     return [];
   }
   if (body.resourceType === 'Bundle') {
-    return (body.entry ?? []).flatMap((e) => (e.resource && e.resource.resourceType !== 'OperationOutcome' ? [e.resource] : []));
+    return entriesOf(body);
   }
   return [body];
+}
+
+function entriesOf(bundle: Bundle): Resource[] {
+  // A transaction's or batch's GET search entry answers with a searchset: what it found is what was disclosed.
+  return (bundle.entry ?? []).flatMap((e) =>
+    !e.resource || e.resource.resourceType === 'OperationOutcome' ? [] : e.resource.resourceType === 'Bundle' && (e.resource.type === 'searchset' || e.resource.type === 'history') ? entriesOf(e.resource) : [e.resource],
+  );
 }
 
 function activityOf(version: StoredVersion): ProvenanceActivity {
@@ -81,6 +90,7 @@ export function auditedCaller(principal: Principal, audit: RequestAudit, workflo
     // A retried attempt starts over: what an earlier, rolled-back attempt recorded is gone.
     onTransaction: () => {
       audit.recordedInTransaction = false;
+      audit.written = undefined;
     },
     recordWrites: async (written: StoredVersion[], system: StoreTransaction) => {
       const recorded = new Date();
@@ -95,6 +105,7 @@ export function auditedCaller(principal: Principal, audit: RequestAudit, workflo
       const status = audit.interaction === 'create' && written.some((v) => v.versionId === '1') ? 201 : 200;
       await recordInTransaction(system, auditEventFor({ ...baseInput(audit, recorded), status, ...summarize(resources, audit.interaction) }));
       audit.recordedInTransaction = true;
+      audit.written = new Set(written.map((v) => `${v.resourceType}/${v.id}`));
     },
   };
 }
@@ -115,12 +126,20 @@ function baseInput(audit: RequestAudit, recorded: Date): Omit<AuditEventInput, '
 
 /** Records the request's AuditEvent unless its transaction already did; resolves once it is durable. */
 export async function recordRequest(trail: AuditTrail, audit: RequestAudit, response: FhirResponse): Promise<void> {
-  // A transaction or batch may also have read (GET entries): its request event lists all it disclosed.
-  if (audit.recordedInTransaction && response.status < 400 && audit.interaction !== 'transaction') {
-    return;
+  let shown = disclosed(response);
+  if (audit.recordedInTransaction && response.status < 400) {
+    // A transaction may also have read (GET entries): its request event names what it disclosed
+    // beyond what it wrote, when there is any. The writes' own echo is in the transaction's event.
+    if (audit.interaction !== 'transaction') {
+      return;
+    }
+    shown = shown.filter((r) => !audit.written?.has(`${r.resourceType}/${r.id}`));
+    if (shown.length === 0) {
+      return;
+    }
   }
   const issueCode = response.status >= 400 && response.body?.resourceType === 'OperationOutcome' ? response.body.issue?.[0]?.code : undefined;
-  await trail.record(auditEventFor({ ...baseInput(audit, new Date()), status: response.status, issueCode, ...summarize(disclosed(response), audit.interaction) }));
+  await trail.record(auditEventFor({ ...baseInput(audit, new Date()), status: response.status, issueCode, ...summarize(shown, audit.interaction) }));
 }
 
 /** A request refused before any handler ran (body too large, unreadable): its AuditEvent, status and reason. */

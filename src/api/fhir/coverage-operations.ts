@@ -189,7 +189,9 @@ export async function checkEligibilityOperation(store: StoreTransaction, request
     body = (await options.payers.clientFor(peer).request('POST', { path: 'CoverageEligibilityRequest', body: pair.sent })).body;
   } catch (err) {
     if (err instanceof PeerError) {
-      throw gatewayError(err.timedOut ? GATEWAY_TIMEOUT_ID : BAD_GATEWAY_ID, `The payer ${peer.name} ${err.timedOut ? 'did not answer in time' : `failed: ${err.message}`}`);
+      // In carebridge's words (status, failure kind), never the payer's: its error text is a third
+      // party's and may carry anything, a member's details included.
+      throw gatewayError(err.timedOut ? GATEWAY_TIMEOUT_ID : BAD_GATEWAY_ID, `The payer ${peer.name} ${err.timedOut ? 'did not answer in time' : `failed (${err.status !== undefined ? `HTTP ${err.status}` : err.failure === 'retry' ? 'unreachable' : 'refused the request'})`}`);
     }
     throw err;
   }

@@ -62,9 +62,22 @@ function baseUrlOf(req: Request, options: FhirApiOptions): string {
   return `${options.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`}/fhir`;
 }
 
+/** The value of a parameter given exactly once (as express's req.query names a string); else undefined. */
+function singleValue(query: readonly [string, string][], name: string): string | undefined {
+  let value: string | undefined;
+  let count = 0;
+  for (const [key, v] of query) {
+    if (key === name) {
+      value = v;
+      count++;
+    }
+  }
+  return count === 1 ? value : undefined;
+}
+
 /** _format / Accept: JSON only; XML (or anything else) is answered 415, as the API promises. */
-function checkAcceptable(req: Request): void {
-  const format = typeof req.query._format === 'string' ? req.query._format : undefined;
+function checkAcceptable(req: Request, query: readonly [string, string][]): void {
+  const format = singleValue(query, '_format');
   if (format !== undefined && !/^(json|application\/json|application\/fhir\+json)$/i.test(format)) {
     throw new OperationOutcomeError({ ...unsupportedMediaType, issue: [{ severity: 'error', code: 'not-supported', details: { text: `_format=${format.slice(0, 40)} is not supported: carebridge speaks application/fhir+json` } }] });
   }
@@ -139,15 +152,17 @@ export function fhirRouter(options: FhirApiOptions): Router {
       operation: interaction === 'operation' ? /\/(\$[a-z][a-z-]{0,63})$/.exec(req.path)?.[1] : undefined,
       recordedInTransaction: false,
     };
+    // Parsed once: express's req.query parses the query string again at every read.
+    const query = queryPairs(req);
     try {
-      checkAcceptable(req);
+      checkAcceptable(req, query);
       const hasBody = Buffer.isBuffer(req.body) && req.body.length > 0;
       const isForm = req.is('application/x-www-form-urlencoded');
       const body = hasBody && !isForm ? parseJsonBody(req.get('content-type'), req.body as Buffer, limits.maxBodyBytes) : undefined;
       const request: FhirRequest = {
         method: req.method as FhirRequest['method'],
         path: req.path.replace(/^\//, ''),
-        query: queryPairs(req),
+        query,
         headers: headersOf(req),
         body,
         baseUrl: baseUrlOf(req, options),
@@ -172,7 +187,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
         response = refused.status === 429 ? refused : { status: 503, body: auditUnavailable, headers: {} };
       }
     }
-    send(res, response, req.query._pretty === 'true');
+    send(res, response, singleValue(query, '_pretty') === 'true');
   };
 
   const security = (baseUrl: string): { tokenUrl: string } | undefined => (options.tokenPath ? { tokenUrl: `${baseUrl.replace(/\/fhir$/, '')}${options.tokenPath}` } : undefined);

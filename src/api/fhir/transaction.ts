@@ -335,7 +335,10 @@ function sameTargets(map: ReadonlyMap<string, string>, tentative: ReadonlyMap<st
 
 export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
   const planned = plan(bundle);
-  validateEntries(planned);
+  // A caller that validated the Bundle itself (POST /transitions: its mapper's output) says so.
+  if (!request.bodyValidated) {
+    validateEntries(planned);
+  }
   request = { ...request, bodyValidated: true };
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);

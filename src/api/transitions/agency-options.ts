@@ -73,7 +73,9 @@ function servicesParam(query: [string, string][]): HomeHealthService[] | undefin
   }
   const unknown = values.filter((v) => !(v in HOME_HEALTH_SERVICES));
   if (unknown.length > 0) {
-    throw new OperationOutcomeError(badRequest(`Unknown service ${unknown.join(', ')}: one of ${Object.keys(HOME_HEALTH_SERVICES).join(', ')}`, 'service'));
+    // At most a few echoed back, each cut short: the query string is the caller's, of any length.
+    const named = unknown.slice(0, 3).map((v) => (v.length > 40 ? `${v.slice(0, 40)}…` : v));
+    throw new OperationOutcomeError(badRequest(`Unknown service ${named.join(', ')}${unknown.length > 3 ? ` and ${unknown.length - 3} more` : ''}: one of ${Object.keys(HOME_HEALTH_SERVICES).join(', ')}`, 'service'));
   }
   return [...new Set(values as HomeHealthService[])];
 }

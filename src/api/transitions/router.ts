@@ -166,16 +166,6 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
       return { status: 200, body: { items: list.items, links: list.links }, disclosed: list.disclosed };
     }),
   );
-  transitions.get(
-    '/:id',
-    handle('read', async ({ req, store }) => {
-      const transition = await collectTransition(store, req.params.id as string);
-      if (!transition) {
-        throw notFoundError();
-      }
-      return { status: 200, body: await transitionState(store, transition), disclosed: transition.resources };
-    }),
-  );
   const clock = options.clock ?? (() => new Date());
   const tcmNow = (): number => (options.now ? options.now() : clock().getTime());
   const readTransition = async (store: FhirStore | StoreTransaction, id: string): Promise<TransitionResources> => {
@@ -185,6 +175,13 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
     }
     return transition;
   };
+  transitions.get(
+    '/:id',
+    handle('read', async ({ req, store }) => {
+      const transition = await readTransition(store, req.params.id as string);
+      return { status: 200, body: await transitionState(store, transition), disclosed: transition.resources };
+    }),
+  );
   transitions.get(
     '/:id/agency-options',
     handle('operation', async ({ req, principal, store, request }) => {

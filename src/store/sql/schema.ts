@@ -24,6 +24,66 @@ const INDEX_TABLES: [string, (d: Dialect) => string, string][] = [
   ['idx_uri', () => 'value TEXT NOT NULL', 'code, value'],
 ];
 
+/** The six kinds of search index row (src/search/index-rows.ts), each with its table pair. */
+export type IndexKind = 'token' | 'string' | 'reference' | 'date' | 'number' | 'uri';
+
+/** The kind of each table of INDEX_TABLES, in order. */
+const INDEX_KINDS: IndexKind[] = ['token', 'string', 'reference', 'date', 'number', 'uri'];
+
+/**
+ * Types whose index rows live in the audit_* tables instead of idx_*: the audit trail writes one
+ * AuditEvent per request, ~20–35 index rows each, and in idx_* every row costs three or four
+ * b-tree inserts (the rowid table, the owner index, the lookup index). An audit_* table is
+ * clustered by (resource_id, code, k) — AuditEvent ids are time-ordered, so that b-tree is only ever
+ * appended to — with one lookup index: two inserts a row. Measured on a 10k-patient file, the
+ * rows of a search's AuditEvent (10 patients, 32 rows): 536 → 285 µs and 154 → 50 kB written.
+ * Same columns as idx_*, so every search condition reads them unchanged.
+ */
+export const AUDIT_INDEXED_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
+
+/** The table holding the `kind` index rows of `resourceType`. */
+export function indexTable(resourceType: string, kind: IndexKind): string {
+  return `${AUDIT_INDEXED_TYPES.has(resourceType) ? 'audit' : 'idx'}_${kind}`;
+}
+
+/** Every index table of `resourceType` (an update or delete replaces its rows in each). */
+export function indexTables(resourceType: string): string[] {
+  return INDEX_KINDS.map((kind) => indexTable(resourceType, kind));
+}
+
+/** Lookup index columns of each audit_* table (after its `code`): the drive form's seek, covering. */
+const AUDIT_LOOKUP: Record<IndexKind, string> = {
+  token: 'value, resource_id, resource_type',
+  string: 'normalized, resource_id, resource_type',
+  reference: 'target_id, target_type, resource_id, resource_type',
+  date: 'start_ms, resource_id, resource_type',
+  number: 'value, resource_id, resource_type',
+  uri: 'value, resource_id, resource_type',
+};
+
+function auditIndexStatements(d: Dialect): string[] {
+  return INDEX_TABLES.flatMap(([idx, columns], i) => {
+    const kind = INDEX_KINDS[i] as IndexKind;
+    const table = `audit_${kind}`;
+    const names = columns(d)
+      .split(', ')
+      .map((c) => c.split(' ')[0])
+      .join(', ');
+    return [
+      // k numbers a resource's rows of this table (0, 1, …): the key needs no nullable column.
+      // code in the key: a search checks one event's rows of one parameter. Keyed (resource_id, k),
+      // PostgreSQL without statistics checked through the lookup index instead, reading every row
+      // of the code for each event (AuditEvent?date=ge… at 5,000 events: 17 ms → 1.4 s).
+      `CREATE TABLE ${table} (resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, k INTEGER NOT NULL, code TEXT NOT NULL, ${columns(d)}, PRIMARY KEY (resource_id, code, k))${d === 'sqlite' ? ' WITHOUT ROWID' : ''}`,
+      `CREATE INDEX ${table}_lookup ON ${table} (code, ${AUDIT_LOOKUP[kind]})`,
+      ...(kind === 'reference' ? [`CREATE INDEX ${table}_url ON ${table} (code, url, resource_id) WHERE url IS NOT NULL`] : []),
+      // The rows already written move over; k from their order in the old table.
+      `INSERT INTO ${table} (resource_type, resource_id, k, code, ${names}) SELECT resource_type, resource_id, ROW_NUMBER() OVER (PARTITION BY resource_id) - 1, code, ${names} FROM ${idx} WHERE resource_type IN (${[...AUDIT_INDEXED_TYPES].map((t) => `'${t}'`).join(', ')})`,
+      `DELETE FROM ${idx} WHERE resource_type IN (${[...AUDIT_INDEXED_TYPES].map((t) => `'${t}'`).join(', ')})`,
+    ];
+  });
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -209,6 +269,11 @@ export const MIGRATIONS: Migration[] = [
       // Absolute and canonical references (few rows) are searched by their URL.
       'CREATE INDEX idx_reference_url ON idx_reference (resource_type, code, url, resource_id) WHERE url IS NOT NULL',
     ],
+  },
+  {
+    version: 13,
+    description: 'the audit trail indexed in audit_* tables (two b-trees a row instead of three or four)',
+    statements: auditIndexStatements,
   },
 ];
 

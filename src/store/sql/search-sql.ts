@@ -7,6 +7,7 @@ import type { SearchOptions, SearchResult } from '../fhir-store.ts';
 import type { ResolvedAccess } from './access-sql.ts';
 import { visibleWhere } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
+import { indexTable } from './schema.ts';
 import { SPARSE_DATE_PARAMETERS } from '../../model/search-parameters.ts';
 import { dateRange } from '../../search/date-range.ts';
 // Queries must normalise text exactly as the index did.
@@ -146,7 +147,8 @@ class WhereBuilder {
       return undefined;
     }
     const type = sp.type as string;
-    const table = { token: 'idx_token', string: 'idx_string', reference: 'idx_reference', date: 'idx_date', number: 'idx_number', quantity: 'idx_number', uri: 'idx_uri' }[type];
+    const kind = ({ token: 'token', string: 'string', reference: 'reference', date: 'date', number: 'number', quantity: 'number', uri: 'uri' } as const)[type as 'token'];
+    const table = kind ? indexTable(resourceType, kind) : undefined;
     if (!table) {
       this.ignored.push(filter.code);
       return undefined;
@@ -288,11 +290,11 @@ class WhereBuilder {
     const targetsParams = [target, ...innerWhere.params, ...(visible?.params ?? [])];
     return {
       check: {
-        sql: `EXISTS (SELECT 1 FROM idx_reference x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql})${this.fence})`,
+        sql: `EXISTS (SELECT 1 FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql})${this.fence})`,
         params: [name, target, ...targetsParams],
       },
       drive: {
-        sql: `${alias}.id IN (SELECT x.resource_id FROM idx_reference x WHERE x.resource_type = ? AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql}))`,
+        sql: `${alias}.id IN (SELECT x.resource_id FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ? AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql}))`,
         params: [resourceType, name, target, ...targetsParams],
       },
       selectivity: inner.selectivity,
@@ -334,7 +336,7 @@ function sortExpression(resourceType: string, code: string): { sql: string; para
     throw new OperationOutcomeError(badRequest(`Cannot sort by "${code}": sortable are _id, _lastUpdated and the date and string parameters of ${resourceType}`, '_sort'));
   }
   const column = sp.type === 'date' ? 'start_ms' : 'normalized';
-  const table = sp.type === 'date' ? 'idx_date' : 'idx_string';
+  const table = indexTable(resourceType, sp.type === 'date' ? 'date' : 'string');
   // Resources without the value sort last; the sentinel keeps the keyset comparison total.
   const sentinel = sp.type === 'date' ? String(Number.MAX_SAFE_INTEGER) : "'\uffff'";
   return { sql: `COALESCE((SELECT MIN(s.${column}) FROM ${table} s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id AND s.code = ?), ${sentinel})`, params: [code] };
@@ -470,14 +472,14 @@ async function includes(db: SqlExecutor, request: SearchRequest, resources: Reso
     // From the page's ids through the owner index (resource_type, resource_id, code, targets);
     // duplicates are dropped below (SQLite's DISTINCT builds a temporary b-tree each time).
     const rows = await db.all<{ target_type: string; target_id: string }>(
-      `SELECT target_type, target_id FROM idx_reference WHERE resource_type = ? AND resource_id IN (${idList}) AND code = ? AND target_id IS NOT NULL${targetFilter}`,
+      `SELECT target_type, target_id FROM ${indexTable(include.resourceType, 'reference')} WHERE resource_type = ? AND resource_id IN (${idList}) AND code = ? AND target_id IS NOT NULL${targetFilter}`,
       [include.resourceType, ...ids, include.searchParam, ...(include.targetType ? [include.targetType] : [])],
     );
     rows.forEach((r) => wanted.push({ type: r.target_type, id: r.target_id }));
   }
   for (const rev of request.revInclude ?? []) {
     const rows = await db.all<{ resource_id: string }>(
-      `SELECT DISTINCT resource_id FROM idx_reference WHERE resource_type = ? AND code = ? AND target_type = ? AND target_id IN (${idList}) LIMIT ?`,
+      `SELECT DISTINCT resource_id FROM ${indexTable(rev.resourceType, 'reference')} WHERE resource_type = ? AND code = ? AND target_type = ? AND target_id IN (${idList}) LIMIT ?`,
       [rev.resourceType, rev.searchParam, request.resourceType, ...ids, MAX_INCLUDED],
     );
     rows.forEach((r) => wanted.push({ type: rev.resourceType, id: r.resource_id }));

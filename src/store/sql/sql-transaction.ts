@@ -19,7 +19,8 @@ import { DEFAULT_REFERRAL_ENDS_ON, organizationKeyOf } from '../access.ts';
 import type { ResolvedAccess } from './access-sql.ts';
 import { resolveAccess, visibleWhere } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
-import { INDEX_TABLE_NAMES } from './schema.ts';
+import { AUDIT_INDEXED_TYPES, indexTable, indexTables } from './schema.ts';
+import type { IndexKind } from './schema.ts';
 import { runSearch } from './search-sql.ts';
 import { writeCursorSql } from './sync-sql.ts';
 
@@ -73,18 +74,6 @@ const UPSERT_CURRENT = `ON CONFLICT (resource_type, id) DO UPDATE SET version_id
 /** PostgreSQL takes at most 65,535 parameters a statement: above this, a resource's rows go table by table. */
 const MAX_STATEMENT_PARAMS = 30_000;
 
-/** A resource's index rows per table: name, columns after (resource_type, resource_id), values. */
-function indexTablesPg(rows: IndexRows): [string, string[], unknown[][]][] {
-  return [
-    ['idx_token', ['code', 'system', 'value', 'text'], rows.token.map((r) => [r.code, r.system, r.value, r.text])],
-    ['idx_string', ['code', 'normalized', 'exact'], rows.string.map((r) => [r.code, r.normalized, r.exact])],
-    ['idx_reference', ['code', 'target_type', 'target_id', 'url'], rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.url])],
-    ['idx_date', ['code', 'start_ms', 'end_ms'], rows.date.map((r) => [r.code, r.startMs, r.endMs])],
-    ['idx_number', ['code', 'value', 'system', 'unit'], rows.number.map((r) => [r.code, r.value, r.system, r.unit])],
-    ['idx_uri', ['code', 'value'], rows.uri.map((r) => [r.code, r.value])],
-  ];
-}
-
 /** Multi-row INSERTs to chain as data-modifying CTEs of one statement, and their parameters. */
 interface ChainedInserts {
   ctes: string[];
@@ -107,10 +96,27 @@ function addInsertPg(writes: ChainedInserts, target: string, rows: unknown[][], 
 /** One multi-row INSERT per index table that has rows. */
 function indexInsertsPg(type: string, id: string, rows: IndexRows): ChainedInserts {
   const writes: ChainedInserts = { ctes: [], params: [] };
-  for (const [table, columns, values] of indexTablesPg(rows)) {
+  for (const [table, columns, values] of indexRowsByTable(type, rows)) {
     addInsertPg(writes, `${table} (resource_type, resource_id, ${columns.join(', ')})`, values.map((r) => [type, id, ...r]));
   }
   return writes;
+}
+
+/**
+ * A resource's index rows as [table, columns, values] per table. Rows bound for an audit_* table
+ * (schema.ts AUDIT_INDEXED_TYPES) carry `k`, their number within the table, which keys them there.
+ */
+function indexRowsByTable(type: string, rows: IndexRows): [string, string[], unknown[][]][] {
+  const tables: [IndexKind, string[], unknown[][]][] = [
+    ['token', ['code', 'system', 'value', 'text'], rows.token.map((r) => [r.code, r.system, r.value, r.text])],
+    ['string', ['code', 'normalized', 'exact'], rows.string.map((r) => [r.code, r.normalized, r.exact])],
+    ['reference', ['code', 'target_type', 'target_id', 'url'], rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.url])],
+    ['date', ['code', 'start_ms', 'end_ms'], rows.date.map((r) => [r.code, r.startMs, r.endMs])],
+    ['number', ['code', 'value', 'system', 'unit'], rows.number.map((r) => [r.code, r.value, r.system, r.unit])],
+    ['uri', ['code', 'value'], rows.uri.map((r) => [r.code, r.value])],
+  ];
+  const numbered = AUDIT_INDEXED_TYPES.has(type);
+  return tables.map(([kind, columns, values]) => [indexTable(type, kind), numbered ? ['k', ...columns] : columns, numbered ? values.map((v, k) => [k, ...v]) : values]);
 }
 
 /** Settings of the store that every transaction follows. */
@@ -422,11 +428,12 @@ export class SqlTransaction implements StoreTransaction {
     if (!firstVersion) {
       if (this.db.dialect === 'postgres') {
         // One round trip: data-modifying CTEs all run, in one statement.
-        const [last, ...others] = [...INDEX_TABLE_NAMES].reverse();
+        const tables = indexTables(type);
+        const [last, ...others] = [...tables].reverse();
         const ctes = others.map((table, i) => `d${i} AS (DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?)`);
-        await this.db.run(`WITH ${ctes.join(', ')} DELETE FROM ${last} WHERE resource_type = ? AND resource_id = ?`, INDEX_TABLE_NAMES.flatMap(() => [type, id]));
+        await this.db.run(`WITH ${ctes.join(', ')} DELETE FROM ${last} WHERE resource_type = ? AND resource_id = ?`, tables.flatMap(() => [type, id]));
       } else {
-        for (const table of INDEX_TABLE_NAMES) {
+        for (const table of indexTables(type)) {
           await this.db.run(`DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?`, [type, id]);
         }
       }
@@ -439,12 +446,9 @@ export class SqlTransaction implements StoreTransaction {
       await this.insertIndexRowsPg(type, id, rows);
       return rows;
     }
-    await this.insertRows('idx_token', ['code', 'system', 'value', 'text'], type, id, rows.token.map((r) => [r.code, r.system, r.value, r.text]));
-    await this.insertRows('idx_string', ['code', 'normalized', 'exact'], type, id, rows.string.map((r) => [r.code, r.normalized, r.exact]));
-    await this.insertRows('idx_reference', ['code', 'target_type', 'target_id', 'url'], type, id, rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.url]));
-    await this.insertRows('idx_date', ['code', 'start_ms', 'end_ms'], type, id, rows.date.map((r) => [r.code, r.startMs, r.endMs]));
-    await this.insertRows('idx_number', ['code', 'value', 'system', 'unit'], type, id, rows.number.map((r) => [r.code, r.value, r.system, r.unit]));
-    await this.insertRows('idx_uri', ['code', 'value'], type, id, rows.uri.map((r) => [r.code, r.value]));
+    for (const [table, columns, values] of indexRowsByTable(type, rows)) {
+      await this.insertRows(table, columns, type, id, values);
+    }
     return rows;
   }
 
@@ -613,7 +617,7 @@ export class SqlTransaction implements StoreTransaction {
       return;
     }
     if (params.length > MAX_STATEMENT_PARAMS) {
-      for (const [table, columns, values] of indexTablesPg(rows)) {
+      for (const [table, columns, values] of indexRowsByTable(type, rows)) {
         await this.insertRows(table, columns, type, id, values);
       }
       return;

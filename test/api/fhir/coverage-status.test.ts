@@ -136,7 +136,7 @@ describe('coverage status and eligibility', () => {
       const { status: code, outcome } = await check();
       expect([mode, code]).toEqual([mode, expected]);
       expect(outcome.resourceType).toBe('OperationOutcome');
-      expect(outcome.issue?.[0]?.details?.text).toMatch(/^The payer cchp /);
+      expect(outcome.issue?.[0]?.details?.text).toMatch(mode === 'hang' ? /^The payer cchp did not answer in time$/ : /^The payer cchp failed \((HTTP \d{3}|unreachable|refused the request)\)$/);
     }
     payer.setDown(false);
     expect(await storedResponses()).toBe(before);

@@ -2,7 +2,7 @@
 // real tokens, on a fixed clock: agencies describe their own service lines (HealthcareService), the
 // discharging hospital sees them ranked against the patient, and its choice is recorded as a Provenance.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Bundle, HealthcareService, Organization, Provenance } from '@medplum/fhirtypes';
+import type { Bundle, HealthcareService, OperationOutcome, Organization, Provenance } from '@medplum/fhirtypes';
 import type { AgencyChoice, AgencyOptions } from '../../../src/api/transitions/agency-options.ts';
 import { SYSTEMS } from '../../../src/model/terminology.ts';
 import type { HomeHealthService } from '../../../src/model/transition-plan.ts';
@@ -84,6 +84,13 @@ describe('agency options and the planner\'s choice', () => {
     expect(answer.status).toBe(200);
     expect((answer.body as AgencyOptions).options).toEqual([]);
     expect((await server.http(HOSPITAL)('GET', `/transitions/${id}/agency-options?service=massage`)).status).toBe(400);
+    // Hundreds of unknown values: the answer names a few, cut short, not all of them back.
+    const many = Array.from({ length: 120 }, (_, i) => `unknown-service-${i}-${'x'.repeat(50)}`).join(',');
+    const refused = await server.http(HOSPITAL)('GET', `/transitions/${id}/agency-options?service=${many}`);
+    expect(refused.status).toBe(400);
+    const text = (refused.body as OperationOutcome).issue?.[0]?.details?.text ?? '';
+    expect(text).toMatch(/^Unknown service unknown-service-0-x+…, unknown-service-1-x+…, unknown-service-2-x+… and 117 more: one of /);
+    expect(text.length).toBeLessThan(400);
   });
 
   it('only the discharging hospital and admins list options', async () => {

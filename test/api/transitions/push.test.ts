@@ -99,6 +99,24 @@ describe('POST /transitions', () => {
     expect(((await server.as(HOSPITAL)('GET', task)).body as { status: string }).status).toBe('accepted');
   });
 
+  it("a re-push that the agency's carried answer makes invalid FHIR: 422 naming the Task, the store as it was", async () => {
+    // The mapper's own output is validated with the mapped tier; a Task carrying an agency's
+    // stored fields gets full validation, which holds Task inv-1 (lastModified ≥ authoredOn).
+    const task = first.referrals[0]?.task as string;
+    const read = await server.as(AGENCY_A)('GET', task);
+    const answered = await server.as(AGENCY_A)('PUT', task, { ...read.body, lastModified: plan.created }, { 'if-match': `W/"${read.body?.meta?.versionId}"` });
+    expect(answered.status).toBe(200);
+    const later: TransitionPlan = { ...structuredClone(plan), created: plan.created.replace(/T\d\d/, (t) => `T${String(Number(t.slice(1)) + 1).padStart(2, '0')}`) };
+    expect(Date.parse(later.created)).toBeGreaterThan(Date.parse(plan.created));
+    const before = dumpSqlite(server.database);
+    const answer = await push(later);
+    expect(answer.status).toBe(422);
+    const issue = (answer.body as OperationOutcome).issue?.[0];
+    expect(issue?.expression?.[0]).toMatch(/^Bundle\.entry\[\d+\]\.resource/);
+    expect(issue?.details?.text).toMatch(/inv-1/);
+    expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
+  });
+
   it('an agency may not push: 403, nothing stored', async () => {
     const before = dumpSqlite(server.database);
     const answer = await push(readPlan('heart-failure-home-health.json'), AGENCY_A);
