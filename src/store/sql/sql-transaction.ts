@@ -102,7 +102,6 @@ function indexInsertsPg(type: string, id: string, rows: IndexRows): ChainedInser
   return writes;
 }
 
-/** Settings of the store that every transaction follows. */
 /**
  * A resource's index rows as [table, columns, values] per table. Rows bound for an audit_* table
  * (schema.ts AUDIT_INDEXED_TYPES) carry `k`, their number within the table, which keys them there.
@@ -120,6 +119,7 @@ function indexRowsByTable(type: string, rows: IndexRows): [string, string[], unk
   return tables.map(([kind, columns, values]) => [indexTable(type, kind), numbered ? ['k', ...columns] : columns, numbered ? values.map((v, k) => [k, ...v]) : values]);
 }
 
+/** Settings of the store that every transaction follows. */
 export interface TransactionSettings {
   /** Task statuses after which a referral no longer opens the patient to the owning agency. */
   referralEndsOn: readonly string[];
