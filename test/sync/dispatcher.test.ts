@@ -237,6 +237,45 @@ describe('Dispatcher', () => {
   });
 });
 
+describe('waking', () => {
+  it('a wake that arrives while a claim is running is not lost: the next look comes at once, not after idleMs', async () => {
+    // The claim that runs when the write commits finds nothing (it read before the commit); the
+    // write's wake() lands while that claim is still under way.
+    let claims = 0;
+    const woken: { dispatcher?: Dispatcher } = {};
+    const claimDeliveries = async (...args: Parameters<FhirStore['claimDeliveries']>): ReturnType<FhirStore['claimDeliveries']> => {
+      claims += 1;
+      const found = await store.claimDeliveries(...args);
+      if (claims === 2) {
+        await store.create(patient(7));
+        woken.dispatcher?.wake();
+        return [];
+      }
+      return found;
+    };
+    const racing = new Proxy(store, {
+      get: (target, property) => {
+        if (property === 'claimDeliveries') {
+          return claimDeliveries;
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const running = new Dispatcher({ store: racing, logger, delivererFor: () => peer, idleMs: 60_000 });
+    woken.dispatcher = running;
+    running.start();
+    await sleep(20);
+    running.wake();
+    for (let i = 0; i < 100 && peer.received.length < 2; i += 1) {
+      await sleep(10);
+    }
+    expect(claims).toBeGreaterThanOrEqual(3);
+    expect(peer.received).toHaveLength(2);
+    await running.stop();
+  }, 10_000);
+});
+
 describe('backoffMs', () => {
   it('doubles from the initial delay up to the cap, with at most half of it random', () => {
     const policy = { initialDelayMs: 1000, maxDelayMs: 60_000, windowHours: 72 };

@@ -61,6 +61,11 @@ export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /**
+   * A wake() that came while no idle() was waiting (a claim was running, which may have missed
+   * the row that wake was for): the next idle() returns at once instead of sleeping idleMs.
+   */
+  private woken = false;
 
   constructor(options: DispatcherOptions) {
     this.options = { ...DEFAULTS, ...options };
@@ -85,7 +90,11 @@ export class Dispatcher {
 
   /** Something was just queued in this process: look now rather than at the next idle tick. */
   wake(): void {
-    this.wakeUp?.();
+    if (this.wakeUp) {
+      this.wakeUp();
+    } else {
+      this.woken = true;
+    }
   }
 
   /** One pass: claims what is due and free (up to the in-flight limit) and sends it; how many were claimed. */
@@ -100,6 +109,8 @@ export class Dispatcher {
         this.paused.delete(destination);
       }
     }
+    // Wakes before this claim are answered by it; one arriving while it runs is kept for idle().
+    this.woken = false;
     const claimed = await this.options.store.claimDeliveries(this.holder, { limit: room, leaseMs: this.options.leaseMs, exclude: [...this.paused.keys()] });
     for (const delivery of claimed) {
       const sending = this.send(delivery).finally(() => this.inFlight.delete(sending));
@@ -149,6 +160,10 @@ export class Dispatcher {
   }
 
   private idle(): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
