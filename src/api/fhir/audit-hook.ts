@@ -32,9 +32,10 @@ export interface RequestAudit {
   observer: AuditObserver;
   /** The operation of an "operation" interaction ("$process-message"). */
   operation?: string;
-  /** Set once the request's write transaction recorded its own AuditEvent. */
-  recordedInTransaction: boolean;
-  /** "Type/id" of what that transaction wrote: its own event names them already. */
+  /**
+   * Set once the request's write transaction recorded its own AuditEvent: "Type/id" of what it
+   * wrote, which that event names already.
+   */
   written?: ReadonlySet<string>;
 }
 
@@ -89,7 +90,6 @@ export function auditedCaller(principal: Principal, audit: RequestAudit, workflo
     ...callerFor(principal, workflow),
     // A retried attempt starts over: what an earlier, rolled-back attempt recorded is gone.
     onTransaction: () => {
-      audit.recordedInTransaction = false;
       audit.written = undefined;
     },
     recordWrites: async (written: StoredVersion[], system: StoreTransaction) => {
@@ -104,7 +104,6 @@ export function auditedCaller(principal: Principal, audit: RequestAudit, workflo
       const resources = written.map((v) => v.resource ?? ({ resourceType: v.resourceType, id: v.id } as Resource));
       const status = audit.interaction === 'create' && written.some((v) => v.versionId === '1') ? 201 : 200;
       await recordInTransaction(system, auditEventFor({ ...baseInput(audit, recorded), status, ...summarize(resources, audit.interaction) }));
-      audit.recordedInTransaction = true;
       audit.written = new Set(written.map((v) => `${v.resourceType}/${v.id}`));
     },
   };
@@ -127,13 +126,14 @@ function baseInput(audit: RequestAudit, recorded: Date): Omit<AuditEventInput, '
 /** Records the request's AuditEvent unless its transaction already did; resolves once it is durable. */
 export async function recordRequest(trail: AuditTrail, audit: RequestAudit, response: FhirResponse): Promise<void> {
   let shown = disclosed(response);
-  if (audit.recordedInTransaction && response.status < 400) {
+  if (audit.written && response.status < 400) {
     // A transaction may also have read (GET entries): its request event names what it disclosed
     // beyond what it wrote, when there is any. The writes' own echo is in the transaction's event.
     if (audit.interaction !== 'transaction') {
       return;
     }
-    shown = shown.filter((r) => !audit.written?.has(`${r.resourceType}/${r.id}`));
+    const written = audit.written;
+    shown = shown.filter((r) => !written.has(`${r.resourceType}/${r.id}`));
     if (shown.length === 0) {
       return;
     }

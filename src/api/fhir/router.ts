@@ -150,7 +150,6 @@ export function fhirRouter(options: FhirApiOptions): Router {
       observer,
       // "$validate", "$process-message": which operation, in its AuditEvent.
       operation: interaction === 'operation' ? /\/(\$[a-z][a-z-]{0,63})$/.exec(req.path)?.[1] : undefined,
-      recordedInTransaction: false,
     };
     // Parsed once: express's req.query parses the query string again at every read.
     const query = queryPairs(req);

@@ -103,7 +103,6 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
       address: req.ip,
       requestId: res.locals.requestId as string | undefined,
       observer: options.auditObserver,
-      recordedInTransaction: false,
     };
     const base = options.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
     let answer: Answer;

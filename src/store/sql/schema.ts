@@ -62,6 +62,7 @@ const AUDIT_LOOKUP: Record<IndexKind, string> = {
 };
 
 function auditIndexStatements(d: Dialect): string[] {
+  const audited = [...AUDIT_INDEXED_TYPES].map((t) => `'${t}'`).join(', ');
   return INDEX_TABLES.flatMap(([idx, columns], i) => {
     const kind = INDEX_KINDS[i] as IndexKind;
     const table = `audit_${kind}`;
@@ -78,8 +79,8 @@ function auditIndexStatements(d: Dialect): string[] {
       `CREATE INDEX ${table}_lookup ON ${table} (code, ${AUDIT_LOOKUP[kind]})`,
       ...(kind === 'reference' ? [`CREATE INDEX ${table}_url ON ${table} (code, url, resource_id) WHERE url IS NOT NULL`] : []),
       // The rows already written move over; k from their order in the old table.
-      `INSERT INTO ${table} (resource_type, resource_id, k, code, ${names}) SELECT resource_type, resource_id, ROW_NUMBER() OVER (PARTITION BY resource_id) - 1, code, ${names} FROM ${idx} WHERE resource_type IN (${[...AUDIT_INDEXED_TYPES].map((t) => `'${t}'`).join(', ')})`,
-      `DELETE FROM ${idx} WHERE resource_type IN (${[...AUDIT_INDEXED_TYPES].map((t) => `'${t}'`).join(', ')})`,
+      `INSERT INTO ${table} (resource_type, resource_id, k, code, ${names}) SELECT resource_type, resource_id, ROW_NUMBER() OVER (PARTITION BY resource_id) - 1, code, ${names} FROM ${idx} WHERE resource_type IN (${audited})`,
+      `DELETE FROM ${idx} WHERE resource_type IN (${audited})`,
     ];
   });
 }
@@ -280,8 +281,6 @@ export const MIGRATIONS: Migration[] = [
 // Migrations kept beside the SQL they serve (sync-sql.ts, outbox-retention-sql.ts), run in version order with the rest.
 MIGRATIONS.push(SYNC_MIGRATION, OUTBOX_TOTALS_MIGRATION);
 MIGRATIONS.sort((a, b) => a.version - b.version);
-
-export const INDEX_TABLE_NAMES = INDEX_TABLES.map(([table]) => table);
 
 export async function currentSchemaVersion(db: SqlExecutor): Promise<number> {
   const rows = await db.all<{ version: number | string | null }>('SELECT MAX(version) AS version FROM schema_migrations');

@@ -348,7 +348,6 @@ export class SqlTransaction implements StoreTransaction {
     // The author is whoever created the resource; later writers do not take it over.
     const author = versionId === 1 ? (this.caller ? organizationKeyOf(this.caller) : null) : currentAuthor;
     const historyParams = [type, id, versionId, lastUpdated, deleted ? 1 : 0, content];
-    const upsert = UPSERT_CURRENT;
     let seq: number;
     if (this.db.dialect === 'postgres' && versionId === 1 && resource && !deferIndex) {
       const stored = await this.writeFirstVersionPg(resource, id, historyParams, date, author, index);
@@ -361,7 +360,7 @@ export class SqlTransaction implements StoreTransaction {
       const [row] = await this.db.all<{ seq: number | string }>(
         `WITH h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq)
          INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content, author_org)
-         SELECT ?, ?, ?, h.seq, h.seq, ?, ?, ?, ?, ? FROM h ${upsert} RETURNING seq`,
+         SELECT ?, ?, ?, h.seq, h.seq, ?, ?, ?, ?, ? FROM h ${UPSERT_CURRENT} RETURNING seq`,
         [...historyParams, type, id, versionId, lastUpdated, date.getTime(), deleted ? 1 : 0, content, author],
       );
       seq = Number(row?.seq);
@@ -370,7 +369,7 @@ export class SqlTransaction implements StoreTransaction {
       seq = Number(history?.seq);
       await this.db.run(
         `INSERT INTO resources (resource_type, id, version_id, ordinal, seq, last_updated, last_updated_ms, deleted, content, author_org) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ${upsert}`,
+       ${UPSERT_CURRENT}`,
         [type, id, versionId, seq, seq, lastUpdated, date.getTime(), deleted ? 1 : 0, content, author],
       );
     }
