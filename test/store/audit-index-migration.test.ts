@@ -1,5 +1,6 @@
 // Migration 13 on a store whose audit trail was indexed in idx_*: the rows move to audit_*, keep
-// answering the same searches, and no AuditEvent row is left behind in idx_*.
+// answering the same searches, and no AuditEvent row is left behind in idx_*. Migration 14 on a
+// store whose audit references had a lookup index: their terms are written, the index dropped.
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { parseSearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
@@ -7,6 +8,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AUDIT_REFERENCE_TERMS } from '../../src/store/sql/audit-terms.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
 
@@ -49,12 +51,12 @@ describe('audit index migration', () => {
       const columns = (old.prepare(`SELECT name FROM pragma_table_info('idx_${kind}')`).all() as { name: string }[]).map((c) => c.name).join(', ');
       old.exec(`INSERT INTO idx_${kind} (${columns}) SELECT ${columns} FROM audit_${kind}; DROP TABLE audit_${kind};`);
     }
-    old.exec('DELETE FROM schema_migrations WHERE version = 13');
+    old.exec(`DROP TABLE ${AUDIT_REFERENCE_TERMS}; DELETE FROM schema_migrations WHERE version IN (13, 14)`);
     old.close();
 
     const upgraded = await SqliteStore.open(file);
     try {
-      expect(upgraded.migration.applied.map((m) => m.version)).toEqual([13]);
+      expect(upgraded.migration.applied.map((m) => m.version)).toEqual([13, 14]);
       const db = new Database(file, { readonly: true });
       expect(KINDS.reduce((n, kind) => n + count(db, `idx_${kind}`), 0)).toBe(0);
       expect(KINDS.reduce((n, kind) => n + count(db, `audit_${kind}`), 0)).toBe(rowsBefore);
@@ -65,6 +67,34 @@ describe('audit index migration', () => {
       // New events index into audit_* alongside the moved ones.
       const next = (await upgraded.create(event('client-1', `Patient/${patient.id}`))).version.id;
       expect(await found('AuditEvent?altid=client-1&agent-name=client')).toEqual([ids[1], ids[3], next].sort());
+    } finally {
+      await upgraded.close();
+    }
+  });
+
+  it('gives the references stored before migration 14 their terms, and drops their lookup index', async () => {
+    const path = join(dir, 'before-terms.db');
+    const store = await SqliteStore.open(path);
+    const { version: patient } = await store.create({ resourceType: 'Patient', name: [{ family: 'Adeyemi' }] });
+    const earlier = [(await store.create(event('terms-0', `Patient/${patient.id}`))).version.id, (await store.create(event('terms-1', `Patient/${patient.id}`))).version.id];
+    const other = (await store.create(event('terms-2', 'Patient/someone-else'))).version.id;
+    await store.close();
+
+    // The store as version 13 left it: no term table, the lookup index by target.
+    const old = new Database(path);
+    old.exec(`DROP TABLE ${AUDIT_REFERENCE_TERMS}; CREATE INDEX audit_reference_lookup ON audit_reference (code, target_id, target_type, resource_id, resource_type); DELETE FROM schema_migrations WHERE version = 14`);
+    old.close();
+
+    const upgraded = await SqliteStore.open(path);
+    try {
+      expect(upgraded.migration.applied.map((m) => m.version)).toEqual([14]);
+      const db = new Database(path, { readonly: true });
+      expect(db.prepare("SELECT name FROM sqlite_schema WHERE name = 'audit_reference_lookup'").all()).toEqual([]);
+      db.close();
+      const found = async (query: string): Promise<string[]> => (await upgraded.search(parseSearchRequest(query))).resources.map((r) => r.id as string).sort();
+      expect(await found(`AuditEvent?patient=Patient/${patient.id}`)).toEqual([...earlier].sort());
+      expect(await found(`AuditEvent?entity=${patient.id}`)).toEqual([...earlier].sort());
+      expect(await found('AuditEvent?entity=Patient/someone-else')).toEqual([other]);
     } finally {
       await upgraded.close();
     }

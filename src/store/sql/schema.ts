@@ -2,6 +2,7 @@
 // recorded in schema_migrations. Both dialects share the shape; the few differences are here.
 import { compartmentParamPairs } from '../../search/compartment.ts';
 import { DEFAULT_REFERRAL_ENDS_ON } from '../access.ts';
+import { AUDIT_REFERENCE_TERMS, AUDIT_TERM_FUNCTION } from './audit-terms.ts';
 import type { Dialect, SqlExecutor } from './executor.ts';
 import { OUTBOX_TOTALS_MIGRATION } from './outbox-retention-sql.ts';
 import { SYNC_MIGRATION } from './sync-sql.ts';
@@ -51,7 +52,7 @@ export function indexTables(resourceType: string): string[] {
   return INDEX_KINDS.map((kind) => indexTable(resourceType, kind));
 }
 
-/** Lookup index columns of each audit_* table (after its `code`): the drive form's seek, covering. */
+/** Lookup index columns of each audit_* table (after its `code`): the drive form's seek, covering. SQLite drops the reference one (migration 14, audit-terms.ts). */
 const AUDIT_LOOKUP: Record<IndexKind, string> = {
   token: 'value, resource_id, resource_type',
   string: 'normalized, resource_id, resource_type',
@@ -275,6 +276,22 @@ export const MIGRATIONS: Migration[] = [
     version: 13,
     description: 'the audit trail indexed in audit_* tables (two b-trees a row instead of three or four)',
     statements: auditIndexStatements,
+  },
+  {
+    version: 14,
+    description: 'SQLite: the audit trail\'s references looked up through an FTS5 term index (audit-terms.ts) instead of a b-tree keyed by target',
+    // PostgreSQL logs row changes, not whole pages: its lookup index stays.
+    statements: (d) =>
+      d === 'postgres'
+        ? []
+        : [
+            `CREATE VIRTUAL TABLE ${AUDIT_REFERENCE_TERMS} USING fts5(terms, content='', detail='none', contentless_delete=1)`,
+            `INSERT INTO ${AUDIT_REFERENCE_TERMS} (rowid, terms)
+             SELECT r.ordinal, group_concat(DISTINCT ${AUDIT_TERM_FUNCTION}(x.code, x.target_id))
+             FROM audit_reference x JOIN resources r ON r.resource_type = x.resource_type AND r.id = x.resource_id
+             WHERE x.target_id IS NOT NULL GROUP BY r.ordinal`,
+            'DROP INDEX audit_reference_lookup',
+          ],
   },
 ];
 

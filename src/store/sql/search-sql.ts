@@ -7,7 +7,8 @@ import type { SearchOptions, SearchResult } from '../fhir-store.ts';
 import type { ResolvedAccess } from './access-sql.ts';
 import { visibleWhere } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
-import { indexTable } from './schema.ts';
+import { AUDIT_REFERENCE_TERMS, auditTermQuery } from './audit-terms.ts';
+import { AUDIT_INDEXED_TYPES, indexTable } from './schema.ts';
 import { SPARSE_DATE_PARAMETERS } from '../../model/search-parameters.ts';
 import { dateRange } from '../../search/date-range.ts';
 // Queries must normalise text exactly as the index did.
@@ -95,6 +96,15 @@ function unescape(value: string): string {
   return value.replace(/\\([\\|,$])/g, '$1');
 }
 
+/** A reference search value: a local Type/id, a bare id, or else the URL it is stored as. */
+function referenceValue(value: string): { targetType?: string; targetId: string } | { url: string } {
+  const local = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(value);
+  if (local) {
+    return { targetType: local[1] as string, targetId: local[2] as string };
+  }
+  return /^[A-Za-z0-9\-.]{1,64}$/.test(value) ? { targetId: value } : { url: value };
+}
+
 function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
   const all = getSearchParameters(resourceType);
   // Own properties only: "toString" or "__proto__" are not search parameters.
@@ -166,11 +176,40 @@ class WhereBuilder {
     if (filter.operator === 'not') {
       return { check: { sql: `NOT ${exists.sql}`, params: exists.params }, selectivity: 0 };
     }
+    const selectivity = selectivityOf(resourceType, type, name, filter.operator, alternatives.length);
     const drive: Where = {
       sql: `${alias}.id IN (SELECT x.resource_id FROM ${table} x WHERE x.resource_type = ? AND x.code = ? AND (${anyOf.sql}))`,
       params: [resourceType, name, ...anyOf.params],
     };
-    return { check: exists, drive, selectivity: selectivityOf(resourceType, type, name, filter.operator, alternatives.length) };
+    if (type === 'reference' && this.auditTerms(resourceType)) {
+      const driveByTerms = this.auditTermsDrive(name, filter.value, alias, exists);
+      return { check: exists, selectivity, ...(driveByTerms ? { drive: driveByTerms } : {}) };
+    }
+    return { check: exists, drive, selectivity };
+  }
+
+  /** SQLite keeps the audit trail's references in an FTS5 term index, not a b-tree keyed by target (audit-terms.ts). */
+  private auditTerms(resourceType: string): boolean {
+    return this.dialect === 'sqlite' && AUDIT_INDEXED_TYPES.has(resourceType);
+  }
+
+  /**
+   * The candidates whose terms name one of the targets, each then checked exactly. URLs drive
+   * through their own index; a mix of URLs and ids does not drive.
+   */
+  private auditTermsDrive(name: string, value: string, alias: string, exists: Where): Where | undefined {
+    const targets = splitValues(value).map((v) => referenceValue(unescape(v)));
+    const ids = targets.flatMap((t) => ('targetId' in t ? [t.targetId] : []));
+    if (ids.length === targets.length) {
+      return {
+        sql: `${alias}.ordinal IN (SELECT rowid FROM ${AUDIT_REFERENCE_TERMS} WHERE ${AUDIT_REFERENCE_TERMS} MATCH ?) AND ${exists.sql}`,
+        params: [auditTermQuery(name, ids), ...exists.params],
+      };
+    }
+    if (ids.length === 0) {
+      return { sql: `${alias}.id IN (SELECT x.resource_id FROM audit_reference x WHERE x.code = ? AND x.url IN (${targets.map(() => '?').join(', ')}))`, params: [name, ...targets.map((t) => ('url' in t ? t.url : ''))] };
+    }
+    return undefined;
   }
 
   private valueCondition(type: string, operator: string, value: string): Where {
@@ -200,15 +239,11 @@ class WhereBuilder {
         return { sql: "x.normalized LIKE ? ESCAPE '\\'", params: [`${escapeLike(normalizeSearchText(v))}%`] };
       }
       case 'reference': {
-        const v = unescape(value);
-        const local = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(v);
-        if (local) {
-          return { sql: 'x.target_type = ? AND x.target_id = ?', params: [local[1], local[2]] };
+        const target = referenceValue(unescape(value));
+        if ('url' in target) {
+          return { sql: 'x.url = ?', params: [target.url] };
         }
-        if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) {
-          return { sql: 'x.target_id = ?', params: [v] };
-        }
-        return { sql: 'x.url = ?', params: [v] };
+        return target.targetType ? { sql: 'x.target_type = ? AND x.target_id = ?', params: [target.targetType, target.targetId] } : { sql: 'x.target_id = ?', params: [target.targetId] };
       }
       case 'uri':
         return operator === 'below' ? { sql: "x.value LIKE ? ESCAPE '\\'", params: [`${escapeLike(unescape(value))}%`] } : { sql: 'x.value = ?', params: [unescape(value)] };
@@ -288,11 +323,16 @@ class WhereBuilder {
     const visible = this.access ? visibleWhere(this.access, 'c', this.dialect) : undefined;
     const targetsSql = `SELECT c.id FROM resources c WHERE c.resource_type = ? AND c.deleted = 0 AND (${innerWhere.sql})${visible ? ` AND ${visible.sql}` : ''}`;
     const targetsParams = [target, ...innerWhere.params, ...(visible?.params ?? [])];
+    const check: Where = {
+      sql: `EXISTS (SELECT 1 FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql})${this.fence})`,
+      params: [name, target, ...targetsParams],
+    };
+    if (this.auditTerms(resourceType)) {
+      // No index by target to drive from: each event is checked (chains on the audit trail are rare).
+      return { check, selectivity: inner.selectivity };
+    }
     return {
-      check: {
-        sql: `EXISTS (SELECT 1 FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql})${this.fence})`,
-        params: [name, target, ...targetsParams],
-      },
+      check,
       drive: {
         sql: `${alias}.id IN (SELECT x.resource_id FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ? AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql}))`,
         params: [resourceType, name, target, ...targetsParams],
@@ -478,6 +518,15 @@ async function includes(db: SqlExecutor, request: SearchRequest, resources: Reso
     rows.forEach((r) => wanted.push({ type: r.target_type, id: r.target_id }));
   }
   for (const rev of request.revInclude ?? []) {
+    if (db.dialect === 'sqlite' && AUDIT_INDEXED_TYPES.has(rev.resourceType)) {
+      const rows = await db.all<{ id: string }>(
+        `SELECT r.id FROM resources r WHERE r.resource_type = ? AND r.ordinal IN (SELECT rowid FROM ${AUDIT_REFERENCE_TERMS} WHERE ${AUDIT_REFERENCE_TERMS} MATCH ?)
+         AND EXISTS (SELECT 1 FROM audit_reference x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${idList})) LIMIT ?`,
+        [rev.resourceType, auditTermQuery(rev.searchParam, ids), rev.searchParam, request.resourceType, ...ids, MAX_INCLUDED],
+      );
+      rows.forEach((r) => wanted.push({ type: rev.resourceType, id: r.id }));
+      continue;
+    }
     const rows = await db.all<{ resource_id: string }>(
       `SELECT DISTINCT resource_id FROM ${indexTable(rev.resourceType, 'reference')} WHERE resource_type = ? AND code = ? AND target_type = ? AND target_id IN (${idList}) LIMIT ?`,
       [rev.resourceType, rev.searchParam, request.resourceType, ...ids, MAX_INCLUDED],

@@ -22,6 +22,7 @@ import type { SqlExecutor } from './executor.ts';
 import { AUDIT_INDEXED_TYPES, indexTable, indexTables } from './schema.ts';
 import type { IndexKind } from './schema.ts';
 import { runSearch } from './search-sql.ts';
+import { AUDIT_REFERENCE_TERMS, auditTermsOf } from './audit-terms.ts';
 import { writeCursorSql } from './sync-sql.ts';
 
 interface ResourceRow {
@@ -435,6 +436,9 @@ export class SqlTransaction implements StoreTransaction {
         for (const table of indexTables(type)) {
           await this.db.run(`DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?`, [type, id]);
         }
+        if (AUDIT_INDEXED_TYPES.has(type)) {
+          await this.db.run(`DELETE FROM ${AUDIT_REFERENCE_TERMS} WHERE rowid = (SELECT ordinal FROM resources WHERE resource_type = ? AND id = ?)`, [type, id]);
+        }
       }
     }
     if (!resource) {
@@ -447,6 +451,12 @@ export class SqlTransaction implements StoreTransaction {
     }
     for (const [table, columns, values] of indexRowsByTable(type, rows)) {
       await this.insertRows(table, columns, type, id, values);
+    }
+    if (AUDIT_INDEXED_TYPES.has(type)) {
+      const terms = auditTermsOf(rows.reference);
+      if (terms) {
+        await this.db.run(`INSERT INTO ${AUDIT_REFERENCE_TERMS} (rowid, terms) SELECT ordinal, ? FROM resources WHERE resource_type = ? AND id = ?`, [terms, type, id]);
+      }
     }
     return rows;
   }

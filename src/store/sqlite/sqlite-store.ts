@@ -9,6 +9,7 @@ import type { StoreCaller } from '../access.ts';
 import { claimAssertionSql, claimSigningKeySql } from '../sql/auth-sql.ts';
 import { RetryableConflict } from '../sql/executor.ts';
 import type { SqlExecutor } from '../sql/executor.ts';
+import { AUDIT_TERM_FUNCTION, auditReferenceTerm } from '../sql/audit-terms.ts';
 import { migrate } from '../sql/schema.ts';
 import { SqlStore } from '../sql/sql-store.ts';
 import { SqlTransaction } from '../sql/sql-transaction.ts';
@@ -114,6 +115,8 @@ export class SqliteStore extends SqlStore {
     // round), stalling every request of this process: wait there only briefly, then from JS
     // (beginWrite), so reads keep being served meanwhile.
     writerDb.pragma(`busy_timeout = ${SYNC_LOCK_WAIT_MS}`);
+    // Migration 14 computes the audit trail's terms of the rows stored before it.
+    writerDb.function(AUDIT_TERM_FUNCTION, { deterministic: true }, (code: unknown, targetId: unknown) => auditReferenceTerm(String(code), String(targetId)));
     // Checkpoints run in a worker thread (checkpointer.ts), not at COMMIT on the request path. The
     // writer still checkpoints when the WAL passes WAL_CHECKPOINT_PAGES: under a steady stream of
     // writes the thread's PASSIVE checkpoints never reach the end of the WAL, so it is never reset;
