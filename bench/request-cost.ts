@@ -8,7 +8,8 @@
 // Prints figures only. Run: node bench/request-cost.ts
 // Environment: BENCH_PATIENTS (default 10000), BENCH_REQUESTS (per search run, default 20000),
 // BENCH_ONLY (comma-separated run names: patient,careplan,task,ingest,push; default all),
-// BENCH_CPU_PROF=<dir> (the server writes a V8 CPU profile there at exit).
+// BENCH_CPU_PROF=<dir> (the server writes a V8 CPU profile there at exit), BENCH_SQL_AFTER_SEED (SQL run on
+// the seeded file before the server starts: what-if experiments, e.g. "DROP INDEX …" to price an index).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,6 +84,11 @@ const owners = new Set<string>();
     });
   }
   await store.close();
+}
+if (process.env.BENCH_SQL_AFTER_SEED) {
+  const db = new Database(file);
+  db.exec(process.env.BENCH_SQL_AFTER_SEED);
+  db.close();
 }
 
 /** Resources stored with deferred index rows not yet written (the audit trail's). */
