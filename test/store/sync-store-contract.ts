@@ -73,9 +73,10 @@ export function describeSyncStoreContract(name: string, factory: StoreFactory, o
 
     it('lets another holder take an expired lease', async () => {
       const lease = `poll:${randomUUID()}`;
-      expect(await store.claimLease(lease, 'instance-a', 30)).toBe(true);
+      // 1 s, not a few ms: on a loaded machine (CI, two suites at once) b's first claim came after a 30 ms lease had expired.
+      expect(await store.claimLease(lease, 'instance-a', 1_000)).toBe(true);
       expect(await other.claimLease(lease, 'instance-b', 60_000)).toBe(false);
-      await new Promise((resolve) => setTimeout(resolve, 60));
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
       expect(await other.claimLease(lease, 'instance-b', 60_000)).toBe(true);
       // a's renewal comes too late: b has it now.
       expect(await store.claimLease(lease, 'instance-a', 60_000)).toBe(false);
