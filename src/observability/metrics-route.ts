@@ -85,7 +85,7 @@ export function metricsRoute(options: MetricsRouteOptions): RequestHandler[] {
     options.text().then(
       (text) => res.status(200).setHeader('Cache-Control', 'no-store').type(PROMETHEUS_TEXT).send(text),
       (err: unknown) => {
-        options.logger.error('metrics unavailable', { error: (err as Error).message });
+        options.logger.error('metrics unavailable', { error: err });
         res.status(503).type('application/fhir+json').send(JSON.stringify(outcome('transient', 'The metrics could not be gathered right now; try again')));
       },
     );

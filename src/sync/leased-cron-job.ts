@@ -46,7 +46,7 @@ export class LeasedCronJob<T> {
         try {
           await this.trigger();
         } catch (err) {
-          this.options.logger?.error(`${this.options.name} failed`, { error: (err as Error).message });
+          this.options.logger?.error(`${this.options.name} failed`, { error: err });
         }
       },
       { name: this.options.name, noOverlap: true, timezone: 'UTC' },

@@ -40,7 +40,7 @@ export class SubscriptionHeartbeat {
       // A tick still sending (slow endpoints) is not overtaken by the next.
       this.running ??= this.tick()
         .catch((err: unknown) => {
-          this.options.logger.error('subscription heartbeat tick failed', { error: (err as Error).message });
+          this.options.logger.error('subscription heartbeat tick failed', { error: err });
           return 0;
         })
         .finally(() => {
@@ -84,7 +84,7 @@ export class SubscriptionHeartbeat {
           sent += 1;
         } catch (err) {
           // The next event or heartbeat tries again; repeated event failures set the status.
-          logger.warn('subscription heartbeat failed', { subscription: subscription.id, error: (err as Error).message });
+          logger.warn('subscription heartbeat failed', { subscription: subscription.id, error: err });
         }
       }
       cursor = page.next;

@@ -276,6 +276,35 @@ describe('waking', () => {
   }, 10_000);
 });
 
+describe('logging a failed claim', () => {
+  it('names the error and its code, never its message (a database quotes the value it refused)', async () => {
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').trim().split('\n')));
+    const failing = new Proxy(store, {
+      get: (target, property) => {
+        if (property === 'claimDeliveries') {
+          return async () => {
+            throw Object.assign(new Error('invalid input syntax for type uuid: "Okonkwo-1958-03-14"'), { code: '22P02' });
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const running = new Dispatcher({ store: failing, logger: createLogger({ stream, level: 'error' }), delivererFor: () => peer, idleMs: 10 });
+    running.start();
+    for (let i = 0; i < 100 && lines.length === 0; i += 1) {
+      await sleep(10);
+    }
+    await running.stop();
+    const line = JSON.parse(lines[0] as string) as { message: string; error: { name: string; code: string } };
+    expect(line.message).toBe('outbox claim failed');
+    expect(line.error).toMatchObject({ name: 'Error', code: '22P02' });
+    expect(lines.join('\n')).not.toContain('Okonkwo');
+  });
+});
+
 describe('backoffMs', () => {
   it('doubles from the initial delay up to the cap, with at most half of it random', () => {
     const policy = { initialDelayMs: 1000, maxDelayMs: 60_000, windowHours: 72 };

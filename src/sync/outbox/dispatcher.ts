@@ -146,7 +146,7 @@ export class Dispatcher {
         claimed = await this.dispatchOnce();
       } catch (err) {
         // The store is down or busy: nothing is lost (the rows stay pending); try again shortly.
-        this.options.logger.error('outbox claim failed', { error: (err as Error).message });
+        this.options.logger.error('outbox claim failed', { error: err });
       }
       if (!this.running) {
         break;
@@ -212,7 +212,7 @@ export class Dispatcher {
       this.options.onSettled?.(delivery, settlement);
     } catch (err) {
       // Not settled: the lease runs out and the row is sent again (at least once; the receiver drops the repeat).
-      logger.error('outbox settle failed', { ...log, error: (err as Error).message });
+      logger.error('outbox settle failed', { ...log, error: err });
     }
   }
 
@@ -238,7 +238,7 @@ export class Dispatcher {
     const policy = this.retryPolicy(delivery.destination);
     const windowEnd = delivery.windowStartMs + policy.windowHours * 3600_000;
     if (!(err instanceof PeerError)) {
-      this.options.logger.error('delivery failed unexpectedly', { destination: delivery.destination, deliveryId: delivery.id, error: (err as Error).message });
+      this.options.logger.error('delivery failed unexpectedly', { destination: delivery.destination, deliveryId: delivery.id, error: err });
     }
     const failure = err instanceof PeerError ? err : new PeerError((err as Error).message, 'retry');
     if (failure.failure === 'rejected') {

@@ -101,7 +101,7 @@ export class SubscriptionDeliverer implements Deliverer {
       logger.warn('subscription set to error', { subscription: id, error: reason });
     } catch (err) {
       // Changed meanwhile (a client's write won): the next failure tries again.
-      logger.warn('subscription could not be set to error', { subscription: id, error: (err as Error).message });
+      logger.warn('subscription could not be set to error', { subscription: id, error: err });
     }
   }
 
@@ -140,7 +140,7 @@ export class SubscriptionDeliverer implements Deliverer {
       logger.info('subscription active', { subscription: stored.id });
     } catch (err) {
       // A client changed it meanwhile: its own write decides (a requested one is greeted again).
-      logger.warn('subscription changed during its handshake', { subscription: stored.id, error: (err as Error).message });
+      logger.warn('subscription changed during its handshake', { subscription: stored.id, error: err });
     }
   }
 
