@@ -9,28 +9,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditEventFor } from '../src/audit/audit-event.ts';
-import type { Principal } from '../src/auth/principal.ts';
 import type { FhirStore } from '../src/store/fhir-store.ts';
 import { PostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { loadDefinitions } from '../src/validation/definitions.ts';
+import { BENCH_AGENCY } from './bench-principal.ts';
 import { section, table } from './print.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 5000);
 const PATIENTS_PER_EVENT = 10;
 
-const principal: Principal = {
-  clientId: 'bench-agency',
-  clientName: 'Bench Agency',
-  role: 'agency',
-  organization: { system: 'http://hl7.org/fhir/sid/us-npi', value: '1234567893' },
-  scopes: [],
-};
 
 function searchEvent(i: number) {
   return auditEventFor({
     interaction: 'search-type',
-    principal,
+    principal: BENCH_AGENCY,
     resourceType: 'Task',
     query: `owner=Organization/org-${i % 1000}&status=requested`,
     patients: Array.from({ length: PATIENTS_PER_EVENT }, (_, k) => `Patient/p-${(i * PATIENTS_PER_EVENT + k) % 10_000}`),

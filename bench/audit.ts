@@ -9,25 +9,18 @@ import { performance } from 'node:perf_hooks';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { auditEventFor } from '../src/audit/audit-event.ts';
 import { AuditTrail } from '../src/audit/audit-trail.ts';
-import type { Principal } from '../src/auth/principal.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+import { BENCH_AGENCY } from './bench-principal.ts';
 import { section, table } from './print.ts';
 
 const SECONDS_PER_RUN = 1.5;
 const CONCURRENCY = [1, 16, 128];
 
-const principal: Principal = {
-  clientId: 'bench-agency',
-  clientName: 'Bench Agency',
-  role: 'agency',
-  organization: { system: 'http://hl7.org/fhir/sid/us-npi', value: '1234567893' },
-  scopes: [],
-};
 
 function event(i: number): AuditEvent {
   return auditEventFor({
     interaction: 'read',
-    principal,
+    principal: BENCH_AGENCY,
     resourceType: 'Task',
     references: [`Task/t-${i}`],
     patients: [`Patient/p-${i % 100}`],
