@@ -97,6 +97,11 @@ export interface StoreTransaction extends SyncTransaction {
   update(resource: Resource, options?: UpdateOptions): Promise<WriteResult>;
   delete(resourceType: string, id: string): Promise<WriteResult | undefined>;
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
+  /**
+   * Which of these conditions (If-None-Exist, conditional update) certainly match nothing: true
+   * there; false where only a search can tell. One look at the index for all of them.
+   */
+  conditionsWithoutMatch(conditions: readonly SearchRequest[]): Promise<boolean[]>;
 }
 
 export interface FhirStore extends StoreTransaction, AuthStore, OutboxStore, SyncStore {

@@ -225,41 +225,85 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
   }
 }
 
+/** The condition an entry is created or updated under: If-None-Exist of a POST, the query of a PUT. */
+function conditionOf(p: PlannedEntry): string | undefined {
+  return p.method === 'POST' ? p.entry.request?.ifNoneExist : p.method === 'PUT' ? p.query : undefined;
+}
+
+/**
+ * What each condition matches, as tx.search(conditionSearch(…)) answers it, entry by entry and in
+ * order (the first entry that fails, fails the Bundle); the conditions the store rules out all at
+ * once (conditionsWithoutMatch) are not searched one by one. Undefined for an entry without one.
+ */
+async function searchConditions(tx: StoreTransaction, planned: readonly PlannedEntry[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
+  const parsed = planned.map((p) => {
+    const condition = conditionOf(p);
+    if (condition === undefined) {
+      return undefined;
+    }
+    try {
+      return { request: conditionSearch(p.type, condition) };
+    } catch (error) {
+      return { error };
+    }
+  });
+  const requests = parsed.flatMap((c) => (c?.request ? [c.request] : []));
+  const ruledOut = requests.length > 0 ? await tx.conditionsWithoutMatch(requests) : [];
+  let next = 0;
+  return parsed.map((c) => {
+    if (c === undefined) {
+      return undefined;
+    }
+    if (!c.request) {
+      return () => Promise.reject(c.error);
+    }
+    const request = c.request;
+    return ruledOut[next++] ? () => Promise.resolve([]) : async () => (await tx.search(request)).resources;
+  });
+}
+
 /**
  * Ids of POST entries and conditional PUTs, found before anything is written; a new one is taken
  * from `minted` (chosen before the transaction) when it has one for the entry.
  */
 async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
-  for (const p of planned) {
+  const matches = await searchConditions(tx, planned);
+  for (const [i, p] of planned.entries()) {
+    const search = matches[i];
     if (p.method === 'POST') {
       const ifNoneExist = p.entry.request?.ifNoneExist;
-      if (ifNoneExist !== undefined) {
-        if (typeof ifNoneExist !== 'string') {
-          throw badRequestError(`Bundle.entry[${p.index}].request.ifNoneExist must be a query string`);
-        }
-        const found = await tx.search(conditionSearch(p.type, ifNoneExist));
-        if (found.resources.length > 1) {
+      if (ifNoneExist !== undefined && search) {
+        const found = await search();
+        if (found.length > 1) {
           throw new OperationOutcomeError(preconditionFailed);
         }
-        if (found.resources[0]?.id) {
-          p.assignedId = found.resources[0].id;
+        if (found[0]?.id) {
+          p.assignedId = found[0].id;
           p.existing = true;
         } else {
+          const first = planned.find((o) => o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
           p.searchedAbsent = !planned.some((o) => o !== p && o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
+          // A second entry with the condition finds what the first creates: references to either name it.
+          if (first !== p) {
+            p.assignedId = first?.assignedId;
+            p.minted = true;
+          }
         }
       }
       if (p.assignedId === undefined) {
         p.assignedId = minted.get(p) ?? newResourceId();
         p.minted = true;
       }
-    } else if (p.method === 'PUT' && p.query !== undefined) {
-      const found = await tx.search(conditionSearch(p.type, p.query));
-      const chosen = found.resources.length === 1 ? found.resources[0]?.id : mayChooseIds ? p.entry.resource?.id : undefined;
+    } else if (p.method === 'PUT' && p.query !== undefined && search) {
+      const found = await search();
+      // Two entries with one condition: the second must see what the first writes, so search again
+      // then; when nothing matches now, it will find what the first creates, under the first's id.
+      const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
+      const first = planned.find((o) => o.method === 'PUT' && o.type === p.type && o.query === p.query);
+      const chosen = found.length === 1 ? found[0]?.id : first !== p && found.length === 0 ? first?.assignedId : mayChooseIds ? p.entry.resource?.id : undefined;
       p.assignedId = chosen ?? minted.get(p) ?? newResourceId();
       p.minted = chosen === undefined;
-      // Two entries with one condition: the second must see what the first writes, so search again then.
-      const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
-      p.match = found.resources.length <= 1 && !shared ? { id: found.resources[0]?.id } : undefined;
+      p.match = found.length <= 1 && !shared ? { id: found[0]?.id } : undefined;
     } else if (p.method === 'PUT') {
       p.assignedId = p.id;
     }

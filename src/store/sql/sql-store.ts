@@ -307,6 +307,10 @@ class CallerStore implements FhirStore {
     return this.reads.search(request, options);
   }
 
+  conditionsWithoutMatch(conditions: readonly SearchRequest[]): Promise<boolean[]> {
+    return this.reads.conditionsWithoutMatch(conditions);
+  }
+
   create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {
     return this.transaction((tx) => tx.create(resource, options));
   }

@@ -22,6 +22,7 @@ import type { SqlExecutor } from './executor.ts';
 import { AUDIT_INDEXED_TYPES, indexTable, indexTables } from './schema.ts';
 import type { IndexKind } from './schema.ts';
 import { runSearch } from './search-sql.ts';
+import { conditionsWithoutCandidates } from './condition-sql.ts';
 import { writeCursorSql } from './sync-sql.ts';
 
 interface ResourceRow {
@@ -187,6 +188,10 @@ export class SqlTransaction implements StoreTransaction {
 
   async search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     return runSearch(this.db, request, options, await this.resolvedAccess());
+  }
+
+  conditionsWithoutMatch(conditions: readonly SearchRequest[]): Promise<boolean[]> {
+    return conditionsWithoutCandidates(this.db, conditions);
   }
 
   writeCursor(peer: string, queryKey: string, cursor: string): Promise<void> {
