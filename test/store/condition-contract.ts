@@ -148,6 +148,58 @@ export function describeConditionContract(name: string, factory: StoreFactory): 
       expect(await idsOf('Observation', fresh)).toEqual([]);
     });
 
+    describe('when what was committed before the transaction is not what it finds', () => {
+      // transaction() guesses each condition's match from what is committed, before the write
+      // transaction, to prepare references and index rows; the transaction itself decides.
+      const subject = 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000031';
+      const entries = (value: string): BundleEntry[] => [post(patient(value), `identifier=${MRN}|${value}`, subject), post(observation(value, subject))];
+
+      it('points references at a match that appeared after the guess', async () => {
+        const value = randomUUID();
+        let appeared: string | undefined;
+        // The match is written in the same database transaction, just before the Bundle's work.
+        const late = new Proxy(store, {
+          get: (target, key) =>
+            key === 'transaction'
+              ? <T>(work: Parameters<FhirStore['transaction']>[0]) =>
+                  target.transaction(async (tx) => {
+                    appeared = (await tx.create(patient(value, 'Late'))).version.id;
+                    return (await work(tx)) as T;
+                  })
+              : Reflect.get(target, key, target),
+        });
+        const response = await transaction(late, REQUEST, { resourceType: 'Bundle', type: 'transaction', entry: entries(value) });
+        const answers = (response.body as Bundle).entry ?? [];
+        expect(answers.map((a) => a.response?.status)).toEqual(['200', '201']);
+        expect(answers[0]?.resource?.id).toBe(appeared);
+        expect((answers[1]?.resource as Observation).subject?.reference).toBe(`Patient/${appeared}`);
+        expect((await store.search(parseSearchRequest(`Observation?subject=Patient/${appeared}`))).resources.map((r) => r.id)).toEqual([answers[1]?.resource?.id]);
+      });
+
+      it('creates, and points references at the new resource, when the guessed match is gone', async () => {
+        const value = randomUUID();
+        const gone = (await store.create(patient(value))).version.id;
+        const stale = new Proxy(store, {
+          get: (target, key) =>
+            key === 'transaction'
+              ? (work: Parameters<FhirStore['transaction']>[0]) =>
+                  target.transaction(async (tx) => {
+                    await tx.delete('Patient', gone);
+                    return work(tx);
+                  })
+              : Reflect.get(target, key, target),
+        });
+        const response = await transaction(stale, REQUEST, { resourceType: 'Bundle', type: 'transaction', entry: entries(value) });
+        const answers = (response.body as Bundle).entry ?? [];
+        expect(answers.map((a) => a.response?.status)).toEqual(['201', '201']);
+        const created = answers[0]?.resource?.id as string;
+        expect(created).not.toBe(gone);
+        expect((answers[1]?.resource as Observation).subject?.reference).toBe(`Patient/${created}`);
+        expect(await idsOf('Patient', value)).toEqual([created]);
+        expect((await store.search(parseSearchRequest(`Observation?subject=Patient/${created}`))).resources.map((r) => r.id)).toEqual([answers[1]?.resource?.id]);
+      });
+    });
+
     it('searches a condition the index cannot rule out (a string parameter)', async () => {
       const family = `Fam${randomUUID().slice(0, 8)}`;
       const existing = (await store.create(patient(randomUUID(), family))).version.id;

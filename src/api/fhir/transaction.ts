@@ -348,14 +348,22 @@ interface FirstAttempt {
  * existing resource after all, the transaction starts that part over (see sameTargets); the store
  * uses prepared rows only for the very content it writes (indexRowsOf).
  */
-function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[]): FirstAttempt {
+function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[], likely: ReadonlyMap<PlannedEntry, string>): FirstAttempt {
   const minted = new Map<PlannedEntry, string>();
   const tentative = new Map<string, string>();
+  /** Entries with one condition share the first one's id (see assignIds). */
+  const byCondition = new Map<string, string>();
   for (const p of planned) {
     const creates = p.method === 'POST' || (p.method === 'PUT' && p.query !== undefined);
-    const id = creates ? newResourceId() : p.method === 'PUT' ? p.id : undefined;
-    if (creates && id) {
+    const condition = conditionOf(p);
+    const key = condition === undefined ? undefined : `${p.method} ${p.type}?${condition}`;
+    const shared = key === undefined ? undefined : byCondition.get(key);
+    const id = likely.get(p) ?? shared ?? (creates ? newResourceId() : p.method === 'PUT' ? p.id : undefined);
+    if (creates && id && !likely.has(p) && shared === undefined) {
       minted.set(p, id);
+    }
+    if (key !== undefined && id && shared === undefined) {
+      byCondition.set(key, id);
     }
     if (p.entry.fullUrl && id) {
       tentative.set(p.entry.fullUrl, `${p.type}/${id}`);
@@ -370,6 +378,31 @@ function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[]): F
     return prepareIndexRows(entry.resource);
   });
   return { entries, minted, tentative, prepared };
+}
+
+/**
+ * The ids assignIds will most likely give the conditional entries that match what is stored (or,
+ * PUT, name the id the caller chose), looked up before the write transaction in what is
+ * committed: most pushes name organizations and practitioners that exist, and with their ids
+ * the references and index rows prepared before the transaction are the ones written. Only a
+ * guess: assignIds decides, in the transaction, and sameTargets notices when it decided otherwise.
+ */
+async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], mayChooseIds: boolean): Promise<Map<PlannedEntry, string>> {
+  const likely = new Map<PlannedEntry, string>();
+  const searches = await searchConditions(store, planned).catch(() => []);
+  const conditions = new Set<string>();
+  for (const [i, p] of planned.entries()) {
+    const found = await searches[i]?.().catch(() => undefined);
+    const key = `${p.method} ${p.type}?${conditionOf(p) ?? ''}`;
+    // A second entry with the condition takes the first one's id, chosen or not (assignIds).
+    const chooses = p.method === 'PUT' && found?.length === 0 && mayChooseIds && !conditions.has(key);
+    conditions.add(key);
+    const id = found?.length === 1 ? found[0]?.id : chooses ? p.entry.resource?.id : undefined;
+    if (id !== undefined) {
+      likely.set(p, id);
+    }
+  }
+  return likely;
 }
 
 /** Whether assignIds gave every fullUrl the target prepareFirstAttempt rewrote its references to. */
@@ -387,11 +420,12 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
   const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
-  const first = prepareFirstAttempt(planned, originals.map(copy));
+  const first = prepareFirstAttempt(planned, originals.map(copy), await likelyIds(store, planned, mayChooseIds(request)));
   const responses = await store.transaction(async (tx) => {
     // Every attempt (the store retries lost races) starts from the Bundle as posted: references
     // rewritten by an earlier attempt point at ids that attempt chose.
-    const attempt = first.entries ? first : { entries: undefined, minted: new Map<PlannedEntry, string>(), tentative: new Map<string, string>(), prepared: [] };
+    // (A copy of `first`: clearing first.entries must not clear what this attempt uses.)
+    const attempt = first.entries ? { ...first } : { entries: undefined, minted: new Map<PlannedEntry, string>(), tentative: new Map<string, string>(), prepared: [] };
     first.entries = undefined;
     const entries = attempt.entries ?? originals.map(copy);
     planned.forEach((p, i) => {
