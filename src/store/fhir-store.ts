@@ -98,10 +98,11 @@ export interface StoreTransaction extends SyncTransaction {
   delete(resourceType: string, id: string): Promise<WriteResult | undefined>;
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
   /**
-   * Which of these conditions (If-None-Exist, conditional update) certainly match nothing: true
-   * there; false where only a search can tell. One look at the index for all of them.
+   * For each condition (If-None-Exist, conditional update), the resources that may match it, from
+   * one look at the index for all of them: [] when none can; else up to 2 ids per value it names,
+   * which match only if its search says so. Undefined where the index cannot tell.
    */
-  conditionsWithoutMatch(conditions: readonly SearchRequest[]): Promise<boolean[]>;
+  conditionCandidates(conditions: readonly SearchRequest[]): Promise<(string[] | undefined)[]>;
 }
 
 export interface FhirStore extends StoreTransaction, AuthStore, OutboxStore, SyncStore {

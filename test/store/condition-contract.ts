@@ -1,5 +1,5 @@
 // Conditional entries of a transaction Bundle, on every store adapter: the conditions a Bundle
-// names are ruled out together (conditionsWithoutMatch) and only the rest searched one by one, so
+// names are looked up together (conditionCandidates) and only those with candidates searched, so
 // these check that each entry still gets what its own search would give it: 0 matches → create,
 // 1 → that resource, several → 412, also when two entries share a condition or an entry's match
 // is written earlier in the same Bundle. sqlite-store.test.ts and postgres-store.int.test.ts run it.
@@ -67,10 +67,10 @@ export function describeConditionContract(name: string, factory: StoreFactory): 
       return (await store.search(parseSearchRequest(`${type}?identifier=${MRN}|${value}`))).resources.map((r) => r.id as string).sort();
     }
 
-    it('rules out only conditions no stored resource can match', async () => {
+    it('names the candidates of each condition, and none only where no stored resource can match', async () => {
       const value = randomUUID();
-      await store.create(patient(value));
-      const ruledOut = await store.conditionsWithoutMatch(
+      const id = (await store.create(patient(value))).version.id;
+      const candidates = await store.conditionCandidates(
         [
           `identifier=${MRN}|${value}`,
           `identifier=${MRN}|${value}-absent`,
@@ -82,8 +82,8 @@ export function describeConditionContract(name: string, factory: StoreFactory): 
         ].map((query) => parseSearchRequest(`Patient?${query}`)),
       );
       // A token value stored under another system is only a candidate: its search says no.
-      expect(ruledOut).toEqual([false, true, false, false, false, false, false]);
-      expect(await store.transaction((tx) => tx.conditionsWithoutMatch([parseSearchRequest(`Observation?identifier=${MRN}|${value}`)]))).toEqual([true]);
+      expect(candidates).toEqual([[id], [], [id], [id], [id], undefined, undefined]);
+      expect(await store.transaction((tx) => tx.conditionCandidates([parseSearchRequest(`Observation?identifier=${MRN}|${value}`)]))).toEqual([[]]);
     });
 
     it('updates and finds what exists, creates what does not, in one Bundle', async () => {

@@ -2,6 +2,7 @@
 // ids are chosen first, urn:uuid and conditional references rewritten to them, then every entry
 // is written; any failure rolls all of it back. A batch runs each entry on its own.
 import { OperationOutcomeError, badRequest, getStatus, normalizeOperationOutcome, preconditionFailed } from '@medplum/core';
+import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import { newResourceId } from '../../store/resource-id.ts';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
@@ -230,13 +231,11 @@ function conditionOf(p: PlannedEntry): string | undefined {
   return p.method === 'POST' ? p.entry.request?.ifNoneExist : p.method === 'PUT' ? p.query : undefined;
 }
 
-/**
- * What each condition matches, as tx.search(conditionSearch(…)) answers it, entry by entry and in
- * order (the first entry that fails, fails the Bundle); the conditions the store rules out all at
- * once (conditionsWithoutMatch) are not searched one by one. Undefined for an entry without one.
- */
-async function searchConditions(tx: StoreTransaction, planned: readonly PlannedEntry[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
-  const parsed = planned.map((p) => {
+/** An entry's condition, parsed once: the search it stands for, or why it is not one. */
+type ParsedCondition = { request: SearchRequest; error?: undefined } | { request?: undefined; error: unknown } | undefined;
+
+function parseConditions(planned: readonly PlannedEntry[]): ParsedCondition[] {
+  return planned.map((p) => {
     const condition = conditionOf(p);
     if (condition === undefined) {
       return undefined;
@@ -247,10 +246,24 @@ async function searchConditions(tx: StoreTransaction, planned: readonly PlannedE
       return { error };
     }
   });
+}
+
+/** The store's candidates of each parsed condition (conditionCandidates), in one call. */
+async function candidatesOf(store: StoreTransaction, parsed: readonly ParsedCondition[]): Promise<(string[] | undefined)[]> {
   const requests = parsed.flatMap((c) => (c?.request ? [c.request] : []));
-  const ruledOut = requests.length > 0 ? await tx.conditionsWithoutMatch(requests) : [];
+  const found = requests.length > 0 ? await store.conditionCandidates(requests) : [];
   let next = 0;
-  return parsed.map((c) => {
+  return parsed.map((c) => (c?.request ? found[next++] : undefined));
+}
+
+/**
+ * What each condition matches, as tx.search(conditionSearch(…)) answers it, entry by entry and in
+ * order (the first entry that fails, fails the Bundle); a condition without candidates in the
+ * index (conditionCandidates, all at once) is not searched. Undefined for an entry without one.
+ */
+async function searchConditions(tx: StoreTransaction, parsed: readonly ParsedCondition[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
+  const candidates = await candidatesOf(tx, parsed);
+  return parsed.map((c, i) => {
     if (c === undefined) {
       return undefined;
     }
@@ -258,7 +271,7 @@ async function searchConditions(tx: StoreTransaction, planned: readonly PlannedE
       return () => Promise.reject(c.error);
     }
     const request = c.request;
-    return ruledOut[next++] ? () => Promise.resolve([]) : async () => (await tx.search(request)).resources;
+    return candidates[i]?.length === 0 ? () => Promise.resolve([]) : async () => (await tx.search(request)).resources;
   });
 }
 
@@ -266,8 +279,8 @@ async function searchConditions(tx: StoreTransaction, planned: readonly PlannedE
  * Ids of POST entries and conditional PUTs, found before anything is written; a new one is taken
  * from `minted` (chosen before the transaction) when it has one for the entry.
  */
-async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
-  const matches = await searchConditions(tx, planned);
+async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: readonly ParsedCondition[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
+  const matches = await searchConditions(tx, parsed);
   for (const [i, p] of planned.entries()) {
     const search = matches[i];
     if (p.method === 'POST') {
@@ -382,22 +395,23 @@ function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[], li
 
 /**
  * The ids assignIds will most likely give the conditional entries that match what is stored (or,
- * PUT, name the id the caller chose), looked up before the write transaction in what is
- * committed: most pushes name organizations and practitioners that exist, and with their ids
- * the references and index rows prepared before the transaction are the ones written. Only a
- * guess: assignIds decides, in the transaction, and sameTargets notices when it decided otherwise.
+ * PUT, name the id the caller chose), from one look at the index before the write transaction:
+ * most pushes name organizations and practitioners that exist, and with their ids the references
+ * and index rows prepared before the transaction are the ones written. Only a guess (the one
+ * candidate a condition has, unsearched): assignIds decides, in the transaction, and sameTargets
+ * notices when it decided otherwise.
  */
-async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], mayChooseIds: boolean): Promise<Map<PlannedEntry, string>> {
+async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], parsed: readonly ParsedCondition[], mayChooseIds: boolean): Promise<Map<PlannedEntry, string>> {
   const likely = new Map<PlannedEntry, string>();
-  const searches = await searchConditions(store, planned).catch(() => []);
+  const candidates = await candidatesOf(store, parsed).catch(() => []);
   const conditions = new Set<string>();
   for (const [i, p] of planned.entries()) {
-    const found = await searches[i]?.().catch(() => undefined);
+    const ids = candidates[i];
     const key = `${p.method} ${p.type}?${conditionOf(p) ?? ''}`;
     // A second entry with the condition takes the first one's id, chosen or not (assignIds).
-    const chooses = p.method === 'PUT' && found?.length === 0 && mayChooseIds && !conditions.has(key);
+    const chooses = p.method === 'PUT' && ids?.length === 0 && mayChooseIds && !conditions.has(key);
     conditions.add(key);
-    const id = found?.length === 1 ? found[0]?.id : chooses ? p.entry.resource?.id : undefined;
+    const id = ids?.length === 1 ? ids[0] : chooses ? p.entry.resource?.id : undefined;
     if (id !== undefined) {
       likely.set(p, id);
     }
@@ -420,7 +434,8 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
   const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
-  const first = prepareFirstAttempt(planned, originals.map(copy), await likelyIds(store, planned, mayChooseIds(request)));
+  const parsed = parseConditions(ordered);
+  const first = prepareFirstAttempt(planned, originals.map(copy), await likelyIds(store, ordered, parsed, mayChooseIds(request)));
   const responses = await store.transaction(async (tx) => {
     // Every attempt (the store retries lost races) starts from the Bundle as posted: references
     // rewritten by an earlier attempt point at ids that attempt chose.
@@ -438,12 +453,13 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
       p.searchedAbsent = undefined;
     });
     const map = new Map<string, string>();
-    await assignIds(tx, ordered, map, mayChooseIds(request), attempt.minted);
+    await assignIds(tx, ordered, parsed, map, mayChooseIds(request), attempt.minted);
     if (attempt.entries && !sameTargets(map, attempt.tentative)) {
-      // A condition matched an existing resource: its references are rewritten from the Bundle as posted.
+      // A condition matched other than guessed: references are rewritten from the Bundle as posted.
+      // The prepared index rows stay: indexRowsOf uses them only for an entry whose content is the
+      // same (one that refers to none of the entries whose id changed).
       planned.forEach((p, i) => {
         p.entry = copy(originals[i] as BundleEntry);
-        p.prepared = undefined;
       });
     }
     await resolveConditionalReferences(tx, planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined), map);

@@ -74,10 +74,10 @@ async function keepAgencyAnswers(store: FhirStore, bundle: Bundle): Promise<Set<
     return entry.resource?.resourceType === 'Task' && entry.request?.method === 'PUT' && url.includes('?') ? [{ entry, condition: conditionSearch('Task', url.slice(url.indexOf('?') + 1)) }] : [];
   });
   // A plan pushed for the first time has none of its Tasks stored: one statement says so.
-  const ruledOut = tasks.length > 0 ? await store.conditionsWithoutMatch(tasks.map((t) => t.condition)) : [];
+  const candidates = tasks.length > 0 ? await store.conditionCandidates(tasks.map((t) => t.condition)) : [];
   for (const [i, { entry, condition }] of tasks.entries()) {
     const task = entry.resource as Task;
-    const found = ruledOut[i] ? undefined : await store.search(condition);
+    const found = candidates[i]?.length === 0 ? undefined : await store.search(condition);
     const stored = found?.resources[0] as Task | undefined;
     if (found?.resources.length !== 1 || !stored || !entry.request) {
       continue;

@@ -37,23 +37,31 @@ function neededTokens(condition: SearchRequest): { table: string; keys: TokenKey
   return undefined;
 }
 
-/** The positions of the keys that have at least one row in `table`, in one statement. */
-async function keysWithRows(db: SqlExecutor, table: string, keys: TokenKey[]): Promise<Set<number>> {
+/** Up to 2 ids of resources that have a row of each key in `table`, by the key's position, in one statement. */
+async function idsWithRows(db: SqlExecutor, table: string, keys: TokenKey[]): Promise<string[][]> {
   const sql =
     db.dialect === 'postgres'
-      ? `SELECT k.i - 1 AS i FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(e, i)
-         WHERE EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = k.e->>0 AND x.code = k.e->>1 AND x.value = k.e->>2)`
-      : `SELECT k.key AS i FROM json_each(?) k
-         WHERE EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = json_extract(k.value, '$[0]') AND x.code = json_extract(k.value, '$[1]') AND x.value = json_extract(k.value, '$[2]'))`;
-  const rows = await db.all<{ i: number | string }>(sql, [JSON.stringify(keys)]);
-  return new Set(rows.map((row) => Number(row.i)));
+      ? `SELECT k.i - 1 AS i, (SELECT string_agg(s.resource_id, ' ') FROM (SELECT DISTINCT x.resource_id FROM ${table} x
+           WHERE x.resource_type = k.e->>0 AND x.code = k.e->>1 AND x.value = k.e->>2 LIMIT 2) s) AS ids
+         FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(e, i)`
+      : `SELECT k.key AS i, (SELECT group_concat(s.resource_id, ' ') FROM (SELECT DISTINCT x.resource_id FROM ${table} x
+           WHERE x.resource_type = json_extract(k.value, '$[0]') AND x.code = json_extract(k.value, '$[1]') AND x.value = json_extract(k.value, '$[2]') LIMIT 2) s) AS ids
+         FROM json_each(?) k`;
+  const rows = await db.all<{ i: number | string; ids: string | null }>(sql, [JSON.stringify(keys)]);
+  const ids = keys.map((): string[] => []);
+  for (const row of rows) {
+    // Ids never hold a space (ID_PATTERN).
+    ids[Number(row.i)] = row.ids ? row.ids.split(' ') : [];
+  }
+  return ids;
 }
 
 /**
- * For each condition, true when it certainly matches no resource (whoever asks: what a caller
- * may see is a part of what exists); false when it may match, and must be searched.
+ * For each condition, resources that may match it: [] when none can (whoever asks: what a caller
+ * may see is a part of what exists); else up to 2 ids per value it names, which match only if its
+ * search says so. Undefined where the index cannot tell (search the condition).
  */
-export async function conditionsWithoutCandidates(db: SqlExecutor, conditions: readonly SearchRequest[]): Promise<boolean[]> {
+export async function conditionCandidatesSql(db: SqlExecutor, conditions: readonly SearchRequest[]): Promise<(string[] | undefined)[]> {
   const needed = conditions.map(neededTokens);
   const byTable = new Map<string, { keys: TokenKey[]; owners: number[] }>();
   needed.forEach((need, index) => {
@@ -64,11 +72,9 @@ export async function conditionsWithoutCandidates(db: SqlExecutor, conditions: r
       byTable.set(need.table, group);
     }
   });
-  const mayMatch = new Set<number>();
+  const candidates = needed.map((need) => (need ? new Set<string>() : undefined));
   for (const [table, { keys, owners }] of byTable) {
-    for (const position of await keysWithRows(db, table, keys)) {
-      mayMatch.add(owners[position] as number);
-    }
+    (await idsWithRows(db, table, keys)).forEach((ids, position) => ids.forEach((id) => candidates[owners[position] as number]?.add(id)));
   }
-  return needed.map((need, index) => need !== undefined && !mayMatch.has(index));
+  return candidates.map((ids) => (ids ? [...ids] : undefined));
 }

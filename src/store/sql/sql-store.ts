@@ -307,8 +307,8 @@ class CallerStore implements FhirStore {
     return this.reads.search(request, options);
   }
 
-  conditionsWithoutMatch(conditions: readonly SearchRequest[]): Promise<boolean[]> {
-    return this.reads.conditionsWithoutMatch(conditions);
+  conditionCandidates(conditions: readonly SearchRequest[]): Promise<(string[] | undefined)[]> {
+    return this.reads.conditionCandidates(conditions);
   }
 
   create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {

@@ -22,7 +22,7 @@ import type { SqlExecutor } from './executor.ts';
 import { AUDIT_INDEXED_TYPES, indexTable, indexTables } from './schema.ts';
 import type { IndexKind } from './schema.ts';
 import { runSearch } from './search-sql.ts';
-import { conditionsWithoutCandidates } from './condition-sql.ts';
+import { conditionCandidatesSql } from './condition-sql.ts';
 import { writeCursorSql } from './sync-sql.ts';
 
 interface ResourceRow {
@@ -190,8 +190,8 @@ export class SqlTransaction implements StoreTransaction {
     return runSearch(this.db, request, options, await this.resolvedAccess());
   }
 
-  conditionsWithoutMatch(conditions: readonly SearchRequest[]): Promise<boolean[]> {
-    return conditionsWithoutCandidates(this.db, conditions);
+  conditionCandidates(conditions: readonly SearchRequest[]): Promise<(string[] | undefined)[]> {
+    return conditionCandidatesSql(this.db, conditions);
   }
 
   writeCursor(peer: string, queryKey: string, cursor: string): Promise<void> {
