@@ -97,6 +97,12 @@ export interface StoreTransaction extends SyncTransaction {
   update(resource: Resource, options?: UpdateOptions): Promise<WriteResult>;
   delete(resourceType: string, id: string): Promise<WriteResult | undefined>;
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
+  /**
+   * For each condition (If-None-Exist, conditional update), the resources that may match it, from
+   * one look at the index for all of them: [] when none can; else up to 2 ids per value it names,
+   * which match only if its search says so. Undefined where the index cannot tell.
+   */
+  conditionCandidates(conditions: readonly SearchRequest[]): Promise<(string[] | undefined)[]>;
 }
 
 export interface FhirStore extends StoreTransaction, AuthStore, OutboxStore, SyncStore {

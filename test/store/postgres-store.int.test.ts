@@ -5,11 +5,13 @@ import { describe, expect, it } from '@jest/globals';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { MIGRATIONS } from '../../src/store/sql/schema.ts';
 import { DATABASE_URL, postgresStores } from '../support/postgres.ts';
+import { describeConditionContract } from './condition-contract.ts';
 import { describeStoreContract } from './store-contract.ts';
 
 const stores = postgresStores('carebridge_test');
 
 describeStoreContract('PostgreSQL', stores);
+describeConditionContract('PostgreSQL', stores);
 
 describe('PostgreSQL migrations', () => {
   it('run once even when two instances start at the same moment', async () => {

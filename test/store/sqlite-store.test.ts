@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { MIGRATIONS } from '../../src/store/sql/schema.ts';
+import { describeConditionContract } from './condition-contract.ts';
 import { describeStoreContract } from './store-contract.ts';
+import type { StoreFactory } from './store-contract.ts';
 
 const dirs = new Map<object, string>();
 
-describeStoreContract('SQLite', {
+const sqliteStores: StoreFactory = {
   open: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'carebridge-sqlite-'));
     const store = await SqliteStore.open(join(dir, 'data', 'carebridge.db'));
@@ -20,7 +22,10 @@ describeStoreContract('SQLite', {
     await store.close();
     rmSync(dirs.get(store) as string, { recursive: true, force: true });
   },
-});
+};
+
+describeStoreContract('SQLite', sqliteStores);
+describeConditionContract('SQLite', sqliteStores);
 
 describe('SQLite migrations', () => {
   it('run once: opening the same file again keeps the schema version and the data', async () => {

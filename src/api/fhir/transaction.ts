@@ -2,6 +2,7 @@
 // ids are chosen first, urn:uuid and conditional references rewritten to them, then every entry
 // is written; any failure rolls all of it back. A batch runs each entry on its own.
 import { OperationOutcomeError, badRequest, getStatus, normalizeOperationOutcome, preconditionFailed } from '@medplum/core';
+import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import { newResourceId } from '../../store/resource-id.ts';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
@@ -225,41 +226,97 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
   }
 }
 
+/** The condition an entry is created or updated under: If-None-Exist of a POST, the query of a PUT. */
+function conditionOf(p: PlannedEntry): string | undefined {
+  return p.method === 'POST' ? p.entry.request?.ifNoneExist : p.method === 'PUT' ? p.query : undefined;
+}
+
+/** An entry's condition, parsed once: the search it stands for, or why it is not one. */
+type ParsedCondition = { request: SearchRequest; error?: undefined } | { request?: undefined; error: unknown } | undefined;
+
+function parseConditions(planned: readonly PlannedEntry[]): ParsedCondition[] {
+  return planned.map((p) => {
+    const condition = conditionOf(p);
+    if (condition === undefined) {
+      return undefined;
+    }
+    try {
+      return { request: conditionSearch(p.type, condition) };
+    } catch (error) {
+      return { error };
+    }
+  });
+}
+
+/** The store's candidates of each parsed condition (conditionCandidates), in one call. */
+async function candidatesOf(store: StoreTransaction, parsed: readonly ParsedCondition[]): Promise<(string[] | undefined)[]> {
+  const requests = parsed.flatMap((c) => (c?.request ? [c.request] : []));
+  const found = requests.length > 0 ? await store.conditionCandidates(requests) : [];
+  let next = 0;
+  return parsed.map((c) => (c?.request ? found[next++] : undefined));
+}
+
+/**
+ * What each condition matches, as tx.search(conditionSearch(…)) answers it, entry by entry and in
+ * order (the first entry that fails, fails the Bundle); a condition without candidates in the
+ * index (conditionCandidates, all at once) is not searched. Undefined for an entry without one.
+ */
+async function searchConditions(tx: StoreTransaction, parsed: readonly ParsedCondition[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
+  const candidates = await candidatesOf(tx, parsed);
+  return parsed.map((c, i) => {
+    if (c === undefined) {
+      return undefined;
+    }
+    if (!c.request) {
+      return () => Promise.reject(c.error);
+    }
+    const request = c.request;
+    return candidates[i]?.length === 0 ? () => Promise.resolve([]) : async () => (await tx.search(request)).resources;
+  });
+}
+
 /**
  * Ids of POST entries and conditional PUTs, found before anything is written; a new one is taken
  * from `minted` (chosen before the transaction) when it has one for the entry.
  */
-async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
-  for (const p of planned) {
+async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: readonly ParsedCondition[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
+  const matches = await searchConditions(tx, parsed);
+  for (const [i, p] of planned.entries()) {
+    const search = matches[i];
     if (p.method === 'POST') {
       const ifNoneExist = p.entry.request?.ifNoneExist;
-      if (ifNoneExist !== undefined) {
-        if (typeof ifNoneExist !== 'string') {
-          throw badRequestError(`Bundle.entry[${p.index}].request.ifNoneExist must be a query string`);
-        }
-        const found = await tx.search(conditionSearch(p.type, ifNoneExist));
-        if (found.resources.length > 1) {
+      if (ifNoneExist !== undefined && search) {
+        const found = await search();
+        if (found.length > 1) {
           throw new OperationOutcomeError(preconditionFailed);
         }
-        if (found.resources[0]?.id) {
-          p.assignedId = found.resources[0].id;
+        if (found[0]?.id) {
+          p.assignedId = found[0].id;
           p.existing = true;
         } else {
+          const first = planned.find((o) => o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
           p.searchedAbsent = !planned.some((o) => o !== p && o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
+          // A second entry with the condition finds what the first creates: references to either name it.
+          if (first !== p) {
+            p.assignedId = first?.assignedId;
+            p.minted = true;
+          }
         }
       }
       if (p.assignedId === undefined) {
         p.assignedId = minted.get(p) ?? newResourceId();
         p.minted = true;
       }
-    } else if (p.method === 'PUT' && p.query !== undefined) {
-      const found = await tx.search(conditionSearch(p.type, p.query));
-      const chosen = found.resources.length === 1 ? found.resources[0]?.id : mayChooseIds ? p.entry.resource?.id : undefined;
+    } else if (p.method === 'PUT' && p.query !== undefined && search) {
+      const found = await search();
+      // Two entries with one condition: the second must see what the first writes, so search again
+      // then; when nothing matches now, it will find what the first creates, under the first's id.
+      const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
+      const first = planned.find((o) => o.method === 'PUT' && o.type === p.type && o.query === p.query);
+      const chosen = found.length === 1 ? found[0]?.id : first !== p && found.length === 0 ? first?.assignedId : mayChooseIds ? p.entry.resource?.id : undefined;
       p.assignedId = chosen ?? minted.get(p) ?? newResourceId();
       p.minted = chosen === undefined;
-      // Two entries with one condition: the second must see what the first writes, so search again then.
-      const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
-      p.match = found.resources.length <= 1 && !shared ? { id: found.resources[0]?.id } : undefined;
+      p.match = found.length <= 1 && !shared ? { id: found[0]?.id } : undefined;
     } else if (p.method === 'PUT') {
       p.assignedId = p.id;
     }
@@ -304,14 +361,22 @@ interface FirstAttempt {
  * existing resource after all, the transaction starts that part over (see sameTargets); the store
  * uses prepared rows only for the very content it writes (indexRowsOf).
  */
-function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[]): FirstAttempt {
+function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[], likely: ReadonlyMap<PlannedEntry, string>): FirstAttempt {
   const minted = new Map<PlannedEntry, string>();
   const tentative = new Map<string, string>();
+  /** Entries with one condition share the first one's id (see assignIds). */
+  const byCondition = new Map<string, string>();
   for (const p of planned) {
     const creates = p.method === 'POST' || (p.method === 'PUT' && p.query !== undefined);
-    const id = creates ? newResourceId() : p.method === 'PUT' ? p.id : undefined;
-    if (creates && id) {
+    const condition = conditionOf(p);
+    const key = condition === undefined ? undefined : `${p.method} ${p.type}?${condition}`;
+    const shared = key === undefined ? undefined : byCondition.get(key);
+    const id = likely.get(p) ?? shared ?? (creates ? newResourceId() : p.method === 'PUT' ? p.id : undefined);
+    if (creates && id && !likely.has(p) && shared === undefined) {
       minted.set(p, id);
+    }
+    if (key !== undefined && id && shared === undefined) {
+      byCondition.set(key, id);
     }
     if (p.entry.fullUrl && id) {
       tentative.set(p.entry.fullUrl, `${p.type}/${id}`);
@@ -326,6 +391,32 @@ function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[]): F
     return prepareIndexRows(entry.resource);
   });
   return { entries, minted, tentative, prepared };
+}
+
+/**
+ * The ids assignIds will most likely give the conditional entries that match what is stored (or,
+ * PUT, name the id the caller chose), from one look at the index before the write transaction:
+ * most pushes name organizations and practitioners that exist, and with their ids the references
+ * and index rows prepared before the transaction are the ones written. Only a guess (the one
+ * candidate a condition has, unsearched): assignIds decides, in the transaction, and sameTargets
+ * notices when it decided otherwise.
+ */
+async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], parsed: readonly ParsedCondition[], mayChooseIds: boolean): Promise<Map<PlannedEntry, string>> {
+  const likely = new Map<PlannedEntry, string>();
+  const candidates = await candidatesOf(store, parsed).catch(() => []);
+  const conditions = new Set<string>();
+  for (const [i, p] of planned.entries()) {
+    const ids = candidates[i];
+    const key = `${p.method} ${p.type}?${conditionOf(p) ?? ''}`;
+    // A second entry with the condition takes the first one's id, chosen or not (assignIds).
+    const chooses = p.method === 'PUT' && ids?.length === 0 && mayChooseIds && !conditions.has(key);
+    conditions.add(key);
+    const id = ids?.length === 1 ? ids[0] : chooses ? p.entry.resource?.id : undefined;
+    if (id !== undefined) {
+      likely.set(p, id);
+    }
+  }
+  return likely;
 }
 
 /** Whether assignIds gave every fullUrl the target prepareFirstAttempt rewrote its references to. */
@@ -343,11 +434,13 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
   const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
-  const first = prepareFirstAttempt(planned, originals.map(copy));
+  const parsed = parseConditions(ordered);
+  const first = prepareFirstAttempt(planned, originals.map(copy), await likelyIds(store, ordered, parsed, mayChooseIds(request)));
   const responses = await store.transaction(async (tx) => {
     // Every attempt (the store retries lost races) starts from the Bundle as posted: references
     // rewritten by an earlier attempt point at ids that attempt chose.
-    const attempt = first.entries ? first : { entries: undefined, minted: new Map<PlannedEntry, string>(), tentative: new Map<string, string>(), prepared: [] };
+    // (A copy of `first`: clearing first.entries must not clear what this attempt uses.)
+    const attempt = first.entries ? { ...first } : { entries: undefined, minted: new Map<PlannedEntry, string>(), tentative: new Map<string, string>(), prepared: [] };
     first.entries = undefined;
     const entries = attempt.entries ?? originals.map(copy);
     planned.forEach((p, i) => {
@@ -360,12 +453,13 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
       p.searchedAbsent = undefined;
     });
     const map = new Map<string, string>();
-    await assignIds(tx, ordered, map, mayChooseIds(request), attempt.minted);
+    await assignIds(tx, ordered, parsed, map, mayChooseIds(request), attempt.minted);
     if (attempt.entries && !sameTargets(map, attempt.tentative)) {
-      // A condition matched an existing resource: its references are rewritten from the Bundle as posted.
+      // A condition matched other than guessed: references are rewritten from the Bundle as posted.
+      // The prepared index rows stay: indexRowsOf uses them only for an entry whose content is the
+      // same (one that refers to none of the entries whose id changed).
       planned.forEach((p, i) => {
         p.entry = copy(originals[i] as BundleEntry);
-        p.prepared = undefined;
       });
     }
     await resolveConditionalReferences(tx, planned.map((p) => p.entry.resource).filter((r): r is Resource => r !== undefined), map);

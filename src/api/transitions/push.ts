@@ -69,14 +69,17 @@ function checkPusher(request: FhirRequest, plan: TransitionPlan): void {
  */
 async function keepAgencyAnswers(store: FhirStore, bundle: Bundle): Promise<Set<BundleEntry>> {
   const carried = new Set<BundleEntry>();
-  for (const entry of bundle.entry ?? []) {
-    const task = entry.resource as Task | undefined;
-    if (task?.resourceType !== 'Task' || entry.request?.method !== 'PUT' || !entry.request.url.includes('?')) {
-      continue;
-    }
-    const found = await store.search(conditionSearch('Task', entry.request.url.slice(entry.request.url.indexOf('?') + 1)));
-    const stored = found.resources[0] as Task | undefined;
-    if (found.resources.length !== 1 || !stored) {
+  const tasks = (bundle.entry ?? []).flatMap((entry) => {
+    const url = entry.request?.url ?? '';
+    return entry.resource?.resourceType === 'Task' && entry.request?.method === 'PUT' && url.includes('?') ? [{ entry, condition: conditionSearch('Task', url.slice(url.indexOf('?') + 1)) }] : [];
+  });
+  // A plan pushed for the first time has none of its Tasks stored: one statement says so.
+  const candidates = tasks.length > 0 ? await store.conditionCandidates(tasks.map((t) => t.condition)) : [];
+  for (const [i, { entry, condition }] of tasks.entries()) {
+    const task = entry.resource as Task;
+    const found = candidates[i]?.length === 0 ? undefined : await store.search(condition);
+    const stored = found?.resources[0] as Task | undefined;
+    if (found?.resources.length !== 1 || !stored || !entry.request) {
       continue;
     }
     for (const field of AGENCY_OWNED_TASK_FIELDS) {

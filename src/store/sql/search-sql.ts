@@ -77,7 +77,7 @@ export function splitValues(value: string): string[] {
 }
 
 /** Splits system|code on the first unescaped bar; unescapes both halves. */
-function splitToken(value: string): [string | undefined, string] {
+export function splitToken(value: string): [string | undefined, string] {
   let i = 0;
   while (i < value.length) {
     if (value[i] === '\\') {

@@ -307,6 +307,10 @@ class CallerStore implements FhirStore {
     return this.reads.search(request, options);
   }
 
+  conditionCandidates(conditions: readonly SearchRequest[]): Promise<(string[] | undefined)[]> {
+    return this.reads.conditionCandidates(conditions);
+  }
+
   create(resource: Resource, options?: CreateOptions): Promise<WriteResult> {
     return this.transaction((tx) => tx.create(resource, options));
   }

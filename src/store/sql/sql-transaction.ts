@@ -23,6 +23,7 @@ import { AUDIT_INDEXED_TYPES, indexTable, indexTables } from './schema.ts';
 import type { IndexKind } from './schema.ts';
 import { runSearch } from './search-sql.ts';
 import { AUDIT_REFERENCE_TERMS, auditTermsOf } from './audit-terms.ts';
+import { conditionCandidatesSql } from './condition-sql.ts';
 import { writeCursorSql } from './sync-sql.ts';
 
 interface ResourceRow {
@@ -198,6 +199,10 @@ export class SqlTransaction implements StoreTransaction {
 
   async search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     return runSearch(this.db, request, options, await this.resolvedAccess());
+  }
+
+  conditionCandidates(conditions: readonly SearchRequest[]): Promise<(string[] | undefined)[]> {
+    return conditionCandidatesSql(this.db, conditions);
   }
 
   writeCursor(peer: string, queryKey: string, cursor: string): Promise<void> {

@@ -1,0 +1,210 @@
+// Conditional entries of a transaction Bundle, on every store adapter: the conditions a Bundle
+// names are looked up together (conditionCandidates) and only those with candidates searched, so
+// these check that each entry still gets what its own search would give it: 0 matches → create,
+// 1 → that resource, several → 412, also when two entries share a condition or an entry's match
+// is written earlier in the same Bundle. sqlite-store.test.ts and postgres-store.int.test.ts run it.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { OperationOutcomeError, getStatus, parseSearchRequest } from '@medplum/core';
+import type { Bundle, BundleEntry, Observation, Patient } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import { transaction } from '../../src/api/fhir/transaction.ts';
+import type { FhirRequest } from '../../src/api/fhir/request.ts';
+import type { FhirStore } from '../../src/store/fhir-store.ts';
+import { loadDefinitions } from '../../src/validation/definitions.ts';
+import type { StoreFactory } from './store-contract.ts';
+
+const MRN = 'urn:carebridge-test:mrn';
+const REQUEST: FhirRequest = { method: 'POST', path: '', query: [], headers: {}, baseUrl: 'http://carebridge.test/fhir' };
+
+const patient = (value: string, family = 'Okafor'): Patient => ({ resourceType: 'Patient', identifier: [{ system: MRN, value }], name: [{ family }] });
+const observation = (value: string, subject: string): Observation => ({
+  resourceType: 'Observation',
+  status: 'final',
+  identifier: [{ system: MRN, value }],
+  code: { text: 'weight' },
+  subject: { reference: subject },
+});
+
+function post(resource: Patient | Observation, ifNoneExist?: string, fullUrl?: string): BundleEntry {
+  return { ...(fullUrl ? { fullUrl } : {}), resource, request: { method: 'POST', url: resource.resourceType, ...(ifNoneExist ? { ifNoneExist } : {}) } };
+}
+
+function put(resource: Patient | Observation, query: string, fullUrl?: string): BundleEntry {
+  return { ...(fullUrl ? { fullUrl } : {}), resource, request: { method: 'PUT', url: `${resource.resourceType}?${query}` } };
+}
+
+export function describeConditionContract(name: string, factory: StoreFactory): void {
+  describe(`${name} store, conditional entries of a transaction`, () => {
+    let store: FhirStore;
+
+    beforeAll(async () => {
+      loadDefinitions();
+      store = await factory.open();
+    });
+
+    afterAll(async () => {
+      await factory.dispose(store);
+    });
+
+    async function run(entries: BundleEntry[]): Promise<BundleEntry[]> {
+      const response = await transaction(store, REQUEST, { resourceType: 'Bundle', type: 'transaction', entry: entries });
+      return (response.body as Bundle).entry ?? [];
+    }
+
+    async function statusOf(entries: BundleEntry[]): Promise<number> {
+      try {
+        await run(entries);
+        return 200;
+      } catch (err) {
+        if (err instanceof OperationOutcomeError) {
+          return getStatus(err.outcome);
+        }
+        throw err;
+      }
+    }
+
+    async function idsOf(type: string, value: string): Promise<string[]> {
+      return (await store.search(parseSearchRequest(`${type}?identifier=${MRN}|${value}`))).resources.map((r) => r.id as string).sort();
+    }
+
+    it('names the candidates of each condition, and none only where no stored resource can match', async () => {
+      const value = randomUUID();
+      const id = (await store.create(patient(value))).version.id;
+      const candidates = await store.conditionCandidates(
+        [
+          `identifier=${MRN}|${value}`,
+          `identifier=${MRN}|${value}-absent`,
+          `identifier=${MRN}|${value}-absent,${MRN}|${value}`,
+          `identifier=${value}`,
+          `identifier=other-system|${value}`,
+          `identifier=${MRN}|`,
+          'family=Okafor',
+        ].map((query) => parseSearchRequest(`Patient?${query}`)),
+      );
+      // A token value stored under another system is only a candidate: its search says no.
+      expect(candidates).toEqual([[id], [], [id], [id], [id], undefined, undefined]);
+      expect(await store.transaction((tx) => tx.conditionCandidates([parseSearchRequest(`Observation?identifier=${MRN}|${value}`)]))).toEqual([[]]);
+    });
+
+    it('updates and finds what exists, creates what does not, in one Bundle', async () => {
+      const [stored, storedByAlternative, fresh] = [randomUUID(), randomUUID(), randomUUID()];
+      const existing = (await store.create(patient(stored))).version.id;
+      const other = (await store.create(patient(storedByAlternative))).version.id;
+      const answers = await run([
+        put(patient(stored, 'Updated'), `identifier=${MRN}|${stored}`),
+        post(patient(fresh), `identifier=${MRN}|${fresh}`, 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000001'),
+        post(patient(storedByAlternative), `identifier=${MRN}|${randomUUID()},${MRN}|${storedByAlternative}`, 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000002'),
+        post(observation(fresh, 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000002'), `identifier=${MRN}|${fresh}`),
+      ]);
+      expect(answers.map((a) => a.response?.status)).toEqual(['200', '201', '200', '201']);
+      expect(answers[0]?.resource).toMatchObject({ id: existing, name: [{ family: 'Updated' }] });
+      expect(answers[2]?.resource?.id).toBe(other);
+      expect((answers[3]?.resource as Observation).subject?.reference).toBe(`Patient/${other}`);
+      expect(await idsOf('Patient', fresh)).toEqual([answers[1]?.resource?.id]);
+    });
+
+    it('gives two POST entries with one If-None-Exist one resource', async () => {
+      const value = randomUUID();
+      const answers = await run([
+        post(patient(value), `identifier=${MRN}|${value}`, 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000011'),
+        post(patient(value), `identifier=${MRN}|${value}`, 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000012'),
+      ]);
+      const ids = await idsOf('Patient', value);
+      expect(ids).toHaveLength(1);
+      expect(answers.map((a) => a.resource?.id)).toEqual([ids[0], ids[0]]);
+    });
+
+    it('gives two conditional PUT entries with one query one resource', async () => {
+      const value = randomUUID();
+      const answers = await run([put(patient(value, 'First'), `identifier=${MRN}|${value}`), put(patient(value, 'Second'), `identifier=${MRN}|${value}`)]);
+      const ids = await idsOf('Patient', value);
+      expect(ids).toHaveLength(1);
+      expect(answers.map((a) => a.resource?.id)).toEqual([ids[0], ids[0]]);
+      expect((await store.read('Patient', ids[0] as string))?.resource).toMatchObject({ name: [{ family: 'Second' }] });
+    });
+
+    it('decides conditions on what was stored before the Bundle: an entry written earlier in it is no match', async () => {
+      const value = randomUUID();
+      const id = randomUUID();
+      // The PUT Type/id is written first (entries run in order within a method), yet the
+      // conditional PUT was decided before any write: it creates a resource of its own.
+      const answers = await run([{ resource: { ...patient(value, 'ById'), id }, request: { method: 'PUT', url: `Patient/${id}` } }, put(patient(value, 'ByCondition'), `identifier=${MRN}|${value}`)]);
+      const ids = await idsOf('Patient', value);
+      expect(ids).toHaveLength(2);
+      expect(ids).toContain(id);
+      expect(answers.map((a) => a.response?.status)).toEqual(['201', '201']);
+      expect(answers[1]?.resource?.id).not.toBe(id);
+    });
+
+    it('answers 412 for a condition that matches several, and writes none of the Bundle', async () => {
+      const [twin, fresh] = [randomUUID(), randomUUID()];
+      await store.create(patient(twin));
+      await store.create(patient(twin));
+      const entries = (last: BundleEntry): BundleEntry[] => [post(patient(fresh), `identifier=${MRN}|${fresh}`), put(observation(fresh, 'Patient/example'), `identifier=${MRN}|${fresh}`), last];
+      expect(await statusOf(entries(put(patient(twin), `identifier=${MRN}|${twin}`)))).toBe(412);
+      expect(await statusOf(entries(post(patient(twin), `identifier=${MRN}|${twin}`)))).toBe(412);
+      expect(await statusOf(entries(post(patient(twin), `identifier=${MRN}|${randomUUID()},${MRN}|${twin}`)))).toBe(412);
+      expect(await idsOf('Patient', fresh)).toEqual([]);
+      expect(await idsOf('Observation', fresh)).toEqual([]);
+    });
+
+    describe('when what was committed before the transaction is not what it finds', () => {
+      // transaction() guesses each condition's match from what is committed, before the write
+      // transaction, to prepare references and index rows; the transaction itself decides.
+      const subject = 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000031';
+      const entries = (value: string): BundleEntry[] => [post(patient(value), `identifier=${MRN}|${value}`, subject), post(observation(value, subject))];
+
+      it('points references at a match that appeared after the guess', async () => {
+        const value = randomUUID();
+        let appeared: string | undefined;
+        // The match is written in the same database transaction, just before the Bundle's work.
+        const late = new Proxy(store, {
+          get: (target, key) =>
+            key === 'transaction'
+              ? <T>(work: Parameters<FhirStore['transaction']>[0]) =>
+                  target.transaction(async (tx) => {
+                    appeared = (await tx.create(patient(value, 'Late'))).version.id;
+                    return (await work(tx)) as T;
+                  })
+              : Reflect.get(target, key, target),
+        });
+        const response = await transaction(late, REQUEST, { resourceType: 'Bundle', type: 'transaction', entry: entries(value) });
+        const answers = (response.body as Bundle).entry ?? [];
+        expect(answers.map((a) => a.response?.status)).toEqual(['200', '201']);
+        expect(answers[0]?.resource?.id).toBe(appeared);
+        expect((answers[1]?.resource as Observation).subject?.reference).toBe(`Patient/${appeared}`);
+        expect((await store.search(parseSearchRequest(`Observation?subject=Patient/${appeared}`))).resources.map((r) => r.id)).toEqual([answers[1]?.resource?.id]);
+      });
+
+      it('creates, and points references at the new resource, when the guessed match is gone', async () => {
+        const value = randomUUID();
+        const gone = (await store.create(patient(value))).version.id;
+        const stale = new Proxy(store, {
+          get: (target, key) =>
+            key === 'transaction'
+              ? (work: Parameters<FhirStore['transaction']>[0]) =>
+                  target.transaction(async (tx) => {
+                    await tx.delete('Patient', gone);
+                    return work(tx);
+                  })
+              : Reflect.get(target, key, target),
+        });
+        const response = await transaction(stale, REQUEST, { resourceType: 'Bundle', type: 'transaction', entry: entries(value) });
+        const answers = (response.body as Bundle).entry ?? [];
+        expect(answers.map((a) => a.response?.status)).toEqual(['201', '201']);
+        const created = answers[0]?.resource?.id as string;
+        expect(created).not.toBe(gone);
+        expect((answers[1]?.resource as Observation).subject?.reference).toBe(`Patient/${created}`);
+        expect(await idsOf('Patient', value)).toEqual([created]);
+        expect((await store.search(parseSearchRequest(`Observation?subject=Patient/${created}`))).resources.map((r) => r.id)).toEqual([answers[1]?.resource?.id]);
+      });
+    });
+
+    it('searches a condition the index cannot rule out (a string parameter)', async () => {
+      const family = `Fam${randomUUID().slice(0, 8)}`;
+      const existing = (await store.create(patient(randomUUID(), family))).version.id;
+      const answers = await run([put(patient(randomUUID(), family), `family=${family}`)]);
+      expect(answers[0]?.resource?.id).toBe(existing);
+    });
+  });
+}
