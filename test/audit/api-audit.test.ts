@@ -152,25 +152,27 @@ describe('a transaction that reads and writes', () => {
     expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Organization/${existing.id}`))).toHaveLength(1);
   });
 
-  it('a batch records what its GET entries read, even when a later entry wrote', async () => {
+  it('a batch records what its GET entries read, even when a later entry wrote, and names each write once', async () => {
     const hospital = server.as(HOSPITAL);
     const read = (await hospital('POST', 'Organization', { resourceType: 'Organization', name: 'Read by a batch' })).body as Resource;
     const patient = (await hospital('POST', 'Patient', { resourceType: 'Patient', active: true })).body as Resource;
+    const observation = (code: string) => ({ resource: { resourceType: 'Observation', status: 'final', code: { text: code }, subject: { reference: `Patient/${patient.id}` } }, request: { method: 'POST', url: 'Observation' } });
     const response = await hospital('POST', '', {
       resourceType: 'Bundle',
       type: 'batch',
-      entry: [
-        { request: { method: 'GET', url: `Organization/${read.id}` } },
-        { resource: { resourceType: 'Observation', status: 'final', code: { text: 'pulse' }, subject: { reference: `Patient/${patient.id}` } }, request: { method: 'POST', url: 'Observation' } },
-      ],
+      entry: [observation('pulse'), { request: { method: 'GET', url: `Organization/${read.id}` } }, observation('weight')],
     });
     expect(response.status).toBe(200);
-    // POST /fhir is recorded as the transaction interaction, batch or not.
-    const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction'));
+    // Recorded as a batch: each entry's own event and the request's.
+    const events = (await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'batch'));
     expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Organization/${read.id}`))).toHaveLength(1);
-    // The Observation is named once: by the event its own transaction recorded.
-    const observation = ((response.body as Bundle).entry?.[1]?.resource as Resource).id;
-    expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Observation/${observation}`))).toHaveLength(1);
+    // Each Observation is named once: by the event its own entry's transaction recorded, the first
+    // one too (the request's event used to name every entry's writes but the last).
+    const written = [0, 2].map((i) => ((response.body as Bundle).entry?.[i]?.resource as Resource).id);
+    for (const id of written) {
+      expect(events.filter((e) => e.entity?.some((en) => en.what?.reference === `Observation/${id}`))).toHaveLength(1);
+    }
+    expect((await auditEvents(server.store)).filter((e) => e.subtype?.some((c) => c.code === 'transaction') && e.entity?.some((en) => en.what?.reference === `Organization/${read.id}`))).toHaveLength(0);
   });
 });
 

@@ -34,7 +34,7 @@ export interface RequestAudit {
   operation?: string;
   /**
    * Set once the request's write transaction recorded its own AuditEvent: "Type/id" of what it
-   * wrote, which that event names already.
+   * wrote, which that event names already (a batch's: what all its entries' transactions wrote).
    */
   written?: ReadonlySet<string>;
 }
@@ -88,9 +88,13 @@ function activityOf(version: StoredVersion): ProvenanceActivity {
 export function auditedCaller(principal: Principal, audit: RequestAudit, workflow?: WorkflowSettings): StoreCaller {
   return {
     ...callerFor(principal, workflow),
-    // A retried attempt starts over: what an earlier, rolled-back attempt recorded is gone.
+    // A retried attempt starts over: what an earlier, rolled-back attempt recorded is gone. A
+    // batch runs a transaction per entry: what the earlier entries wrote stays named (an entry
+    // that failed wrote nothing the answer shows, so its names exclude nothing).
     onTransaction: () => {
-      audit.written = undefined;
+      if (audit.interaction !== 'batch') {
+        audit.written = undefined;
+      }
     },
     recordWrites: async (written: StoredVersion[], system: StoreTransaction) => {
       const recorded = new Date();
@@ -104,7 +108,7 @@ export function auditedCaller(principal: Principal, audit: RequestAudit, workflo
       const resources = written.map((v) => v.resource ?? ({ resourceType: v.resourceType, id: v.id } as Resource));
       const status = audit.interaction === 'create' && written.some((v) => v.versionId === '1') ? 201 : 200;
       await recordInTransaction(system, auditEventFor({ ...baseInput(audit, recorded), status, ...summarize(resources, audit.interaction) }));
-      audit.written = new Set(written.map((v) => `${v.resourceType}/${v.id}`));
+      audit.written = new Set([...(audit.written ?? []), ...written.map((v) => `${v.resourceType}/${v.id}`)]);
     },
   };
 }
@@ -129,7 +133,7 @@ export async function recordRequest(trail: AuditTrail, audit: RequestAudit, resp
   if (audit.written && response.status < 400) {
     // A transaction may also have read (GET entries): its request event names what it disclosed
     // beyond what it wrote, when there is any. The writes' own echo is in the transaction's event.
-    if (audit.interaction !== 'transaction') {
+    if (audit.interaction !== 'transaction' && audit.interaction !== 'batch') {
       return;
     }
     const written = audit.written;

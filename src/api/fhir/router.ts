@@ -137,7 +137,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
   const observer: AuditObserver = options.auditObserver ?? { site: 'carebridge', baseUrl: options.publicUrl };
   const workflow = { clockRules: clockRulesOf(options.tcmClock) };
   // `interaction` names the request for its AuditEvent; undefined: nothing to audit (metadata).
-  const handle = (interaction: AuditInteraction | undefined, run: (request: FhirRequest, req: Request, store: FhirStore) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
+  const handle = (interaction: AuditInteraction | undefined, run: (request: FhirRequest, req: Request, store: FhirStore, audit: RequestAudit) => Promise<FhirResponse> | FhirResponse) => async (req: Request, res: Response): Promise<void> => {
     let response: FhirResponse;
     const principal = res.locals.principal as Principal | undefined;
     const audit: RequestAudit = {
@@ -168,7 +168,7 @@ export function fhirRouter(options: FhirApiOptions): Router {
         principal,
         logger: res.locals.logger as Logger | undefined,
       };
-      response = await run(request, req, principal ? options.store.forCaller(auditedCaller(principal, audit, workflow)) : options.store);
+      response = await run(request, req, principal ? options.store.forCaller(auditedCaller(principal, audit, workflow)) : options.store, audit);
     } catch (err) {
       response = errorResponse(err);
       if (response.status >= 500) {
@@ -194,12 +194,17 @@ export function fhirRouter(options: FhirApiOptions): Router {
   router.get('/_history', handle('history-system', (request, _req, store) => history(store, request)));
   router.post(
     '/',
-    handle('transaction', (request, _req, store) => {
+    handle('transaction', (request, _req, store, audit) => {
       const bundle = request.body as Bundle | undefined;
       if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch')) {
         throw new OperationOutcomeError(badRequest('POST /fhir takes a Bundle of type transaction or batch'));
       }
-      return bundle.type === 'transaction' ? transaction(store, request, bundle) : batch(store, request, bundle);
+      if (bundle.type === 'batch') {
+        // Its AuditEvents (each entry's own, and the request's) say which of the two it was.
+        audit.interaction = 'batch';
+        return batch(store, request, bundle);
+      }
+      return transaction(store, request, bundle);
     }),
   );
   // Subscriptions (R5 Backport IG): the topics as Basic resources, $status and $events. Before the
