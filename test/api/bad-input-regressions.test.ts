@@ -140,6 +140,21 @@ describe('search parameters are not silently reinterpreted', () => {
     }
   });
 
+  it('bounds how many values one parameter, and the whole search, may name (the database refuses past ~1,000 alternatives)', async () => {
+    const ids = (n: number, from = 0): string => Array.from({ length: n }, (_, i) => String(from + i)).join(',');
+    // 1,000 alternatives fit in a 4 kB value: the SQL expression they made was too deep to prepare
+    // (500, with SQLite's own message as the diagnostic).
+    for (const query of [`Task?owner=${ids(1000)}`, `Patient?identifier=${ids(1000)}`, `Patient?_id=${ids(1000)}`]) {
+      const { status, body } = await fhirFetch<OperationOutcome>(server, query);
+      expect(status).toBe(400);
+      expect(body.issue?.[0]?.details?.text).toMatch(/at most 500 values/);
+    }
+    // Under the limit each, over it together.
+    const many = Array.from({ length: 5 }, (_, k) => `owner=${ids(450, k * 1000)}`).join('&');
+    expect((await fhirFetch(server, `Task?${many}`)).status).toBe(400);
+    expect((await fhirFetch<Bundle>(server, `Task?owner=${ids(500)}&status=requested,accepted`)).status).toBe(200);
+  });
+
   it('names the value, not the name, when a value is too long', async () => {
     const { status, body } = await fhirFetch<OperationOutcome>(server, `Patient?name=${'x'.repeat(5000)}`);
     expect(status).toBe(400);

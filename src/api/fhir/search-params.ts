@@ -5,7 +5,7 @@
 import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import { getSearchParameters } from '@medplum/core';
-import { MAX_COUNT } from '../../store/sql/search-sql.ts';
+import { MAX_COUNT, splitValues } from '../../store/sql/search-sql.ts';
 import { badRequestError } from './request.ts';
 import { isSupportedType, searchParameterType } from './supported.ts';
 import type { SupportedType } from './supported.ts';
@@ -31,6 +31,12 @@ const SORTABLE = new Set(['date', 'string']);
 /** Longest accepted parameter value: a page of ids fits, a 1 MB payload does not. */
 export const MAX_VALUE_LENGTH = 4096;
 const MAX_PARAMETERS = 100;
+/**
+ * Values (comma-separated alternatives) one parameter, and a whole search, may name: each is a
+ * condition of the query, and past ~1,000 of them SQLite refuses the expression as too deep.
+ */
+export const MAX_VALUES_PER_PARAMETER = 500;
+const MAX_VALUES_PER_SEARCH = 1000;
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
 function parameterType(type: string, name: string): string | undefined {
@@ -138,6 +144,7 @@ export function screenSearch(type: string, query: [string, string][]): ScreenedS
   const kept: [string, string][] = [];
   const ignored: string[] = [];
   let criteria = 0;
+  let values = 0;
   for (const [name, value] of query) {
     if (name.length > 200) {
       throw badRequestError(`A search parameter name is too long (${name.length} characters)`);
@@ -151,6 +158,14 @@ export function screenSearch(type: string, query: [string, string][]): ScreenedS
         kept.push([name, value]);
       }
     } else if (understood(type, name)) {
+      const alternatives = splitValues(value).length;
+      if (alternatives > MAX_VALUES_PER_PARAMETER) {
+        throw badRequestError(`${name.slice(0, 40)} names ${alternatives} values: at most ${MAX_VALUES_PER_PARAMETER} values per parameter`);
+      }
+      values += alternatives;
+      if (values > MAX_VALUES_PER_SEARCH) {
+        throw badRequestError(`The search names more than ${MAX_VALUES_PER_SEARCH} values in all: at most ${MAX_VALUES_PER_PARAMETER} values per parameter, ${MAX_VALUES_PER_SEARCH} per search`);
+      }
       kept.push([name, value]);
       criteria++;
     } else {

@@ -105,6 +105,18 @@ function referenceValue(value: string): { targetType?: string; targetId: string 
   return /^[A-Za-z0-9\-.]{1,64}$/.test(value) ? { targetId: value } : { url: value };
 }
 
+/**
+ * Alternatives joined by OR as a balanced tree: SQLite refuses an expression deeper than 1,000,
+ * and a flat chain of a few hundred alternatives was (its parameters stay in order).
+ */
+function anyOfSql(parts: readonly string[]): string {
+  if (parts.length <= 8) {
+    return parts.map((sql) => `(${sql})`).join(' OR ');
+  }
+  const middle = parts.length >> 1;
+  return `(${anyOfSql(parts.slice(0, middle))}) OR (${anyOfSql(parts.slice(middle))})`;
+}
+
 function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
   const all = getSearchParameters(resourceType);
   // Own properties only: "toString" or "__proto__" are not search parameters.
@@ -168,7 +180,7 @@ class WhereBuilder {
       return { check: { sql: filter.value === 'true' ? `NOT ${any}` : any, params: [name] }, selectivity: 0 };
     }
     const alternatives = splitValues(filter.value).map((value) => this.valueCondition(type, filter.operator, value));
-    const anyOf: Where = { sql: alternatives.map((a) => `(${a.sql})`).join(' OR '), params: alternatives.flatMap((a) => a.params) };
+    const anyOf: Where = { sql: anyOfSql(alternatives.map((a) => a.sql)), params: alternatives.flatMap((a) => a.params) };
     const exists: Where = {
       sql: `EXISTS (SELECT 1 FROM ${table} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND (${anyOf.sql})${this.fence})`,
       params: [name, ...anyOf.params],
