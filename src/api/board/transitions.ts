@@ -1,7 +1,9 @@
 // GET /board/api/transitions?filter=overdue,no-agency&_count=&_cursor=: the board's list, the open
 // transitions the caller may see (draft, active, on hold), newest first, a row each (summary.ts).
 // The filters are judged on the rows, so the store's CarePlan pages are walked until `_count` rows
-// match or MAX_SCAN_PAGES pages were read; `next` continues the walk where it stopped.
+// match or MAX_SCAN_PAGES pages were read. Each further page asks only for the rows still missing,
+// so every row read is answered or dropped, never left over: `next` (the store's keyset cursor after
+// the last row read) continues exactly after the last row answered, and no list exceeds `_count`.
 // GET /board/api/transitions/{id}: the one row, for the detail view.
 import type { CarePlan, Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../../auth/principal.ts';
@@ -71,13 +73,14 @@ export async function boardList(store: StoreTransaction, principal: Principal, q
     ['category', `${SYSTEMS.carePlanCategory}|${TRANSITION_CATEGORY}`],
     ['status', OPEN_STATUSES],
     ['_sort', '-_lastUpdated'],
-    ['_count', String(count)],
   ];
   const items: BoardRow[] = [];
   const disclosed: Resource[] = [];
   let cursor = first;
   for (let page = 0; page < MAX_SCAN_PAGES; page += 1) {
-    const found = await searchAll(store, 'CarePlan', search, cursor);
+    // A page of more rows than are missing could match too many, and the store's cursor can only
+    // continue after a whole page: so ask for the missing ones only.
+    const found = await searchAll(store, 'CarePlan', [...search, ['_count', String(count - items.length)]], cursor);
     // Only what is answered is disclosed: rows a filter dropped were read, not shown.
     for (const { row, disclosed: read } of await boardRows(store, principal, found.resources as CarePlan[], nowMs)) {
       if (matches(row, filters)) {

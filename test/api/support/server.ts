@@ -52,6 +52,8 @@ export interface TestServerOptions {
   wrapStore?: (store: FhirStore) => FhirStore;
   /** The TCM clock's holidays and hospital time zones. */
   clock?: ClockConfig;
+  /** The server's now (the board's TCM clock, coverage checks); the wall clock by default. */
+  now?: () => Date;
 }
 
 /** A schema name no other run uses: PostgreSQL-backed tests own theirs and drop it at the end. */
@@ -73,7 +75,7 @@ async function serve(store: FhirStore, database: string, cleanup: () => Promise<
   const admin = await adminClient();
   try {
     const auth = await testAuthService(store, [admin, ...(options.clients ?? [])], { devMode: options.devMode });
-    running = await initServer({ store: options.wrapStore ? options.wrapStore(store) : store, logger, auth, port: 0, host: '127.0.0.1', publicUrl: options.publicUrl, limits: options.limits, tcmClock: options.clock });
+    running = await initServer({ store: options.wrapStore ? options.wrapStore(store) : store, logger, auth, port: 0, host: '127.0.0.1', publicUrl: options.publicUrl, limits: options.limits, tcmClock: options.clock, clock: options.now });
   } catch (err) {
     await cleanup();
     throw err;
