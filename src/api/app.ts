@@ -1,6 +1,6 @@
 // The HTTP application: /fhir (FHIR R4 REST), /transitions (plans in, state out) and health checks. Errors anywhere answer as
 // OperationOutcome; nothing escapes as an HTML error page or a stack trace.
-import { OperationOutcomeError, getStatus, normalizeOperationOutcome } from '@medplum/core';
+import { OperationOutcomeError, getStatus } from '@medplum/core';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
@@ -21,6 +21,7 @@ import { boardRoutes } from './board/board-routes.ts';
 import { authRoutes } from './auth/auth-routes.ts';
 import { isFhirMetadata, requireBearer } from './auth/bearer.ts';
 import { FHIR_JSON, fhirRouter } from './fhir/router.ts';
+import { internalError } from './fhir/request.ts';
 import { corsPolicy } from './hardening/cors.ts';
 import { rateLimiter } from './hardening/rate-limit.ts';
 import { requestTimeout } from './hardening/request-timeout.ts';
@@ -185,7 +186,7 @@ export function createApp(options: AppOptions): express.Express {
       status = (err as { status: number }).status;
       body = outcome('error', 'invalid', status === 415 ? 'Unsupported content encoding' : 'Malformed request');
     } else {
-      body = normalizeOperationOutcome(err);
+      body = internalError;
       ((res.locals.logger as Logger | undefined) ?? options.logger).error('unhandled error', { method: req.method, error: err });
     }
     if (res.headersSent) {

@@ -1,6 +1,6 @@
 // A FHIR HTTP exchange without HTTP: handlers take a FhirRequest and return a FhirResponse, so
 // they are tested and reused (transaction entries) without express.
-import { OperationOutcomeError, allOk, badRequest, getStatus, normalizeOperationOutcome } from '@medplum/core';
+import { OperationOutcomeError, allOk, badRequest, getStatus } from '@medplum/core';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../../auth/principal.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -54,11 +54,20 @@ export function outcomeResponse(outcome: OperationOutcome, status = statusOf(out
   return { status, body: outcome, headers: {} };
 }
 
+/**
+ * What a client is told of a failure it did not cause. Not the error's message: a database's
+ * names its tables and may quote values; the server's log has the error under the request id.
+ */
+export const internalError: OperationOutcome = {
+  resourceType: 'OperationOutcome',
+  issue: [{ severity: 'error', code: 'exception', details: { text: "The server could not complete the request: its log has the error under this request's X-Request-Id" } }],
+};
+
 export function errorResponse(err: unknown): FhirResponse {
   if (err instanceof OperationOutcomeError) {
     return outcomeResponse(err.outcome);
   }
-  return outcomeResponse(normalizeOperationOutcome(err), 500);
+  return outcomeResponse(internalError, 500);
 }
 
 export function badRequestError(message: string, expression?: string): OperationOutcomeError {

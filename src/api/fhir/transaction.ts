@@ -1,7 +1,7 @@
 // POST /fhir with a transaction or batch Bundle. A transaction runs in one store transaction:
 // ids are chosen first, urn:uuid and conditional references rewritten to them, then every entry
 // is written; any failure rolls all of it back. A batch runs each entry on its own.
-import { OperationOutcomeError, badRequest, getStatus, normalizeOperationOutcome, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, badRequest, getStatus, preconditionFailed } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import { newResourceId } from '../../store/resource-id.ts';
@@ -16,7 +16,7 @@ import type { PreparedIndex } from '../../search/extract-index.ts';
 import { search } from './search.ts';
 import { conditionSearch } from './search-params.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
-import { badRequestError } from './request.ts';
+import { badRequestError, internalError } from './request.ts';
 
 /** A transaction is one unit of work: at most this many entries. */
 export const MAX_ENTRIES = 1000;
@@ -505,7 +505,10 @@ export async function batch(store: FhirStore, request: FhirRequest, bundle: Bund
       const response = await store.transaction((tx) => runEntry(tx, request, p));
       out.push(toEntryResponse(response));
     } catch (err) {
-      const outcome = err instanceof OperationOutcomeError ? err.outcome : normalizeOperationOutcome(err);
+      if (!(err instanceof OperationOutcomeError)) {
+        request.logger?.error('batch entry failed', { index, error: err });
+      }
+      const outcome = err instanceof OperationOutcomeError ? err.outcome : internalError;
       out.push({ response: { status: String(err instanceof OperationOutcomeError ? getStatus(outcome) : 500), outcome } });
     }
   }
