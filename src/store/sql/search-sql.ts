@@ -56,6 +56,12 @@ interface InstantSeek {
   code: string;
   /** Bounds on d.start_ms that the lookup index (code, start_ms, …) seeks by, and the exact test. */
   row: Where;
+  /**
+   * The exact test alone, for one event's row. Its columns are "+d.start_ms": as a bare column
+   * SQLite checked "date=lt…" through the lookup index, a scan of the range for every candidate,
+   * instead of the event's own rows by primary key.
+   */
+  exact: Where;
   /** Whether the row's start is bounded from below: the trail only grows, so an upper bound alone matches most of it. */
   bounded: boolean;
 }
@@ -242,7 +248,8 @@ class WhereBuilder {
    * from the earliest such row that qualifies, found in audit_date_wide (empty in practice).
    */
   private instantSeek(resourceType: string, table: string, code: string, operator: string, value: string): InstantSeek {
-    const exact = this.dateCondition('d.start_ms', 'd.end_ms', { code, operator: operator as Filter['operator'], value });
+    const test = { code, operator: operator as Filter['operator'], value };
+    const exact = this.dateCondition('d.start_ms', 'd.end_ms', test);
     const [qs, qe] = dateRange(value) as [number, number];
     const least = this.dialect === 'postgres' ? 'LEAST' : 'MIN';
     const fromEnd = (end: number): Where => ({
@@ -272,14 +279,14 @@ class WhereBuilder {
         break;
     }
     const row = [...bounds, exact];
-    return { resourceType, table, code, row: { sql: row.map((w) => `(${w.sql})`).join(' AND '), params: row.flatMap((w) => w.params) }, bounded: bounds.length > 0 };
+    return { resourceType, table, code, exact: this.dateCondition('+d.start_ms', '+d.end_ms', test), row: { sql: row.map((w) => `(${w.sql})`).join(' AND '), params: row.flatMap((w) => w.params) }, bounded: bounds.length > 0 };
   }
 
   /** The check and drive forms of conditions on an event's instant row; drives when the row's start is bounded from below. */
   instantCondition(instant: InstantSeek, alias: string): Condition {
     const { resourceType, table, code, row } = instant;
     return {
-      check: { sql: `EXISTS (SELECT 1 FROM ${table} d WHERE d.resource_type = ${alias}.resource_type AND d.resource_id = ${alias}.id AND d.code = ? AND ${row.sql}${this.fence})`, params: [code, ...row.params] },
+      check: { sql: `EXISTS (SELECT 1 FROM ${table} d WHERE d.resource_type = ${alias}.resource_type AND d.resource_id = ${alias}.id AND d.code = ? AND ${instant.exact.sql}${this.fence})`, params: [code, ...instant.exact.params] },
       ...(instant.bounded ? { drive: { sql: `${alias}.id IN (SELECT d.resource_id FROM ${table} d WHERE d.code = ? AND ${row.sql} AND d.resource_type = ?)`, params: [code, ...row.params, resourceType] } } : {}),
       // Below references and identifiers (an event of one patient is rarer than one of the last hours), above everything else.
       selectivity: instant.bounded ? 3 : 0,
@@ -436,7 +443,12 @@ function mergeInstants(builder: WhereBuilder, conditions: Condition[]): Conditio
     const seeks = group.map((c) => c.instant as InstantSeek);
     const first = seeks[0] as InstantSeek;
     const one = builder.instantCondition(
-      { ...first, row: { sql: seeks.map((s) => `(${s.row.sql})`).join(' AND '), params: seeks.flatMap((s) => s.row.params) }, bounded: seeks.some((s) => s.bounded) },
+      {
+        ...first,
+        row: { sql: seeks.map((s) => `(${s.row.sql})`).join(' AND '), params: seeks.flatMap((s) => s.row.params) },
+        exact: { sql: seeks.map((s) => `(${s.exact.sql})`).join(' AND '), params: seeks.flatMap((s) => s.exact.params) },
+        bounded: seeks.some((s) => s.bounded),
+      },
       'r',
     );
     group.forEach((c, i) => merged.set(c, i === 0 ? one : undefined));
@@ -481,7 +493,10 @@ function sortExpression(resourceType: string, code: string): { sql: string; para
   const table = indexTable(resourceType, sp.type === 'date' ? 'date' : 'string');
   // Resources without the value sort last; the sentinel keeps the keyset comparison total.
   const sentinel = sp.type === 'date' ? String(Number.MAX_SAFE_INTEGER) : "'\uffff'";
-  return { sql: `COALESCE((SELECT MIN(s.${column}) FROM ${table} s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id AND s.code = ?), ${sentinel})`, params: [code] };
+  // "+": for MIN over an audit table SQLite walked the lookup index (code, start_ms, …) in order until
+  // it met the event, a scan of the trail for every row sorted, instead of the event's rows by key.
+  const value = sp.type === 'date' && AUDIT_INDEXED_TYPES.has(resourceType) ? `+s.${column}` : `s.${column}`;
+  return { sql: `COALESCE((SELECT MIN(${value}) FROM ${table} s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id AND s.code = ?), ${sentinel})`, params: [code] };
 }
 
 function decodeCursor(cursor: string | undefined): Cursor | undefined {
