@@ -246,6 +246,8 @@ class WhereBuilder {
    * bounds the end from below (ge, gt, ap) bounds the start of an instant's row too, a second
    * earlier; a wider row (stored without validation) can start anywhere before, so the seek starts
    * from the earliest such row that qualifies, found in audit_date_wide (empty in practice).
+   * "MIN(+w.start_ms)": PostgreSQL without statistics took that MIN from the lookup index in
+   * order, filtering every row of the code (13 ms at 34k events), not from the partial index.
    */
   private instantSeek(resourceType: string, table: string, code: string, operator: string, value: string): InstantSeek {
     const test = { code, operator: operator as Filter['operator'], value };
@@ -253,7 +255,7 @@ class WhereBuilder {
     const [qs, qe] = dateRange(value) as [number, number];
     const least = this.dialect === 'postgres' ? 'LEAST' : 'MIN';
     const fromEnd = (end: number): Where => ({
-      sql: `d.start_ms >= ${least}(?, COALESCE((SELECT MIN(w.start_ms) FROM ${table} w WHERE w.code = ? AND ${auditWideDate('w')} AND w.end_ms >= ?), ?))`,
+      sql: `d.start_ms >= ${least}(?, COALESCE((SELECT MIN(+w.start_ms) FROM ${table} w WHERE w.code = ? AND ${auditWideDate('w')} AND w.end_ms >= ?), ?))`,
       params: [end - AUDIT_INSTANT_SPAN_MS, code, end, end - AUDIT_INSTANT_SPAN_MS],
     });
     const bounds: Where[] = [];
