@@ -75,8 +75,8 @@ describe('audit index tables on PostgreSQL', () => {
       }
     });
     const { db } = executorOn(stores.schemaOf(store));
-    // None of these drives from an index (a date range, an absence, a sort): each event is checked.
-    for (const query of ['AuditEvent?date=ge2026-11-24T10:20:00Z', 'AuditEvent?policy:missing=true', 'AuditEvent?_sort=-date&_count=5']) {
+    // None of these drives from an index (a date bounded only from above, an absence, a sort): each event is checked.
+    for (const query of ['AuditEvent?date=lt2026-11-24T10:20:00Z', 'AuditEvent?policy:missing=true', 'AuditEvent?_sort=-date&_count=5']) {
       const statements: [string, readonly unknown[]][] = [];
       const recorder: SqlExecutor = { dialect: 'postgres', all: (sql, params) => (statements.push([sql, params ?? []]), db.all(sql, params)), run: (sql, params) => db.run(sql, params) };
       const found = await runSearch(recorder, parseSearchRequest(query), {});
@@ -88,6 +88,14 @@ describe('audit index tables on PostgreSQL', () => {
       // A lookup index (code, value, …) here is read from the code's first row on, for every event.
       expect({ query, notByKey: scans.filter((s) => !/: audit_[a-z]+_pkey$/.test(s)) }).toEqual({ query, notByKey: [] });
     }
+    // A lower bound drives: the lookup index is read from the bound on (and the wide rows' partial index, empty), once.
+    const statements: [string, readonly unknown[]][] = [];
+    const recorder: SqlExecutor = { dialect: 'postgres', all: (sql, params) => (statements.push([sql, params ?? []]), db.all(sql, params)), run: (sql, params) => db.run(sql, params) };
+    const since = await runSearch(recorder, parseSearchRequest('AuditEvent?date=ge2026-11-24T10:20:00Z&_sort=-date&_count=5'), {});
+    expect(since.resources.map((r) => (r as { recorded?: string }).recorded)).toEqual([29, 28, 27, 26, 25].map((m) => new Date(Date.UTC(2026, 10, 24, 10, m)).toISOString()));
+    const [[sql, params]] = statements as [[string, readonly unknown[]]];
+    const [plan] = (await db.all<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${sql}`, params))[0]?.['QUERY PLAN'] ?? [];
+    expect(auditScans(plan?.Plan as PlanNode).sort()).toEqual(['audit_date: audit_date_lookup', 'audit_date: audit_date_wide']);
   });
 
   it('migration 13 moves the AuditEvent rows of an older store from idx_* to audit_*', async () => {

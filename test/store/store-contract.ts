@@ -305,6 +305,78 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(await ids('AuditEvent?altid=contract-c')).toEqual([indexed.version.id]);
       });
 
+      it('searches the audit trail by date: every prefix, ranges, with other filters, sorted and paged both ways', async () => {
+        const patientRef = idOf('Patient');
+        const event = (altId: string, recorded: string, entity: string[] = []): Resource =>
+          ({
+            resourceType: 'AuditEvent',
+            type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+            action: 'R',
+            recorded,
+            outcome: '0',
+            agent: [{ requestor: true, altId }],
+            source: { observer: { display: 'carebridge' } },
+            entity: entity.map((reference) => ({ what: { reference } })),
+          }) as unknown as Resource;
+        // Created in this order (ordinals grow); some deferred, as the audit trail writes them.
+        const a = (await store.create(event('date-a', '2031-03-01T10:00:00Z'))).version.id;
+        const b = (await store.create(event('date-b', '2031-03-01T10:00:00.500Z'), { deferIndex: true })).version.id;
+        const c = (await store.create(event('date-c', '2031-03-02T08:00:00Z'))).version.id;
+        const d = (await store.create(event('date-d', '2031-03-03T12:00:00Z'))).version.id;
+        const e = (await store.create(event('date-e', '2031-03-04T00:00:00Z', [patientRef]))).version.id;
+        // A month, not an instant (the store does not validate): a row as wide as March.
+        const w = (await store.create(event('date-w', '2031-03'), { deferIndex: true })).version.id;
+        const f = (await store.create(event('date-f', '2031-03-03T12:00:00Z'), { deferIndex: true })).version.id;
+        const g = (await store.create(event('date-g', '2031-04-01T09:00:00Z'))).version.id;
+        const ids = async (query: string): Promise<string[]> => (await store.search(parseSearchRequest(query))).resources.map((r) => r.id as string).sort();
+        const ordered = async (query: string): Promise<string[]> => (await store.search(parseSearchRequest(query))).resources.map((r) => r.id as string);
+        const set = (...found: string[]): string[] => found.sort();
+
+        expect(await ids('AuditEvent?date=ge2031-03-02')).toEqual(set(c, d, e, w, f, g));
+        // The second 10:00:00 ends at .999: a seconds-precision event starts before a bound it still meets.
+        expect(await ids('AuditEvent?date=ge2031-03-01T10:00:00.700Z')).toEqual(set(a, c, d, e, w, f, g));
+        expect(await ids('AuditEvent?date=ge2031-04-01T09:00:00.300Z')).toEqual([g]);
+        expect(await ids('AuditEvent?date=gt2031-04-01T08:59:59.500Z')).toEqual([g]);
+        expect(await ids('AuditEvent?date=ap2031-04-01T09:00:00.999Z')).toEqual([g]);
+        expect(await ids('AuditEvent?date=gt2031-03-01T10:00:00Z')).toEqual(set(c, d, e, w, f, g));
+        expect(await ids('AuditEvent?date=gt2031-03-01T10:00:00.200Z')).toEqual(set(a, b, c, d, e, w, f, g));
+        expect(await ids('AuditEvent?date=sa2031-03-02')).toEqual(set(d, e, f, g));
+        expect(await ids('AuditEvent?date=eq2031-03-01')).toEqual(set(a, b));
+        expect(await ids('AuditEvent?date=2031-03')).toEqual(set(a, b, c, d, e, w, f));
+        expect(await ids('AuditEvent?date=ap2031-03-03')).toEqual(set(d, f, w));
+        expect(await ids('AuditEvent?date=ge2031-03-02&date=le2031-03-03')).toEqual(set(c, d, f, w));
+        expect(await ids('AuditEvent?date=gt2031-03-01T10:00:00.200Z&date=lt2031-03-02')).toEqual(set(a, b, w));
+        expect(await ids('AuditEvent?date=le2031-03-01T10:00:00Z&date=ge2031-01-01')).toEqual(set(a, b, w));
+        expect(await ids('AuditEvent?date=eb2031-03-02&date=ge2031-01-01')).toEqual(set(a, b));
+        expect(await ids('AuditEvent?date=ne2031-03-01&date=ge2031-01-01')).toEqual(set(c, d, e, w, f, g));
+        expect(await ids(`AuditEvent?date=ge2031-03-02&patient=${patientRef}`)).toEqual([e]);
+        expect(await ids('AuditEvent?date=ge2031-03-02&altid=date-c,date-d')).toEqual(set(c, d));
+        expect(await ids('AuditEvent?date=ge2031-03-05')).toEqual(set(w, g));
+        expect((await store.search(parseSearchRequest('AuditEvent?date=ge2031-03-02&_total=accurate'))).total).toBe(6);
+
+        // Sorted by the date (ties by creation), each way, and paged with cursors.
+        expect(await ordered('AuditEvent?date=ge2031-01-01&_sort=-date')).toEqual([g, e, f, d, c, b, a, w]);
+        expect(await ordered('AuditEvent?date=ge2031-01-01&date=lt2032&_sort=date')).toEqual([w, a, b, c, d, f, e, g]);
+        expect(await ordered(`AuditEvent?date=ge2031-03-01T10:00:00.700Z&altid=date-a,date-b,date-e&_sort=-date`)).toEqual([e, a]);
+        const pages = async (query: string): Promise<string[][]> => {
+          const seen: string[][] = [];
+          let page = await store.search(parseSearchRequest(query));
+          seen.push(page.resources.map((r) => r.id as string));
+          while (page.next) {
+            const back = page;
+            page = await store.search(parseSearchRequest(query), { cursor: page.next });
+            seen.push(page.resources.map((r) => r.id as string));
+            const previous = await store.search(parseSearchRequest(query), { cursor: page.previous });
+            expect(previous.resources.map((r) => r.id)).toEqual(back.resources.map((r) => r.id));
+          }
+          return seen;
+        };
+        expect(await pages('AuditEvent?date=ge2031-01-01&_sort=-date&_count=3')).toEqual([[g, e, f], [d, c, b], [a, w]]);
+        expect(await pages('AuditEvent?date=ge2031-01-01&_sort=date&_count=3')).toEqual([[w, a, b], [c, d, f], [e, g]]);
+        expect(await pages('AuditEvent?date=ge2031-03-02&date=le2031-03-03&_sort=-date&_count=2')).toEqual([[f, d], [c, w]]);
+        expect(await pages('AuditEvent?date=ge2031-01-01&_count=4')).toEqual([[a, b, c, d], [e, w, f, g]]);
+      });
+
       it('pages with a cursor that stays stable while new resources arrive', async () => {
         for (let i = 0; i < 5; i++) {
           await store.create(patient(`mrn-page-${i}`, 'Pager'));

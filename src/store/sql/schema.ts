@@ -52,6 +52,18 @@ export function indexTables(resourceType: string): string[] {
   return INDEX_KINDS.map((kind) => indexTable(resourceType, kind));
 }
 
+/**
+ * The widest date row of an audit type's instant that a date search seeks by its start alone: an
+ * instant has at least second precision (date-range.ts), so its row ends ≤ 999 ms after it starts.
+ */
+export const AUDIT_INSTANT_SPAN_MS = 999;
+
+/** The rows that are wider (stored without validation), indexed by their end in audit_date_wide. A literal: a partial index serves only a query that repeats its predicate. */
+export function auditWideDate(alias?: string): string {
+  const column = (name: string): string => (alias ? `${alias}.${name}` : name);
+  return `${column('end_ms')} - ${column('start_ms')} > ${AUDIT_INSTANT_SPAN_MS}`;
+}
+
 /** Lookup index columns of each audit_* table (after its `code`): the drive form's seek, covering. SQLite drops the reference one (migration 14, audit-terms.ts). */
 const AUDIT_LOOKUP: Record<IndexKind, string> = {
   token: 'value, resource_id, resource_type',
@@ -292,6 +304,13 @@ export const MIGRATIONS: Migration[] = [
              WHERE x.target_id IS NOT NULL GROUP BY r.ordinal`,
             'DROP INDEX audit_reference_lookup',
           ],
+  },
+  {
+    version: 15,
+    description: 'the audit trail\'s date rows wider than an instant, by their end (a date search seeks the rest by start)',
+    // Empty in practice (carebridge records instants to the millisecond), so a write pays nothing
+    // for it; it keeps a search by date exact for a row that spans more (see AUDIT_INSTANT_SPAN_MS).
+    statements: () => [`CREATE INDEX audit_date_wide ON audit_date (code, end_ms, start_ms) WHERE ${auditWideDate()}`],
   },
 ];
 
