@@ -105,11 +105,22 @@ function addInsertPg(writes: ChainedInserts, target: string, rows: unknown[][], 
   }
 }
 
-/** One multi-row INSERT per index table that has rows. */
-function indexInsertsPg(type: string, id: string, rows: IndexRows): ChainedInserts {
+/** One multi-row INSERT per index table that has rows, for the rows of every resource given. */
+function indexInsertsPg(items: readonly ResourceIndexRows[]): ChainedInserts {
+  const byTable = new Map<string, unknown[][]>();
+  for (const { type, id, rows } of items) {
+    for (const [table, columns, values] of rows ? indexRowsByTable(type, rows) : []) {
+      const target = `${table} (resource_type, resource_id, ${columns.join(', ')})`;
+      const tableRows = byTable.get(target) ?? [];
+      byTable.set(target, tableRows);
+      for (const r of values) {
+        tableRows.push([type, id, ...r]);
+      }
+    }
+  }
   const writes: ChainedInserts = { ctes: [], params: [] };
-  for (const [table, columns, values] of indexRowsByTable(type, rows)) {
-    addInsertPg(writes, `${table} (resource_type, resource_id, ${columns.join(', ')})`, values.map((r) => [type, id, ...r]));
+  for (const [target, values] of byTable) {
+    addInsertPg(writes, target, values);
   }
   return writes;
 }
@@ -572,7 +583,7 @@ export class SqlTransaction implements StoreTransaction {
   private async writeFirstVersionPg(resource: Resource, id: string, historyParams: unknown[], date: Date, author: string | null, index: PreparedIndex | undefined): Promise<StoredVersion | undefined> {
     const type = resource.resourceType;
     const rows = indexRowsOf(resource, index);
-    const writes = indexInsertsPg(type, id, rows);
+    const writes = indexInsertsPg([{ type, id, rows }]);
     if (writes.params.length > MAX_STATEMENT_PARAMS) {
       return undefined;
     }
@@ -668,32 +679,20 @@ export class SqlTransaction implements StoreTransaction {
    * of a write's time there): one multi-row INSERT per table, chained as data-modifying CTEs.
    */
   private async insertIndexRowsPg(items: readonly ResourceIndexRows[]): Promise<void> {
-    const writes: ChainedInserts = { ctes: [], params: [] };
-    const byTable = new Map<string, unknown[][]>();
-    for (const { type, id, rows } of items) {
-      for (const [table, columns, values] of rows ? indexRowsByTable(type, rows) : []) {
-        const target = `${table} (resource_type, resource_id, ${columns.join(', ')})`;
-        const tableRows = byTable.get(target) ?? [];
-        byTable.set(target, tableRows);
-        for (const r of values) {
-          tableRows.push([type, id, ...r]);
-        }
-      }
-    }
-    for (const [target, values] of byTable) {
-      addInsertPg(writes, target, values);
-    }
-    const { ctes, params } = writes;
+    const { ctes, params } = indexInsertsPg(items);
     if (ctes.length === 0) {
       return;
     }
-    // PostgreSQL takes at most 65,535 parameters a statement: a batch that large goes resource by resource, a huge resource table by table.
+    // PostgreSQL takes at most 65,535 parameters a statement: a batch that large goes resource by
+    // resource, a resource that large table by table.
     if (params.length > MAX_STATEMENT_PARAMS) {
-      for (const { type, id, rows } of items) {
-        if (items.length > 1) {
-          await this.insertIndexRowsPg([{ type, id, rows }]);
-          continue;
+      if (items.length > 1) {
+        for (const item of items) {
+          await this.insertIndexRowsPg([item]);
         }
+        return;
+      }
+      for (const { type, id, rows } of items) {
         for (const [table, columns, values] of rows ? indexRowsByTable(type, rows) : []) {
           await this.insertRows(table, columns, type, id, values);
         }
