@@ -1,6 +1,6 @@
 // FHIR search → SQL over the generic index tables. Every value is a bound parameter; parameter
 // names and modifiers only ever select among fixed SQL fragments, never enter the SQL text.
-import { OperationOutcomeError, badRequest, getSearchParameters } from '@medplum/core';
+import { OperationOutcomeError, Operator, badRequest, getSearchParameters } from '@medplum/core';
 import type { Filter, SearchRequest } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 import type { SearchOptions, SearchResult } from '../fhir-store.ts';
@@ -223,7 +223,7 @@ class WhereBuilder {
       params: [resourceType, name, ...anyOf.params],
     };
     if (type === 'reference' && this.auditTerms(resourceType)) {
-      const driveByTerms = this.auditTermsDrive(name, filter.value, alias, exists);
+      const driveByTerms = this.auditTermsDrive(name, filter.value, alias, exists, drive);
       return { check: exists, selectivity, ...(driveByTerms ? { drive: driveByTerms } : {}) };
     }
     return { check: exists, drive, selectivity };
@@ -238,7 +238,7 @@ class WhereBuilder {
    * The candidates whose terms name one of the targets, each then checked exactly. URLs drive
    * through their own index; a mix of URLs and ids does not drive.
    */
-  private auditTermsDrive(name: string, value: string, alias: string, exists: Where): Where | undefined {
+  private auditTermsDrive(name: string, value: string, alias: string, exists: Where, byUrl: Where): Where | undefined {
     const targets = splitValues(value).map((v) => referenceValue(unescape(v)));
     const ids = targets.flatMap((t) => ('targetId' in t ? [t.targetId] : []));
     if (ids.length === targets.length) {
@@ -247,10 +247,7 @@ class WhereBuilder {
         params: [auditTermQuery(name, ids), ...exists.params],
       };
     }
-    if (ids.length === 0) {
-      return { sql: `${alias}.id IN (SELECT x.resource_id FROM audit_reference x WHERE x.code = ? AND x.url IN (${targets.map(() => '?').join(', ')}))`, params: [name, ...targets.map((t) => ('url' in t ? t.url : ''))] };
-    }
-    return undefined;
+    return ids.length === 0 ? byUrl : undefined;
   }
 
   /**
@@ -661,20 +658,15 @@ async function includes(db: SqlExecutor, request: SearchRequest, resources: Reso
     rows.forEach((r) => wanted.push({ type: r.target_type, id: r.target_id }));
   }
   for (const rev of request.revInclude ?? []) {
-    if (db.dialect === 'sqlite' && AUDIT_INDEXED_TYPES.has(rev.resourceType)) {
-      const rows = await db.all<{ id: string }>(
-        `SELECT r.id FROM resources r WHERE r.resource_type = ? AND r.ordinal IN (SELECT rowid FROM ${AUDIT_REFERENCE_TERMS} WHERE ${AUDIT_REFERENCE_TERMS} MATCH ?)
-         AND EXISTS (SELECT 1 FROM audit_reference x WHERE x.resource_type = r.resource_type AND x.resource_id = r.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${idList})) LIMIT ?`,
-        [rev.resourceType, auditTermQuery(rev.searchParam, ids), rev.searchParam, request.resourceType, ...ids, MAX_INCLUDED],
-      );
-      rows.forEach((r) => wanted.push({ type: rev.resourceType, id: r.id }));
+    // What points at the page is a search by that reference: the same index paths (on SQLite the
+    // audit trail's term index) as Type?param=Type/id1,Type/id2,…
+    const pointing = new WhereBuilder(db.dialect).filter(rev.resourceType, { code: rev.searchParam, operator: Operator.EQUALS, value: ids.map((id) => `${request.resourceType}/${id}`).join(',') }, 'r');
+    const where = pointing?.drive ?? pointing?.check;
+    if (!where) {
       continue;
     }
-    const rows = await db.all<{ resource_id: string }>(
-      `SELECT DISTINCT resource_id FROM ${indexTable(rev.resourceType, 'reference')} WHERE resource_type = ? AND code = ? AND target_type = ? AND target_id IN (${idList}) LIMIT ?`,
-      [rev.resourceType, rev.searchParam, request.resourceType, ...ids, MAX_INCLUDED],
-    );
-    rows.forEach((r) => wanted.push({ type: rev.resourceType, id: r.resource_id }));
+    const rows = await db.all<{ id: string }>(`SELECT r.id FROM resources r WHERE r.resource_type = ? AND (${where.sql}) LIMIT ?`, [rev.resourceType, ...where.params, MAX_INCLUDED]);
+    rows.forEach((r) => wanted.push({ type: rev.resourceType, id: r.id }));
   }
   const fresh = wanted.filter((w) => !seen.has(`${w.type}/${w.id}`) && (seen.add(`${w.type}/${w.id}`), true)).slice(0, MAX_INCLUDED);
   return fetchByIds(db, fresh, access);
