@@ -240,7 +240,8 @@ export class Dispatcher {
     if (!(err instanceof PeerError)) {
       this.options.logger.error('delivery failed unexpectedly', { destination: delivery.destination, deliveryId: delivery.id, error: err });
     }
-    const failure = err instanceof PeerError ? err : new PeerError((err as Error).message, 'retry');
+    // Not the error's message: it is stored with the delivery and logged as text, and a database's may quote row values.
+    const failure = err instanceof PeerError ? err : new PeerError(`unexpected ${err instanceof Error ? err.name : 'failure'}`, 'retry');
     if (failure.failure === 'rejected') {
       return { state: 'dead', error: failure.message, status: failure.status };
     }
