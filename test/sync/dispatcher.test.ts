@@ -208,6 +208,19 @@ describe('Dispatcher', () => {
     expect(Date.now() - started).toBeLessThan(6000);
   });
 
+  it('keeps an unexpected failure as its class, not its message, in what it stores of the delivery', async () => {
+    store.configure({ outboxRouter: router(['agency']) });
+    await store.create(patient(1));
+    peer.script = () => {
+      throw new TypeError('cannot read "Okonkwo-1958-03-14" of undefined');
+    };
+    await dispatcher({ retryFor: () => ({ initialDelayMs: 10, maxDelayMs: 20, windowHours: 0.1 / 3600 }) }).drain({ untilSettled: true });
+    const dead = await store.listDeliveries({ state: 'dead', limit: 10 });
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.lastError).toContain('unexpected TypeError');
+    expect(JSON.stringify(dead)).not.toContain('Okonkwo');
+  });
+
   it('dead-letters after the retry window, and dead-letters deliveries to a destination no longer configured', async () => {
     store.configure({ outboxRouter: router(['agency', 'gone']) });
     await store.create(patient(1));
@@ -265,14 +278,18 @@ describe('waking', () => {
     const running = new Dispatcher({ store: racing, logger, delivererFor: () => peer, idleMs: 60_000 });
     woken.dispatcher = running;
     running.start();
-    await sleep(20);
-    running.wake();
-    for (let i = 0; i < 100 && peer.received.length < 2; i += 1) {
-      await sleep(10);
+    try {
+      await sleep(20);
+      running.wake();
+      // A lost wake waits out idleMs (60 s): 5 s tells the two apart on a loaded machine too.
+      for (const deadline = Date.now() + 5000; Date.now() < deadline && peer.received.length < 2; ) {
+        await sleep(10);
+      }
+      expect(claims).toBeGreaterThanOrEqual(3);
+      expect(peer.received).toHaveLength(2);
+    } finally {
+      await running.stop();
     }
-    expect(claims).toBeGreaterThanOrEqual(3);
-    expect(peer.received).toHaveLength(2);
-    await running.stop();
   }, 10_000);
 });
 
@@ -294,10 +311,14 @@ describe('logging a failed claim', () => {
     });
     const running = new Dispatcher({ store: failing, logger: createLogger({ stream, level: 'error' }), delivererFor: () => peer, idleMs: 10 });
     running.start();
-    for (let i = 0; i < 100 && lines.length === 0; i += 1) {
-      await sleep(10);
+    try {
+      for (const deadline = Date.now() + 5000; Date.now() < deadline && lines.length === 0; ) {
+        await sleep(10);
+      }
+    } finally {
+      await running.stop();
     }
-    await running.stop();
+    expect(lines).not.toHaveLength(0);
     const line = JSON.parse(lines[0] as string) as { message: string; error: { name: string; code: string } };
     expect(line.message).toBe('outbox claim failed');
     expect(line.error).toMatchObject({ name: 'Error', code: '22P02' });
