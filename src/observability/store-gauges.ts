@@ -103,8 +103,8 @@ export class StoreGauges {
       ]);
     } catch (err) {
       this.up.set(0);
-      // The error's class and code, not its message: a database's message may quote row values.
-      this.options.logger?.warn('metrics could not read the store', { error: (err as Error).name, code: (err as { code?: unknown }).code });
+      // The logger keeps an error's class and code, not its message (a database's may quote row values).
+      this.options.logger?.warn('metrics could not read the store', { error: err });
       return false;
     }
     // From here on synchronous: a scrape reading the registry never sees half the values.
