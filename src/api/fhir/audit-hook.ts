@@ -36,7 +36,7 @@ export interface RequestAudit {
    * Set once the request's write transaction recorded its own AuditEvent: "Type/id" of what it
    * wrote, which that event names already (a batch's: what all its entries' transactions wrote).
    */
-  written?: ReadonlySet<string>;
+  written?: Set<string>;
 }
 
 function patientOf(resource: Resource): string | undefined {
@@ -108,7 +108,10 @@ export function auditedCaller(principal: Principal, audit: RequestAudit, workflo
       const resources = written.map((v) => v.resource ?? ({ resourceType: v.resourceType, id: v.id } as Resource));
       const status = audit.interaction === 'create' && written.some((v) => v.versionId === '1') ? 201 : 200;
       await recordInTransaction(system, auditEventFor({ ...baseInput(audit, recorded), status, ...summarize(resources, audit.interaction) }));
-      audit.written = new Set([...(audit.written ?? []), ...written.map((v) => `${v.resourceType}/${v.id}`)]);
+      audit.written ??= new Set();
+      for (const v of written) {
+        audit.written.add(`${v.resourceType}/${v.id}`);
+      }
     },
   };
 }
