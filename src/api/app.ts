@@ -186,7 +186,7 @@ export function createApp(options: AppOptions): express.Express {
       status = (err as { status: number }).status;
       body = outcome('error', 'invalid', status === 415 ? 'Unsupported content encoding' : 'Malformed request');
     } else {
-      body = internalError;
+      body = internalError();
       ((res.locals.logger as Logger | undefined) ?? options.logger).error('unhandled error', { method: req.method, error: err });
     }
     if (res.headersSent) {

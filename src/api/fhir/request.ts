@@ -58,16 +58,18 @@ export function outcomeResponse(outcome: OperationOutcome, status = statusOf(out
  * What a client is told of a failure it did not cause. Not the error's message: a database's
  * names its tables and may quote values; the server's log has the error under the request id.
  */
-export const internalError: OperationOutcome = {
-  resourceType: 'OperationOutcome',
-  issue: [{ severity: 'error', code: 'exception', details: { text: "The server could not complete the request: its log has the error under this request's X-Request-Id" } }],
-};
+export function internalError(): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'exception', details: { text: "The server could not complete the request: its log has the error under this request's X-Request-Id" } }],
+  };
+}
 
 export function errorResponse(err: unknown): FhirResponse {
   if (err instanceof OperationOutcomeError) {
     return outcomeResponse(err.outcome);
   }
-  return outcomeResponse(internalError, 500);
+  return outcomeResponse(internalError(), 500);
 }
 
 export function badRequestError(message: string, expression?: string): OperationOutcomeError {

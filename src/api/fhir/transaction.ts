@@ -508,7 +508,7 @@ export async function batch(store: FhirStore, request: FhirRequest, bundle: Bund
       if (!(err instanceof OperationOutcomeError)) {
         request.logger?.error('batch entry failed', { index, error: err });
       }
-      const outcome = err instanceof OperationOutcomeError ? err.outcome : internalError;
+      const outcome = err instanceof OperationOutcomeError ? err.outcome : internalError();
       out.push({ response: { status: String(err instanceof OperationOutcomeError ? getStatus(outcome) : 500), outcome } });
     }
   }
