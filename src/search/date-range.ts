@@ -20,7 +20,8 @@ function utc(year: number, month: number, day = 1, hour = 0, minute = 0, second 
   return d.getTime();
 }
 
-function daysInMonth(year: number, month: number): number {
+/** Days in a month (0–11) of a literal year (years 0–99 are not the 1900s). */
+export function daysInMonth(year: number, month: number): number {
   return new Date(utc(year, month + 1, 1) - DAY_MS).getUTCDate();
 }
 

@@ -1,9 +1,10 @@
 // Checks @medplum/core's validator leaves out (TECH-NOTES.md): codes in required bindings,
 // the resource types a Reference may point at, the format of ids, and empty strings. One walk
 // over the resource, guided by the same element schemas Medplum uses.
-import { isResourceType, tryGetDataType, validationRegexes } from '@medplum/core';
+import { fhirTypeToJsType, isResourceType, tryGetDataType, validationRegexes } from '@medplum/core';
 import type { InternalSchemaElement, InternalTypeSchema } from '@medplum/core';
 import type { Coding, OperationOutcomeIssue, Reference, Resource } from '@medplum/fhirtypes';
+import { daysInMonth } from '../search/date-range.ts';
 import { issue } from './outcome.ts';
 import type { Terminology } from './terminology.ts';
 
@@ -126,13 +127,6 @@ function computeTargets(element: InternalSchemaElement): string[] | undefined {
   return names.length === 0 || names.includes('Resource') ? undefined : names;
 }
 
-/** JSON types of FHIR primitives (Medplum's table; System.String is the type of ids and urls). */
-const PRIMITIVE_JSON_TYPES: Record<string, 'string' | 'number' | 'boolean'> = {
-  base64Binary: 'string', boolean: 'boolean', canonical: 'string', code: 'string', date: 'string', dateTime: 'string', decimal: 'number', id: 'string',
-  instant: 'string', integer: 'number', integer64: 'string', markdown: 'string', oid: 'string', positiveInt: 'number', string: 'string', time: 'string',
-  unsignedInt: 'number', uri: 'string', url: 'string', uuid: 'string', xhtml: 'string', 'http://hl7.org/fhirpath/System.String': 'string',
-};
-
 const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
 
 /** The day of a full date exists in its month (the format allows 2026-02-31). */
@@ -140,9 +134,7 @@ function possibleDay(value: string): boolean {
   if (value.length < 10) {
     return true;
   }
-  const year = Number(value.slice(0, 4));
-  const month = Number(value.slice(5, 7));
-  return Number(value.slice(8, 10)) <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return Number(value.slice(8, 10)) <= daysInMonth(Number(value.slice(0, 4)), Number(value.slice(5, 7)) - 1);
 }
 
 class Walker {
@@ -241,7 +233,8 @@ class Walker {
    * passes the plan schema but not FHIR. Whether it was well-formed (else reported).
    */
   private primitive(item: unknown, typeCode: string, path: string): boolean {
-    const jsonType = PRIMITIVE_JSON_TYPES[typeCode];
+    // Medplum's table of JSON types (System.String is the type of ids and urls).
+    const jsonType = (fhirTypeToJsType as Partial<Record<string, string>>)[typeCode];
     if (jsonType === undefined || item === null || item === undefined) {
       return true;
     }
