@@ -64,7 +64,8 @@ describe('mapper output of plans that pass plan validation', () => {
     });
     // Not vacuous: the rewrites break plan rules often, but many plans still pass.
     expect(accepted).toBeGreaterThan(RUNS / 4);
-  });
+    // Seconds alone; a loaded two-core machine takes several times that.
+  }, 120_000);
 
   it('holds nothing full validation refuses that the mapped tier lets through (controls, other date-time spellings)', () => {
     const refused = new Set<string>();
@@ -75,5 +76,5 @@ describe('mapper output of plans that pass plan validation', () => {
     expect(accepted).toBeGreaterThan(RUNS / 4);
     // The FHIR-breaking values reached full validation (and were refused there, and by the mapped tier).
     expect(refused.size).toBeGreaterThan(5);
-  });
+  }, 120_000);
 });
