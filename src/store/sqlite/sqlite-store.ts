@@ -302,21 +302,17 @@ export class SqliteStore extends SqlStore {
     }, MAX_ATTEMPTS);
   }
 
-  /**
-   * Outbox and lease bookkeeping run in transactions of their own, not in a group: the dispatcher
-   * goes idle after a claim that found nothing, and must not share a COMMIT with a write whose
-   * wake-up would then arrive before it is idle.
-   */
+  /** Outbox and lease bookkeeping join group commits too: a wake-up that arrives during a claim is kept (dispatcher.ts). */
   protected override withWriter<T>(work: (db: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.serialized(() => this.inTransaction(work));
+    return this.grouped(work);
   }
 
   override claimAssertion(clientId: string, jti: string, expiresMs: number): Promise<boolean> {
-    return this.serialized(() => this.inTransaction((db) => claimAssertionSql(db, clientId, jti, expiresMs, this.clock().getTime())));
+    return this.grouped((db) => claimAssertionSql(db, clientId, jti, expiresMs, this.clock().getTime()));
   }
 
   override claimSigningKey(name: string, candidate: string): Promise<string> {
-    return this.serialized(() => this.inTransaction((db) => claimSigningKeySql(db, name, candidate, this.clock().toISOString())));
+    return this.grouped((db) => claimSigningKeySql(db, name, candidate, this.clock().toISOString()));
   }
 
   override async close(): Promise<void> {
