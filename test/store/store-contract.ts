@@ -7,6 +7,7 @@ import { sequentialUuids } from '../../src/mapping/context.ts';
 import { toFhir } from '../../src/mapping/to-fhir.ts';
 import type { FhirStore } from '../../src/store/fhir-store.ts';
 import { RetryableConflict } from '../../src/store/sql/executor.ts';
+import type { SqlStore } from '../../src/store/sql/sql-store.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
 import { readPlan } from '../support/fixtures.ts';
 
@@ -104,6 +105,29 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(await ids('AuditEvent?entity=Patient/batch-two&altid=batch-b2')).toEqual([b]);
       expect(await ids('AuditEvent?altid=batch-a,batch-b,batch-c')).toEqual([a]);
       expect((await store.search(parseSearchRequest('AuditEvent?altid=batch-b2&_total=accurate'))).total).toBe(1);
+    });
+
+    it('writes deferred rows extracted before the transaction only for what is still waiting, as it is now', async () => {
+      const sql = store as unknown as SqlStore;
+      const event = (altId: string): Resource =>
+        ({ resourceType: 'AuditEvent', type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' }, recorded: '2026-11-24T14:00:00Z', agent: [{ requestor: true, altId }], source: { observer: { display: 'carebridge' } } }) as unknown as Resource;
+      const [changed, taken, kept] = await store.transaction(async (tx) => [
+        (await tx.create(event('prepared-changed'), { deferIndex: true })).version.id as string,
+        (await tx.create(event('prepared-taken'), { deferIndex: true })).version.id as string,
+        (await tx.create(event('prepared-kept'), { deferIndex: true })).version.id as string,
+      ]);
+      const prepared = (await sql.prepareBacklog('AuditEvent', 100)).filter((p) => [changed, taken, kept].includes(p.id));
+      expect(prepared.map((p) => p.id).sort()).toEqual([changed, taken, kept].sort());
+      // Between extraction and the write: one event is updated (its backlog row stays), another
+      // is indexed by a second indexer (its backlog row is gone).
+      await store.transaction((tx) => tx.update({ ...event('prepared-changed-2'), id: changed } as Resource));
+      await sql.runTransaction(undefined, async (tx) => tx.indexBacklog(await tx.prepareBacklog('AuditEvent', 100).then((all) => all.filter((p) => p.id === taken))));
+      expect(await sql.runTransaction(undefined, (tx) => tx.indexBacklog(prepared))).toBe(2);
+      const ids = async (query: string): Promise<string[]> => (await store.search(parseSearchRequest(query))).resources.map((r) => r.id as string).sort();
+      expect(await ids('AuditEvent?altid=prepared-changed-2')).toEqual([changed]);
+      expect(await ids('AuditEvent?altid=prepared-changed')).toEqual([]);
+      expect(await ids('AuditEvent?altid=prepared-kept,prepared-taken')).toEqual([kept, taken].sort());
+      expect((await store.search(parseSearchRequest('AuditEvent?altid=prepared-taken&_total=accurate'))).total).toBe(1);
     });
 
     it('versions every update, keeps history, and makes no version for an unchanged update', async () => {

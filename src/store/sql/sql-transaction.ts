@@ -47,6 +47,39 @@ interface ResourceIndexRows {
   rows: IndexRows | undefined;
 }
 
+/** A deferred resource's index rows, extracted from the version `seq` (null: the resource is gone). */
+export interface PreparedBacklog extends ResourceIndexRows {
+  seq: number | null;
+  /** Still the version created with deferIndex: it never had index rows, there are none to delete. */
+  firstVersion: boolean;
+}
+
+const BACKLOG_SELECT = `SELECT b.resource_type AS backlog_type, b.resource_id AS backlog_id, r.author_org, r.resource_type, r.id, r.version_id, r.seq, r.last_updated, r.deleted, r.content
+  FROM index_backlog b LEFT JOIN resources r ON r.resource_type = b.resource_type AND r.id = b.resource_id`;
+
+function backlogItem(row: BacklogRow): PreparedBacklog {
+  const version = row.id === null ? undefined : toStoredVersion(row as ResourceRow);
+  return {
+    type: row.backlog_type,
+    id: row.backlog_id,
+    seq: version ? version.seq : null,
+    // An update would have made version 2 and written its rows.
+    firstVersion: version?.versionId === '1' && !version.deleted,
+    rows: version?.resource ? indexRowsOf(version.resource, undefined) : undefined,
+  };
+}
+
+/** Items by resource type, then by id (at most a few hundred: one statement each). */
+function groupByType<T extends { type: string; id: string }>(items: readonly T[]): Map<string, Map<string, T>> {
+  const byType = new Map<string, Map<string, T>>();
+  for (const item of items) {
+    const ids = byType.get(item.type) ?? new Map<string, T>();
+    byType.set(item.type, ids);
+    ids.set(item.id, item);
+  }
+  return byType;
+}
+
 export function toStoredVersion(row: ResourceRow): StoredVersion {
   const deleted = Number(row.deleted) === 1;
   return {
@@ -422,48 +455,49 @@ export class SqlTransaction implements StoreTransaction {
   }
 
   /**
-   * The index rows of up to `limit` resources stored with deferIndex, stopping early once
-   * `budgetMs` have passed (at least one is done); how many were done. One read, the rows of the
-   * whole batch written together, one delete: on PostgreSQL each statement is a round trip, and
-   * three of them per event kept the indexer behind the audit trail of a busy server.
+   * Reads up to `limit` resources stored with deferIndex and extracts their index rows, stopping
+   * early once `budgetMs` have passed (at least one is done). Outside any write transaction (on
+   * the store's reader): extracting is half of indexing's CPU, and inside the transaction it held
+   * the write lock — on SQLite every process's writes on the file waited for it.
    */
-  async indexBacklog(resourceType: string | undefined, limit: number, budgetMs = Infinity): Promise<number> {
+  async prepareBacklog(resourceType: string | undefined, limit: number, budgetMs = Infinity): Promise<PreparedBacklog[]> {
     const started = performance.now();
-    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE OF b SKIP LOCKED' : '';
-    const waiting = await this.db.all<BacklogRow>(
-      `SELECT b.resource_type AS backlog_type, b.resource_id AS backlog_id, r.author_org, r.resource_type, r.id, r.version_id, r.seq, r.last_updated, r.deleted, r.content
-       FROM index_backlog b LEFT JOIN resources r ON r.resource_type = b.resource_type AND r.id = b.resource_id${resourceType ? ' WHERE b.resource_type = ?' : ''} LIMIT ?${skipLocked}`,
-      resourceType ? [resourceType, limit] : [limit],
-    );
-    // The budget bounds how long this holds the event loop. SQLite's inserts hold it too, and cost
-    // about what extracting the rows did (an audited search's profile: 3.8 s extracting, 4.4 s
-    // inserting): there extraction stops at half the budget. PostgreSQL's inserts are awaited.
-    const extractionBudgetMs = this.db.dialect === 'sqlite' ? budgetMs / 2 : budgetMs;
-    const batch: ResourceIndexRows[] = [];
+    const waiting = await this.db.all<BacklogRow>(`${BACKLOG_SELECT}${resourceType ? ' WHERE b.resource_type = ?' : ''} LIMIT ?`, resourceType ? [resourceType, limit] : [limit]);
+    const prepared: PreparedBacklog[] = [];
     for (const row of waiting) {
-      if (batch.length > 0 && performance.now() - started > extractionBudgetMs) {
+      if (prepared.length > 0 && performance.now() - started > budgetMs) {
         break;
       }
-      const version = row.id === null ? undefined : toStoredVersion(row as ResourceRow);
-      // Still the version created with deferIndex: it never had index rows, nothing to delete
-      // (an update would have made version 2 and written its rows).
-      if (!(version?.versionId === '1' && !version.deleted)) {
-        await this.deleteIndexRows(row.backlog_type, row.backlog_id);
+      prepared.push(backlogItem(row));
+    }
+    return prepared;
+  }
+
+  /**
+   * Writes the index rows `prepareBacklog` extracted, for the resources still waiting: one read
+   * of their backlog rows joined to the resources, the batch's rows in one statement per table,
+   * one delete (on PostgreSQL each statement is a round trip, and three of them per event kept
+   * the indexer behind the audit trail of a busy server). A resource written again since it was
+   * prepared is extracted again here; one another indexer took meanwhile is left to it.
+   */
+  async indexBacklog(prepared: readonly PreparedBacklog[]): Promise<number> {
+    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE OF b SKIP LOCKED' : '';
+    const batch: ResourceIndexRows[] = [];
+    for (const [type, items] of groupByType(prepared)) {
+      const ids = [...items.keys()];
+      const waiting = await this.db.all<BacklogRow>(`${BACKLOG_SELECT} WHERE b.resource_type = ? AND b.resource_id IN (${ids.map(() => '?').join(', ')})${skipLocked}`, [type, ...ids]);
+      for (const row of waiting) {
+        const before = items.get(row.backlog_id);
+        const item = before && before.seq === (row.seq === null ? null : Number(row.seq)) ? before : backlogItem(row);
+        if (!item.firstVersion) {
+          await this.deleteIndexRows(item.type, item.id);
+        }
+        batch.push(item);
       }
-      batch.push({ type: row.backlog_type, id: row.backlog_id, rows: version?.resource ? indexRowsOf(version.resource, undefined) : undefined });
     }
     await this.insertIndexRows(batch);
-    const byType = new Map<string, string[]>();
-    for (const { type, id } of batch) {
-      const ids = byType.get(type) ?? [];
-      byType.set(type, ids);
-      ids.push(id);
-    }
-    for (const [type, ids] of byType) {
-      for (let i = 0; i < ids.length; i += 500) {
-        const chunk = ids.slice(i, i + 500);
-        await this.db.run(`DELETE FROM index_backlog WHERE resource_type = ? AND resource_id IN (${chunk.map(() => '?').join(', ')})`, [type, ...chunk]);
-      }
+    for (const [type, items] of groupByType(batch)) {
+      await this.db.run(`DELETE FROM index_backlog WHERE resource_type = ? AND resource_id IN (${[...items.keys()].map(() => '?').join(', ')})`, [type, ...items.keys()]);
     }
     return batch.length;
   }
