@@ -24,8 +24,14 @@ const STATEMENT_CACHE_SIZE = 500;
 const SYNC_LOCK_WAIT_MS = 1;
 /** Longest pause between two tries for the write lock (the lock stays idle for up to this long). */
 const MAX_LOCK_POLL_MS = 4;
-/** 10,000 pages of 4 kB: the WAL stays under ~40 MB whatever the write load. */
+/**
+ * 10,000 pages of 4 kB: with one process writing, the WAL stays under ~40 MB whatever the load.
+ * Two processes writing without a pause (the push benchmark, 2 workers) keep it from starting
+ * over for a while: it reached 677 MB there. Once it starts over, the file is trimmed back to
+ * WAL_SIZE_LIMIT (without a limit SQLite keeps the file at its largest size).
+ */
 const WAL_CHECKPOINT_PAGES = 10_000;
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 /** How often the WAL is checkpointed into the database file (PASSIVE: it never blocks the writer). */
 const CHECKPOINT_INTERVAL_MS = 1000;
 /** A transaction the application asks to run again (RetryableConflict) gets three tries. */
@@ -123,6 +129,7 @@ export class SqliteStore extends SqlStore {
     // the writer's own checkpoint then finds most pages already copied, and restarts it.
     if (path !== ':memory:') {
       writerDb.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+      writerDb.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     }
     const readerDb = new Database(path);
     readerDb.pragma(`busy_timeout = ${Math.floor(timeout)}`);
