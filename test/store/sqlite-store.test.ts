@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { parseSearchRequest } from '@medplum/core';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,5 +66,37 @@ describe('SQLite planner statistics', () => {
     expect(rows('sqlite_stat4')).toBe(0);
     check.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('SQLite reads beside a write transaction', () => {
+  it('see only what is committed: not a group commit in progress, and all of it once committed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carebridge-reads-'));
+    const store = await SqliteStore.open(join(dir, 'carebridge.db'));
+    try {
+      const before = (await store.create({ resourceType: 'Organization', name: 'Before' })).version.id;
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let written: string | undefined;
+      // A write transaction that stays open (BEGIN done, a row written, no COMMIT yet).
+      const writing = store.transaction(async (tx) => {
+        written = (await tx.create({ resourceType: 'Organization', name: 'During' })).version.id;
+        await held;
+      });
+      while (written === undefined) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // The reads this process makes meanwhile (read, search, history) do not see it.
+      expect(await store.read('Organization', written)).toBeUndefined();
+      expect((await store.search(parseSearchRequest('Organization?name=During'))).resources).toEqual([]);
+      expect((await store.read('Organization', before))?.resource).toMatchObject({ name: 'Before' });
+      release();
+      await writing;
+      expect((await store.read('Organization', written))?.resource).toMatchObject({ name: 'During' });
+      expect((await store.search(parseSearchRequest('Organization?name=During'))).resources.map((r) => r.id)).toEqual([written]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
