@@ -131,8 +131,9 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
       this.deferredBudgetMs = DEFERRED_INDEX_BUDGET_MS;
       return { waiting: 0, done: 0 };
     }
-    const outOfTime = performance.now() - started >= budget;
     const done = await this.runTransaction(undefined, (tx) => tx.indexBacklog(prepared));
+    // Extracting, waiting for the turn and writing: bigger batches while the writes queue up.
+    const outOfTime = performance.now() - started >= this.deferredBudgetMs;
     // Out of time before out of work: more was waiting than the budget could clear.
     this.deferredBudgetMs = outOfTime && prepared.length < limit ? Math.min(this.deferredBudgetMs * 2, DEFERRED_INDEX_MAX_BUDGET_MS) : DEFERRED_INDEX_BUDGET_MS;
     return { waiting: prepared.length, done };

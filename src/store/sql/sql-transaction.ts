@@ -485,10 +485,15 @@ export class SqlTransaction implements StoreTransaction {
     const batch: ResourceIndexRows[] = [];
     for (const [type, items] of groupByType(prepared)) {
       const ids = [...items.keys()];
-      const waiting = await this.db.all<BacklogRow>(`${BACKLOG_SELECT} WHERE b.resource_type = ? AND b.resource_id IN (${ids.map(() => '?').join(', ')})${skipLocked}`, [type, ...ids]);
-      for (const row of waiting) {
-        const before = items.get(row.backlog_id);
-        const item = before && before.seq === (row.seq === null ? null : Number(row.seq)) ? before : backlogItem(row);
+      // Which are still waiting, at which version; the content only of one written again since.
+      const waiting = await this.db.all<{ backlog_id: string; seq: number | string | null }>(
+        `SELECT b.resource_id AS backlog_id, r.seq FROM index_backlog b LEFT JOIN resources r ON r.resource_type = b.resource_type AND r.id = b.resource_id
+         WHERE b.resource_type = ? AND b.resource_id IN (${ids.map(() => '?').join(', ')})${skipLocked}`,
+        [type, ...ids],
+      );
+      for (const { backlog_id: id, seq } of waiting) {
+        const before = items.get(id);
+        const item = before && before.seq === (seq === null ? null : Number(seq)) ? before : await this.backlogItemNow(type, id);
         if (!item.firstVersion) {
           await this.deleteIndexRows(item.type, item.id);
         }
@@ -500,6 +505,12 @@ export class SqlTransaction implements StoreTransaction {
       await this.db.run(`DELETE FROM index_backlog WHERE resource_type = ? AND resource_id IN (${[...items.keys()].map(() => '?').join(', ')})`, [type, ...items.keys()]);
     }
     return batch.length;
+  }
+
+  /** A waiting resource's index rows as it is now (written again since they were extracted). */
+  private async backlogItemNow(type: string, id: string): Promise<PreparedBacklog> {
+    const [row] = await this.db.all<BacklogRow>(`${BACKLOG_SELECT} WHERE b.resource_type = ? AND b.resource_id = ?`, [type, id]);
+    return row ? backlogItem(row) : { type, id, seq: null, firstVersion: false, rows: undefined };
   }
 
   private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean, index?: PreparedIndex): Promise<IndexRows | undefined> {
