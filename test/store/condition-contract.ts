@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OperationOutcomeError, getStatus, parseSearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Observation, Patient } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
-import { transaction } from '../../src/api/fhir/transaction.ts';
+import { MAX_ENTRIES, transaction } from '../../src/api/fhir/transaction.ts';
 import type { FhirRequest } from '../../src/api/fhir/request.ts';
 import type { FhirStore } from '../../src/store/fhir-store.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
@@ -121,6 +121,37 @@ export function describeConditionContract(name: string, factory: StoreFactory): 
       expect(ids).toHaveLength(1);
       expect(answers.map((a) => a.resource?.id)).toEqual([ids[0], ids[0]]);
       expect((await store.read('Patient', ids[0] as string))?.resource).toMatchObject({ name: [{ family: 'Second' }] });
+    });
+
+    it('gives a full Bundle of conditional creates over ten conditions one resource per condition', async () => {
+      const values = Array.from({ length: 10 }, () => randomUUID());
+      const condition = (i: number): string => values[i % values.length] as string;
+      const answers = await run(Array.from({ length: MAX_ENTRIES }, (_, i) => post(patient(condition(i)), `identifier=${MRN}|${condition(i)}`, `urn:uuid:${randomUUID()}`)));
+      const created = new Map<string, string>();
+      for (const value of values) {
+        const ids = await idsOf('Patient', value);
+        expect(ids).toHaveLength(1);
+        created.set(value, ids[0] as string);
+      }
+      expect(answers).toHaveLength(MAX_ENTRIES);
+      // The first entry of each condition creates; every later one finds what it created.
+      expect(answers.map((a, i) => [a.response?.status, a.resource?.id, a.response?.location?.includes(`/Patient/${created.get(condition(i))}/`)])).toEqual(
+        Array.from({ length: MAX_ENTRIES }, (_, i) => [i < values.length ? '201' : '200', created.get(condition(i)), true]),
+      );
+    });
+
+    it('gives a full Bundle of conditional updates over ten conditions one resource per condition, as the last entry wrote it', async () => {
+      const values = Array.from({ length: 10 }, () => randomUUID());
+      const condition = (i: number): string => values[i % values.length] as string;
+      const answers = await run(Array.from({ length: MAX_ENTRIES }, (_, i) => put(patient(condition(i), `Family${i}`), `identifier=${MRN}|${condition(i)}`)));
+      const created = new Map<string, string>();
+      for (const [n, value] of values.entries()) {
+        const ids = await idsOf('Patient', value);
+        expect(ids).toHaveLength(1);
+        created.set(value, ids[0] as string);
+        expect((await store.read('Patient', ids[0] as string))?.resource).toMatchObject({ name: [{ family: `Family${MAX_ENTRIES - values.length + n}` }] });
+      }
+      expect(answers.map((a) => [a.response?.status, a.resource?.id])).toEqual(Array.from({ length: MAX_ENTRIES }, (_, i) => [i < values.length ? '201' : '200', created.get(condition(i))]));
     });
 
     it('decides conditions on what was stored before the Bundle: an entry written earlier in it is no match', async () => {
