@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OperationOutcomeError, getStatus, parseSearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Observation, Patient } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { MAX_ENTRIES, transaction } from '../../src/api/fhir/transaction.ts';
 import type { FhirRequest } from '../../src/api/fhir/request.ts';
-import type { FhirStore } from '../../src/store/fhir-store.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import type { FhirStore, StoreTransaction } from '../../src/store/fhir-store.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
 import type { StoreFactory } from './store-contract.ts';
 
@@ -228,6 +230,44 @@ export function describeConditionContract(name: string, factory: StoreFactory): 
         expect((answers[1]?.resource as Observation).subject?.reference).toBe(`Patient/${created}`);
         expect(await idsOf('Patient', value)).toEqual([created]);
         expect((await store.search(parseSearchRequest(`Observation?subject=Patient/${created}`))).resources.map((r) => r.id)).toEqual([answers[1]?.resource?.id]);
+      });
+    });
+
+    describe('when the look before the transaction fails', () => {
+      const subject = 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000041';
+      const entries = (value: string): BundleEntry[] => [post(patient(value), `identifier=${MRN}|${value}`, subject), post(observation(value, subject))];
+      /** A database error that quotes the value it refused, as some do. */
+      const failure = (value: string): Error => Object.assign(new Error(`lookup of ${value} failed`), { code: 'XX000' });
+      const failing = (target: FhirStore, error: Error): FhirStore =>
+        new Proxy(target, { get: (t, key) => (key === 'conditionCandidates' ? () => Promise.reject(error) : Reflect.get(t, key, t)) });
+
+      it('decides as without a guess, and logs the kind of error without its message', async () => {
+        const value = randomUUID();
+        const existing = (await store.create(patient(value))).version.id;
+        const lines: string[] = [];
+        const logger = createLogger({ stream: new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(chunk.toString('utf8'))) }) });
+        const response = await transaction(failing(store, failure(value)), { ...REQUEST, logger }, { resourceType: 'Bundle', type: 'transaction', entry: entries(value) });
+        const answers = (response.body as Bundle).entry ?? [];
+        expect(answers.map((a) => a.response?.status)).toEqual(['200', '201']);
+        expect(answers[0]?.resource?.id).toBe(existing);
+        expect((answers[1]?.resource as Observation).subject?.reference).toBe(`Patient/${existing}`);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([expect.objectContaining({ level: 'warn', message: 'transaction id guess failed', errorName: 'Error', code: 'XX000' })]);
+        expect(lines.join('')).not.toContain(value);
+      });
+
+      it("fails with the store's error when the transaction's own look fails too, and writes nothing", async () => {
+        const value = randomUUID();
+        const error = failure(value);
+        const broken = new Proxy(failing(store, error), {
+          get: (target, key) =>
+            key === 'transaction'
+              ? (work: Parameters<FhirStore['transaction']>[0]) => store.transaction((tx) => work(new Proxy(tx, { get: (t, k) => (k === 'conditionCandidates' ? () => Promise.reject(error) : Reflect.get(t, k, t)) }) as StoreTransaction))
+              : Reflect.get(target, key, target),
+        });
+        await expect(transaction(broken, REQUEST, { resourceType: 'Bundle', type: 'transaction', entry: entries(value) })).rejects.toBe(error);
+        expect(await idsOf('Patient', value)).toEqual([]);
+        expect(await idsOf('Observation', value)).toEqual([]);
       });
     });
 

@@ -6,6 +6,7 @@ import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import { newResourceId } from '../../store/resource-id.ts';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
+import type { Logger } from '../../log/logger.ts';
 import { RetryableConflict } from '../../store/sql/executor.ts';
 import { UNPROCESSABLE_ID, checkType, conditionalUpdate, create, read, remove, update } from './handlers.ts';
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
@@ -408,11 +409,20 @@ function prepareFirstAttempt(ordered: readonly PlannedEntry[], parsed: readonly 
  * most pushes name organizations and practitioners that exist, and with their ids the references
  * and index rows prepared before the transaction are the ones written. Only a guess (the one
  * candidate a condition has, unsearched): assignIds decides, in the transaction, and sameTargets
- * notices when it decided otherwise.
+ * notices when it decided otherwise. When the look fails there is no guess: the transaction looks
+ * again itself, and what fails there is what it reports.
  */
-async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], mayChooseIds: boolean): Promise<Map<PlannedEntry, string>> {
+async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], mayChooseIds: boolean, logger: Logger | undefined): Promise<Map<PlannedEntry, string>> {
   const likely = new Map<PlannedEntry, string>();
-  const candidates = await candidatesOf(store, parsed).catch(() => []);
+  let candidates: (string[] | undefined)[];
+  try {
+    candidates = await candidatesOf(store, parsed);
+  } catch (error) {
+    // The error's kind only: a database's message may quote the values of a condition.
+    const code = (error as { code?: unknown } | null)?.code;
+    logger?.warn('transaction id guess failed', { errorName: error instanceof Error ? error.name : typeof error, ...(typeof code === 'string' ? { code } : {}) });
+    return likely;
+  }
   for (const [i, p] of planned.entries()) {
     const ids = candidates[i];
     // A second entry with the condition takes the first one's id, chosen or not (assignIds).
@@ -441,7 +451,7 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
   const originals = planned.map((p) => p.entry);
   const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
   const parsed = parseConditions(ordered);
-  const first = prepareFirstAttempt(ordered, parsed, originals.map(copy), await likelyIds(store, ordered, parsed, mayChooseIds(request)));
+  const first = prepareFirstAttempt(ordered, parsed, originals.map(copy), await likelyIds(store, ordered, parsed, mayChooseIds(request), request.logger));
   const responses = await store.transaction(async (tx) => {
     // Every attempt (the store retries lost races) starts from the Bundle as posted: references
     // rewritten by an earlier attempt point at ids that attempt chose.
