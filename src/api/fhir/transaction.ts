@@ -341,16 +341,24 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: 
   }
 }
 
+export interface TransactionOptions {
+  /**
+   * The validation tier of an entry's resource (ResourceValidationOptions.tier), 'full' when not
+   * given: 'mapped' is only for what carebridge's own mapper made from a validated plan.
+   */
+  tierOf?: (entry: BundleEntry) => 'full' | 'mapped';
+}
+
 /**
  * Validates every written resource before the store's write transaction begins: validation is
  * most of a transaction's CPU, and on SQLite the write lock is shared by all server processes.
  * urn:uuid references are checked against the types of the entries they name.
  */
-function validateEntries(planned: PlannedEntry[]): void {
+function validateEntries(planned: PlannedEntry[], tierOf: TransactionOptions['tierOf']): void {
   const types = new Map(planned.filter((p) => p.entry.fullUrl && p.entry.resource).map((p) => [p.entry.fullUrl as string, p.type]));
   const issues = planned.flatMap((p) =>
     (p.method === 'POST' || p.method === 'PUT') && p.entry.resource
-      ? validateFhirResource(p.entry.resource, { path: `Bundle.entry[${p.index}].resource`, typeOfFullUrl: (url) => types.get(url) })
+      ? validateFhirResource(p.entry.resource, { path: `Bundle.entry[${p.index}].resource`, typeOfFullUrl: (url) => types.get(url), tier: tierOf?.(p.entry) ?? 'full' })
       : [],
   );
   if (hasErrors(issues)) {
@@ -440,12 +448,10 @@ function sameTargets(map: ReadonlyMap<string, string>, tentative: ReadonlyMap<st
   return map.size === tentative.size && [...tentative].every(([url, target]) => map.get(url) === target);
 }
 
-export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
+export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle, options: TransactionOptions = {}): Promise<FhirResponse> {
   const planned = plan(bundle);
-  // A caller that validated the Bundle itself (POST /transitions: its mapper's output) says so.
-  if (!request.bodyValidated) {
-    validateEntries(planned);
-  }
+  validateEntries(planned, options.tierOf);
+  // The entries' handlers need not validate again.
   request = { ...request, bodyValidated: true };
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
