@@ -103,14 +103,14 @@ export async function pushTransition(store: FhirStore, request: FhirRequest, bod
   const plan = checkedPlan(body);
   checkPusher(request, plan);
   const bundle = toFhir(plan, defaultMappingContext());
-  // The discharge is known: the write path's deadline rule (workflow/transition-deadlines.ts) sets
-  // the TCM deadlines in the same transaction, as it does for every other way a discharge arrives.
   const carried = await keepAgencyAnswers(store, bundle);
   // The transaction validates the Bundle as POST /fhir does, but the mapper's own output with the
   // mapped tier (about a tenth of the CPU of full validation): for every plan validatePlan
   // accepts, full validation finds nothing more there (test/mapping/mapped-validation-property.test.ts).
   // A Task that carries an agency's stored answers is no longer the mapper's alone (Task inv-1
   // relates its lastModified to authoredOn): full validation for it.
+  // The discharge is known: the write path's deadline rule (workflow/transition-deadlines.ts) sets
+  // the TCM deadlines in the same transaction, as it does for every other way a discharge arrives.
   const response = await transaction(store, { ...request, headers: {} }, bundle, { tierOf: (entry) => (carried.has(entry) ? 'full' : 'mapped') });
   const transactionResponse = response.body as Bundle;
   const entries = bundle.entry ?? [];
