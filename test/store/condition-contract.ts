@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { OperationOutcomeError, getStatus, parseSearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Observation, Patient } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
-import { transaction } from '../../src/api/fhir/transaction.ts';
+import { Writable } from 'node:stream';
+import { MAX_ENTRIES, transaction } from '../../src/api/fhir/transaction.ts';
 import type { FhirRequest } from '../../src/api/fhir/request.ts';
-import type { FhirStore } from '../../src/store/fhir-store.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import type { FhirStore, StoreTransaction } from '../../src/store/fhir-store.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
 import type { StoreFactory } from './store-contract.ts';
 
@@ -123,6 +125,37 @@ export function describeConditionContract(name: string, factory: StoreFactory): 
       expect((await store.read('Patient', ids[0] as string))?.resource).toMatchObject({ name: [{ family: 'Second' }] });
     });
 
+    it('gives a full Bundle of conditional creates over ten conditions one resource per condition', async () => {
+      const values = Array.from({ length: 10 }, () => randomUUID());
+      const condition = (i: number): string => values[i % values.length] as string;
+      const answers = await run(Array.from({ length: MAX_ENTRIES }, (_, i) => post(patient(condition(i)), `identifier=${MRN}|${condition(i)}`, `urn:uuid:${randomUUID()}`)));
+      const created = new Map<string, string>();
+      for (const value of values) {
+        const ids = await idsOf('Patient', value);
+        expect(ids).toHaveLength(1);
+        created.set(value, ids[0] as string);
+      }
+      expect(answers).toHaveLength(MAX_ENTRIES);
+      // The first entry of each condition creates; every later one finds what it created.
+      expect(answers.map((a, i) => [a.response?.status, a.resource?.id, a.response?.location?.includes(`/Patient/${created.get(condition(i))}/`)])).toEqual(
+        Array.from({ length: MAX_ENTRIES }, (_, i) => [i < values.length ? '201' : '200', created.get(condition(i)), true]),
+      );
+    });
+
+    it('gives a full Bundle of conditional updates over ten conditions one resource per condition, as the last entry wrote it', async () => {
+      const values = Array.from({ length: 10 }, () => randomUUID());
+      const condition = (i: number): string => values[i % values.length] as string;
+      const answers = await run(Array.from({ length: MAX_ENTRIES }, (_, i) => put(patient(condition(i), `Family${i}`), `identifier=${MRN}|${condition(i)}`)));
+      const created = new Map<string, string>();
+      for (const [n, value] of values.entries()) {
+        const ids = await idsOf('Patient', value);
+        expect(ids).toHaveLength(1);
+        created.set(value, ids[0] as string);
+        expect((await store.read('Patient', ids[0] as string))?.resource).toMatchObject({ name: [{ family: `Family${MAX_ENTRIES - values.length + n}` }] });
+      }
+      expect(answers.map((a) => [a.response?.status, a.resource?.id])).toEqual(Array.from({ length: MAX_ENTRIES }, (_, i) => [i < values.length ? '201' : '200', created.get(condition(i))]));
+    });
+
     it('decides conditions on what was stored before the Bundle: an entry written earlier in it is no match', async () => {
       const value = randomUUID();
       const id = randomUUID();
@@ -197,6 +230,44 @@ export function describeConditionContract(name: string, factory: StoreFactory): 
         expect((answers[1]?.resource as Observation).subject?.reference).toBe(`Patient/${created}`);
         expect(await idsOf('Patient', value)).toEqual([created]);
         expect((await store.search(parseSearchRequest(`Observation?subject=Patient/${created}`))).resources.map((r) => r.id)).toEqual([answers[1]?.resource?.id]);
+      });
+    });
+
+    describe('when the look before the transaction fails', () => {
+      const subject = 'urn:uuid:0d4c2a4e-0000-4000-8000-000000000041';
+      const entries = (value: string): BundleEntry[] => [post(patient(value), `identifier=${MRN}|${value}`, subject), post(observation(value, subject))];
+      /** A database error that quotes the value it refused, as some do. */
+      const failure = (value: string): Error => Object.assign(new Error(`lookup of ${value} failed`), { code: 'XX000' });
+      const failing = (target: FhirStore, error: Error): FhirStore =>
+        new Proxy(target, { get: (t, key) => (key === 'conditionCandidates' ? () => Promise.reject(error) : Reflect.get(t, key, t)) });
+
+      it('decides as without a guess, and logs the kind of error without its message', async () => {
+        const value = randomUUID();
+        const existing = (await store.create(patient(value))).version.id;
+        const lines: string[] = [];
+        const logger = createLogger({ stream: new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(chunk.toString('utf8'))) }) });
+        const response = await transaction(failing(store, failure(value)), { ...REQUEST, logger }, { resourceType: 'Bundle', type: 'transaction', entry: entries(value) });
+        const answers = (response.body as Bundle).entry ?? [];
+        expect(answers.map((a) => a.response?.status)).toEqual(['200', '201']);
+        expect(answers[0]?.resource?.id).toBe(existing);
+        expect((answers[1]?.resource as Observation).subject?.reference).toBe(`Patient/${existing}`);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([expect.objectContaining({ level: 'warn', message: 'transaction id guess failed', errorName: 'Error', code: 'XX000' })]);
+        expect(lines.join('')).not.toContain(value);
+      });
+
+      it("fails with the store's error when the transaction's own look fails too, and writes nothing", async () => {
+        const value = randomUUID();
+        const error = failure(value);
+        const broken = new Proxy(failing(store, error), {
+          get: (target, key) =>
+            key === 'transaction'
+              ? (work: Parameters<FhirStore['transaction']>[0]) => store.transaction((tx) => work(new Proxy(tx, { get: (t, k) => (k === 'conditionCandidates' ? () => Promise.reject(error) : Reflect.get(t, k, t)) }) as StoreTransaction))
+              : Reflect.get(target, key, target),
+        });
+        await expect(transaction(broken, REQUEST, { resourceType: 'Bundle', type: 'transaction', entry: entries(value) })).rejects.toBe(error);
+        expect(await idsOf('Patient', value)).toEqual([]);
+        expect(await idsOf('Observation', value)).toEqual([]);
       });
     });
 

@@ -6,6 +6,7 @@ import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import { newResourceId } from '../../store/resource-id.ts';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
+import type { Logger } from '../../log/logger.ts';
 import { RetryableConflict } from '../../store/sql/executor.ts';
 import { UNPROCESSABLE_ID, checkType, conditionalUpdate, create, read, remove, update } from './handlers.ts';
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
@@ -231,25 +232,41 @@ function conditionOf(p: PlannedEntry): string | undefined {
   return p.method === 'POST' ? p.entry.request?.ifNoneExist : p.method === 'PUT' ? p.query : undefined;
 }
 
-/** An entry's condition, parsed once: the search it stands for, or why it is not one. */
-type ParsedCondition = { request: SearchRequest; error?: undefined } | { request?: undefined; error: unknown } | undefined;
+/**
+ * The entries of a Bundle with one condition (method, type and condition): all get the first
+ * one's id, and each later one sees what the first writes.
+ */
+interface ConditionGroup {
+  /** The first of them in the order entries run (within a method, the Bundle's order). */
+  first: PlannedEntry;
+  size: number;
+}
 
-function parseConditions(planned: readonly PlannedEntry[]): ParsedCondition[] {
-  return planned.map((p) => {
+/** An entry's condition, parsed once: the search it stands for or why it is not one, and its group. */
+type ParsedCondition = ({ request: SearchRequest; error?: undefined } | { request?: undefined; error: unknown }) & { group: ConditionGroup };
+
+/** The conditions of `ordered` (entries in the order they run), by position, grouped in one pass. */
+function parseConditions(ordered: readonly PlannedEntry[]): (ParsedCondition | undefined)[] {
+  const groups = new Map<string, ConditionGroup>();
+  return ordered.map((p) => {
     const condition = conditionOf(p);
     if (condition === undefined) {
       return undefined;
     }
+    const key = `${p.method} ${p.type}?${condition}`;
+    const group = groups.get(key) ?? { first: p, size: 0 };
+    group.size++;
+    groups.set(key, group);
     try {
-      return { request: conditionSearch(p.type, condition) };
+      return { request: conditionSearch(p.type, condition), group };
     } catch (error) {
-      return { error };
+      return { error, group };
     }
   });
 }
 
 /** The store's candidates of each parsed condition (conditionCandidates), in one call. */
-async function candidatesOf(store: StoreTransaction, parsed: readonly ParsedCondition[]): Promise<(string[] | undefined)[]> {
+async function candidatesOf(store: StoreTransaction, parsed: readonly (ParsedCondition | undefined)[]): Promise<(string[] | undefined)[]> {
   const requests = parsed.flatMap((c) => (c?.request ? [c.request] : []));
   const found = requests.length > 0 ? await store.conditionCandidates(requests) : [];
   let next = 0;
@@ -261,7 +278,7 @@ async function candidatesOf(store: StoreTransaction, parsed: readonly ParsedCond
  * order (the first entry that fails, fails the Bundle); a condition without candidates in the
  * index (conditionCandidates, all at once) is not searched. Undefined for an entry without one.
  */
-async function searchConditions(tx: StoreTransaction, parsed: readonly ParsedCondition[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
+async function searchConditions(tx: StoreTransaction, parsed: readonly (ParsedCondition | undefined)[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
   const candidates = await candidatesOf(tx, parsed);
   return parsed.map((c, i) => {
     if (c === undefined) {
@@ -279,13 +296,13 @@ async function searchConditions(tx: StoreTransaction, parsed: readonly ParsedCon
  * Ids of POST entries and conditional PUTs, found before anything is written; a new one is taken
  * from `minted` (chosen before the transaction) when it has one for the entry.
  */
-async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: readonly ParsedCondition[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
+async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
   const matches = await searchConditions(tx, parsed);
   for (const [i, p] of planned.entries()) {
     const search = matches[i];
+    const group = parsed[i]?.group;
     if (p.method === 'POST') {
-      const ifNoneExist = p.entry.request?.ifNoneExist;
-      if (ifNoneExist !== undefined && search) {
+      if (group && search) {
         const found = await search();
         if (found.length > 1) {
           throw new OperationOutcomeError(preconditionFailed);
@@ -294,11 +311,10 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: 
           p.assignedId = found[0].id;
           p.existing = true;
         } else {
-          const first = planned.find((o) => o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
-          p.searchedAbsent = !planned.some((o) => o !== p && o.method === 'POST' && o.type === p.type && o.entry.request?.ifNoneExist === ifNoneExist);
+          p.searchedAbsent = group.size === 1;
           // A second entry with the condition finds what the first creates: references to either name it.
-          if (first !== p) {
-            p.assignedId = first?.assignedId;
+          if (group.first !== p) {
+            p.assignedId = group.first.assignedId;
             p.minted = true;
           }
         }
@@ -307,16 +323,15 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: 
         p.assignedId = minted.get(p) ?? newResourceId();
         p.minted = true;
       }
-    } else if (p.method === 'PUT' && p.query !== undefined && search) {
+    } else if (p.method === 'PUT' && group && search) {
       const found = await search();
       // Two entries with one condition: the second must see what the first writes, so search again
       // then; when nothing matches now, it will find what the first creates, under the first's id.
-      const shared = planned.some((o) => o !== p && o.method === 'PUT' && o.type === p.type && o.query === p.query);
-      const first = planned.find((o) => o.method === 'PUT' && o.type === p.type && o.query === p.query);
-      const chosen = found.length === 1 ? found[0]?.id : first !== p && found.length === 0 ? first?.assignedId : mayChooseIds ? p.entry.resource?.id : undefined;
+      const { first, size } = group;
+      const chosen = found.length === 1 ? found[0]?.id : first !== p && found.length === 0 ? first.assignedId : mayChooseIds ? p.entry.resource?.id : undefined;
       p.assignedId = chosen ?? minted.get(p) ?? newResourceId();
       p.minted = chosen === undefined;
-      p.match = found.length <= 1 && !shared ? { id: found[0]?.id } : undefined;
+      p.match = found.length <= 1 && size === 1 ? { id: found[0]?.id } : undefined;
     } else if (p.method === 'PUT') {
       p.assignedId = p.id;
     }
@@ -326,16 +341,24 @@ async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: 
   }
 }
 
+export interface TransactionOptions {
+  /**
+   * The validation tier of an entry's resource (ResourceValidationOptions.tier), 'full' when not
+   * given: 'mapped' is only for what carebridge's own mapper made from a validated plan.
+   */
+  tierOf?: (entry: BundleEntry) => 'full' | 'mapped';
+}
+
 /**
  * Validates every written resource before the store's write transaction begins: validation is
  * most of a transaction's CPU, and on SQLite the write lock is shared by all server processes.
  * urn:uuid references are checked against the types of the entries they name.
  */
-function validateEntries(planned: PlannedEntry[]): void {
+function validateEntries(planned: PlannedEntry[], tierOf: TransactionOptions['tierOf']): void {
   const types = new Map(planned.filter((p) => p.entry.fullUrl && p.entry.resource).map((p) => [p.entry.fullUrl as string, p.type]));
   const issues = planned.flatMap((p) =>
     (p.method === 'POST' || p.method === 'PUT') && p.entry.resource
-      ? validateFhirResource(p.entry.resource, { path: `Bundle.entry[${p.index}].resource`, typeOfFullUrl: (url) => types.get(url) })
+      ? validateFhirResource(p.entry.resource, { path: `Bundle.entry[${p.index}].resource`, typeOfFullUrl: (url) => types.get(url), tier: tierOf?.(p.entry) ?? 'full' })
       : [],
   );
   if (hasErrors(issues)) {
@@ -361,30 +384,25 @@ interface FirstAttempt {
  * existing resource after all, the transaction starts that part over (see sameTargets); the store
  * uses prepared rows only for the very content it writes (indexRowsOf).
  */
-function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[], likely: ReadonlyMap<PlannedEntry, string>): FirstAttempt {
+function prepareFirstAttempt(ordered: readonly PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], entries: BundleEntry[], likely: ReadonlyMap<PlannedEntry, string>): FirstAttempt {
   const minted = new Map<PlannedEntry, string>();
   const tentative = new Map<string, string>();
-  /** Entries with one condition share the first one's id (see assignIds). */
-  const byCondition = new Map<string, string>();
-  for (const p of planned) {
+  for (const [i, p] of ordered.entries()) {
     const creates = p.method === 'POST' || (p.method === 'PUT' && p.query !== undefined);
-    const condition = conditionOf(p);
-    const key = condition === undefined ? undefined : `${p.method} ${p.type}?${condition}`;
-    const shared = key === undefined ? undefined : byCondition.get(key);
+    // Entries with one condition share the first one's id (see assignIds), chosen before theirs.
+    const first = parsed[i]?.group.first;
+    const shared = first === undefined || first === p ? undefined : (likely.get(first) ?? minted.get(first));
     const id = likely.get(p) ?? shared ?? (creates ? newResourceId() : p.method === 'PUT' ? p.id : undefined);
     if (creates && id && !likely.has(p) && shared === undefined) {
       minted.set(p, id);
-    }
-    if (key !== undefined && id && shared === undefined) {
-      byCondition.set(key, id);
     }
     if (p.entry.fullUrl && id) {
       tentative.set(p.entry.fullUrl, `${p.type}/${id}`);
     }
   }
-  const prepared = entries.map((entry, i) => {
-    const p = planned[i] as PlannedEntry;
-    if ((p.method !== 'POST' && p.method !== 'PUT') || !entry.resource) {
+  const prepared = entries.map((entry) => {
+    const method = entry.request?.method;
+    if ((method !== 'POST' && method !== 'PUT') || !entry.resource) {
       return undefined;
     }
     rewriteReferences(entry.resource, tentative);
@@ -399,18 +417,24 @@ function prepareFirstAttempt(planned: PlannedEntry[], entries: BundleEntry[], li
  * most pushes name organizations and practitioners that exist, and with their ids the references
  * and index rows prepared before the transaction are the ones written. Only a guess (the one
  * candidate a condition has, unsearched): assignIds decides, in the transaction, and sameTargets
- * notices when it decided otherwise.
+ * notices when it decided otherwise. When the look fails there is no guess: the transaction looks
+ * again itself, and what fails there is what it reports.
  */
-async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], parsed: readonly ParsedCondition[], mayChooseIds: boolean): Promise<Map<PlannedEntry, string>> {
+async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], mayChooseIds: boolean, logger: Logger | undefined): Promise<Map<PlannedEntry, string>> {
   const likely = new Map<PlannedEntry, string>();
-  const candidates = await candidatesOf(store, parsed).catch(() => []);
-  const conditions = new Set<string>();
+  let candidates: (string[] | undefined)[];
+  try {
+    candidates = await candidatesOf(store, parsed);
+  } catch (error) {
+    // The error's kind only: a database's message may quote the values of a condition.
+    const code = (error as { code?: unknown } | null)?.code;
+    logger?.warn('transaction id guess failed', { errorName: error instanceof Error ? error.name : typeof error, ...(typeof code === 'string' ? { code } : {}) });
+    return likely;
+  }
   for (const [i, p] of planned.entries()) {
     const ids = candidates[i];
-    const key = `${p.method} ${p.type}?${conditionOf(p) ?? ''}`;
     // A second entry with the condition takes the first one's id, chosen or not (assignIds).
-    const chooses = p.method === 'PUT' && ids?.length === 0 && mayChooseIds && !conditions.has(key);
-    conditions.add(key);
+    const chooses = p.method === 'PUT' && ids?.length === 0 && mayChooseIds && parsed[i]?.group.first === p;
     const id = ids?.length === 1 ? ids[0] : chooses ? p.entry.resource?.id : undefined;
     if (id !== undefined) {
       likely.set(p, id);
@@ -424,18 +448,16 @@ function sameTargets(map: ReadonlyMap<string, string>, tentative: ReadonlyMap<st
   return map.size === tentative.size && [...tentative].every(([url, target]) => map.get(url) === target);
 }
 
-export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle): Promise<FhirResponse> {
+export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle, options: TransactionOptions = {}): Promise<FhirResponse> {
   const planned = plan(bundle);
-  // A caller that validated the Bundle itself (POST /transitions: its mapper's output) says so.
-  if (!request.bodyValidated) {
-    validateEntries(planned);
-  }
+  validateEntries(planned, options.tierOf);
+  // The entries' handlers need not validate again.
   request = { ...request, bodyValidated: true };
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
   const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
   const parsed = parseConditions(ordered);
-  const first = prepareFirstAttempt(planned, originals.map(copy), await likelyIds(store, ordered, parsed, mayChooseIds(request)));
+  const first = prepareFirstAttempt(ordered, parsed, originals.map(copy), await likelyIds(store, ordered, parsed, mayChooseIds(request), request.logger));
   const responses = await store.transaction(async (tx) => {
     // Every attempt (the store retries lost races) starts from the Bundle as posted: references
     // rewritten by an earlier attempt point at ids that attempt chose.

@@ -9,8 +9,7 @@ import { readPlanItem } from '../../mapping/identifiers.ts';
 import { toFhir } from '../../mapping/to-fhir.ts';
 import type { TransitionPlan } from '../../model/transition-plan.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
-import { validateFhirResource } from '../../validation/fhir-validator.ts';
-import { hasErrors, toOutcome } from '../../validation/outcome.ts';
+import { toOutcome } from '../../validation/outcome.ts';
 import { validatePlan } from '../../validation/plan.ts';
 import { UNPROCESSABLE_ID } from '../fhir/handlers.ts';
 import type { FhirRequest } from '../fhir/request.ts';
@@ -95,25 +94,6 @@ async function keepAgencyAnswers(store: FhirStore, bundle: Bundle): Promise<Set<
   return carried;
 }
 
-/**
- * Validates the Bundle before the store's write transaction, as POST /fhir does, but the mapper's
- * own output with the mapped tier (about a tenth of the CPU of full validation): for every plan
- * validatePlan accepts, full validation finds nothing more there
- * (test/mapping/mapped-validation-property.test.ts). A Task that carries an agency's stored
- * answers is no longer the mapper's alone (Task inv-1 relates its lastModified to authoredOn):
- * full validation for it.
- */
-function validateMapped(bundle: Bundle, carried: ReadonlySet<BundleEntry>): void {
-  const entries = bundle.entry ?? [];
-  const types = new Map(entries.flatMap((e) => (e.fullUrl && e.resource ? [[e.fullUrl, e.resource.resourceType] as const] : [])));
-  const issues = entries.flatMap((entry, i) =>
-    entry.resource ? validateFhirResource(entry.resource, { path: `Bundle.entry[${i}].resource`, typeOfFullUrl: (url) => types.get(url), tier: carried.has(entry) ? 'full' : 'mapped' }) : [],
-  );
-  if (hasErrors(issues)) {
-    throw new OperationOutcomeError({ ...toOutcome(issues.filter((i) => i.severity === 'error' || i.severity === 'fatal')), id: UNPROCESSABLE_ID });
-  }
-}
-
 function idOf(entry: BundleEntry | undefined): string | undefined {
   const location = entry?.response?.location ?? '';
   return /\/([A-Za-z]+)\/([^/]+)\/_history\//.exec(location)?.[2];
@@ -123,10 +103,15 @@ export async function pushTransition(store: FhirStore, request: FhirRequest, bod
   const plan = checkedPlan(body);
   checkPusher(request, plan);
   const bundle = toFhir(plan, defaultMappingContext());
+  const carried = await keepAgencyAnswers(store, bundle);
+  // The transaction validates the Bundle as POST /fhir does, but the mapper's own output with the
+  // mapped tier (about a tenth of the CPU of full validation): for every plan validatePlan
+  // accepts, full validation finds nothing more there (test/mapping/mapped-validation-property.test.ts).
+  // A Task that carries an agency's stored answers is no longer the mapper's alone (Task inv-1
+  // relates its lastModified to authoredOn): full validation for it.
   // The discharge is known: the write path's deadline rule (workflow/transition-deadlines.ts) sets
   // the TCM deadlines in the same transaction, as it does for every other way a discharge arrives.
-  validateMapped(bundle, await keepAgencyAnswers(store, bundle));
-  const response = await transaction(store, { ...request, headers: {}, bodyValidated: true }, bundle);
+  const response = await transaction(store, { ...request, headers: {} }, bundle, { tierOf: (entry) => (carried.has(entry) ? 'full' : 'mapped') });
   const transactionResponse = response.body as Bundle;
   const entries = bundle.entry ?? [];
   const answers = transactionResponse.entry ?? [];
