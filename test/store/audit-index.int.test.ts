@@ -102,6 +102,13 @@ describe('audit index tables on PostgreSQL', () => {
     loadDefinitions();
     const store = await stores.open();
     const schema = stores.schemaOf(store);
+    // Dropped whatever fails below: the store open now, or the one that reopens the schema.
+    let current: { store: PostgresStore; closed: boolean } = { store: store as PostgresStore, closed: false };
+    cleanups.push(async () => {
+      const open = current.closed ? await PostgresStore.open(DATABASE_URL, { schema }) : current.store;
+      await open.dropSchema(schema);
+      await open.close();
+    });
     const { version: patient } = await store.create({ resourceType: 'Patient', name: [{ family: 'Lindqvist' }] });
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -125,12 +132,10 @@ describe('audit index tables on PostgreSQL', () => {
     }
     await pool.query('DELETE FROM schema_migrations WHERE version = 13');
     await store.close();
+    current = { store: current.store, closed: true };
 
     const upgraded = await PostgresStore.open(DATABASE_URL, { schema });
-    cleanups.push(async () => {
-      await upgraded.dropSchema(schema);
-      await upgraded.close();
-    });
+    current = { store: upgraded, closed: false };
     expect(upgraded.migration.applied.map((m) => m.version)).toEqual([13]);
     expect(await count('idx')).toBe(0);
     expect(await count('audit')).toBe(rowsBefore);
