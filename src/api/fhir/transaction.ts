@@ -113,7 +113,6 @@ function entryRequest(base: FhirRequest, entry: BundleEntry, path: string, body?
     },
     body,
     baseUrl: base.baseUrl,
-    bodyValidated: base.bodyValidated,
     principal: base.principal,
   };
 }
@@ -150,7 +149,8 @@ export function mayChooseIds(request: FhirRequest): boolean {
   return !request.principal || request.principal.role === 'admin';
 }
 
-async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry): Promise<FhirResponse> {
+/** `validated`: validateEntries checked the entry's resource (a transaction's, not a batch's). */
+async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry, validated: boolean): Promise<FhirResponse> {
   const resource = p.entry.resource;
   switch (p.method) {
     case 'POST': {
@@ -158,7 +158,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
         const version = await tx.read(p.type, p.assignedId as string);
         return { status: 200, body: version?.resource, headers: { Location: `${base.baseUrl}/${p.type}/${p.assignedId}/_history/${version?.versionId}`, ETag: `W/"${version?.versionId}"` } };
       }
-      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, { assignedId: p.assignedId, searchedAbsent: p.searchedAbsent === true, assignedIdMinted: p.minted === true, index: p.prepared });
+      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, { assignedId: p.assignedId, searchedAbsent: p.searchedAbsent === true, assignedIdMinted: p.minted === true, index: p.prepared, validated });
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // Another transaction created the same conditional resource after we looked: our
         // references point at the id we chose, so start over (the retry finds theirs).
@@ -168,9 +168,9 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
     }
     case 'PUT': {
       if (p.query === undefined) {
-        return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string, { index: p.prepared });
+        return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string, { index: p.prepared, validated });
       }
-      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, { assignedId: p.assignedId, known: p.match, assignedIdMinted: p.minted === true, index: p.prepared });
+      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, { assignedId: p.assignedId, known: p.match, assignedIdMinted: p.minted === true, index: p.prepared, validated });
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // A match appeared after assignIds looked: references point at the id chosen then.
         throw new RetryableConflict('conditional update raced');
@@ -212,8 +212,6 @@ function validateEntries(planned: PlannedEntry[], tierOf: TransactionOptions['ti
 export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle, options: TransactionOptions = {}): Promise<FhirResponse> {
   const planned = plan(bundle);
   validateEntries(planned, options.tierOf);
-  // The entries' handlers need not validate again.
-  request = { ...request, bodyValidated: true };
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
   const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
@@ -253,7 +251,8 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
     const out = new Map<number, FhirResponse>();
     for (const p of ordered) {
       try {
-        out.set(p.index, await runEntry(tx, request, p));
+        // The entries' handlers need not validate again.
+        out.set(p.index, await runEntry(tx, request, p, true));
       } catch (err) {
         if (err instanceof OperationOutcomeError) {
           // Name the entry that failed; the whole transaction rolls back.
@@ -285,7 +284,7 @@ export async function batch(store: FhirStore, request: FhirRequest, bundle: Bund
       const [p] = plan({ ...bundle, entry: [entries[index] as BundleEntry] }) as [PlannedEntry];
       p.index = index;
       // Entries of a batch do not refer to each other: ids come from the store as they are written.
-      const response = await store.transaction((tx) => runEntry(tx, request, p));
+      const response = await store.transaction((tx) => runEntry(tx, request, p, false));
       out.push(toEntryResponse(response));
     } catch (err) {
       if (!(err instanceof OperationOutcomeError)) {
