@@ -101,6 +101,8 @@ export interface EntryPlan {
   searchedAbsent?: boolean;
   /** Its index rows, extracted before the store's write transaction began. */
   index?: PreparedIndex;
+  /** Its resource was validated with the Bundle's others, before the write lock was taken. */
+  validated?: boolean;
 }
 
 /** POST /Type (If-None-Exist makes it conditional). */
@@ -108,7 +110,7 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
   checkType(type);
   // The type-level permission first: the answer must not depend on what exists.
   requirePermission(request.principal, type, 'c');
-  const resource = checkBody(type, request.body, request.bodyValidated);
+  const resource = checkBody(type, request.body, plan.validated);
   const ifNoneExist = request.headers['if-none-exist'];
   if (ifNoneExist !== undefined) {
     conditionSearch(type, ifNoneExist);
@@ -119,11 +121,11 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
 }
 
 /** PUT /Type/id: update, or create with that id. */
-export async function update(tx: StoreTransaction, request: FhirRequest, type: string, id: string, plan: Pick<EntryPlan, 'index'> = {}): Promise<FhirResponse> {
+export async function update(tx: StoreTransaction, request: FhirRequest, type: string, id: string, plan: Pick<EntryPlan, 'index' | 'validated'> = {}): Promise<FhirResponse> {
   checkType(type);
   requirePermission(request.principal, type, 'u');
   checkId(id);
-  const resource = checkBody(type, request.body, request.bodyValidated);
+  const resource = checkBody(type, request.body, plan.validated);
   if (resource.id !== undefined && resource.id !== id) {
     throw badRequestError(`The body's id "${resource.id}" differs from the URL's "${id}"`, `${type}.id`);
   }
@@ -136,10 +138,10 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
  * the id it already rewrote references to (`assignedId`), so a created resource gets exactly that id.
  */
 export async function conditionalUpdate(tx: StoreTransaction, request: FhirRequest, type: string, query: string, plan: Omit<EntryPlan, 'searchedAbsent'> & { known?: { id: string | undefined } } = {}): Promise<FhirResponse> {
-  const { assignedId, known, assignedIdMinted, index } = plan;
+  const { assignedId, known, assignedIdMinted, index, validated } = plan;
   checkType(type);
   requirePermission(request.principal, type, 'u');
-  const resource = checkBody(type, request.body, request.bodyValidated);
+  const resource = checkBody(type, request.body, validated);
   const ifMatch = parseIfMatch(request.headers['if-match']);
   // A transaction that already searched this condition in the same database transaction passes
   // what it found (`known`): the condition is not searched a second time.

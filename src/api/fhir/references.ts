@@ -1,5 +1,6 @@
 // Reference strings inside a resource, found in one walk: a transaction rewrites and resolves
 // them, a single write refuses the ones only a transaction can resolve.
+import type { Resource } from '@medplum/fhirtypes';
 
 /** Type?query: resolved by a search, inside a transaction only. */
 export const CONDITIONAL_REFERENCE = /^[A-Z][A-Za-z]+\?/;
@@ -23,4 +24,21 @@ export function forEachReference(value: unknown, visit: (reference: string, hold
 /** urn:uuid and conditional references mean something only inside a transaction Bundle. */
 export function needsTransaction(reference: string): boolean {
   return reference.startsWith('urn:uuid:') || CONDITIONAL_REFERENCE.test(reference);
+}
+
+/**
+ * Replaces every reference found in `map` (urn:uuid or Type?query → Type/id), in place; returns
+ * the urn:uuid references that name no entry.
+ */
+export function rewriteReferences(resource: Resource | undefined, map: Map<string, string>): string[] {
+  const unresolved: string[] = [];
+  forEachReference(resource, (reference, holder) => {
+    const target = map.get(reference);
+    if (target !== undefined) {
+      holder.reference = target;
+    } else if (reference.startsWith('urn:uuid:')) {
+      unresolved.push(reference);
+    }
+  });
+  return unresolved;
 }

@@ -18,8 +18,6 @@ export interface FhirRequest {
   body?: unknown;
   /** Absolute URL of /fhir, for Location and links. */
   baseUrl: string;
-  /** The body was already validated (a transaction validates its entries before taking the write lock). */
-  bodyValidated?: boolean;
   /** The authenticated caller (set by the bearer-token middleware as res.locals.principal). */
   principal?: Principal;
   /** The request's child logger (carries its requestId), when it came over HTTP. */

@@ -2,50 +2,24 @@
 // ids are chosen first, urn:uuid and conditional references rewritten to them, then every entry
 // is written; any failure rolls all of it back. A batch runs each entry on its own.
 import { OperationOutcomeError, badRequest, getStatus, preconditionFailed } from '@medplum/core';
-import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
-import { newResourceId } from '../../store/resource-id.ts';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
-import type { Logger } from '../../log/logger.ts';
 import { RetryableConflict } from '../../store/sql/executor.ts';
 import { UNPROCESSABLE_ID, checkType, conditionalUpdate, create, read, remove, update } from './handlers.ts';
 import { validateFhirResource } from '../../validation/fhir-validator.ts';
 import { hasErrors, toOutcome } from '../../validation/outcome.ts';
-import { CONDITIONAL_REFERENCE, forEachReference } from './references.ts';
-import { prepareIndexRows } from '../../search/extract-index.ts';
-import type { PreparedIndex } from '../../search/extract-index.ts';
+import { CONDITIONAL_REFERENCE, forEachReference, rewriteReferences } from './references.ts';
 import { search } from './search.ts';
 import { conditionSearch } from './search-params.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError, internalError } from './request.ts';
+import { assignIds, likelyIds, parseConditions, prepareFirstAttempt, sameTargets } from './transaction-ids.ts';
+import type { PlannedEntry } from './transaction-ids.ts';
 
 /** A transaction is one unit of work: at most this many entries. */
 export const MAX_ENTRIES = 1000;
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
-
-interface PlannedEntry {
-  index: number;
-  entry: BundleEntry;
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  type: string;
-  /** Instance id from the URL (PUT/DELETE/GET Type/id). */
-  id?: string;
-  /** Query of a conditional PUT (Type?query). */
-  query?: string;
-  /** Id chosen for a POST (or the existing match of its If-None-Exist). */
-  assignedId?: string;
-  /** assignedId was minted here by newResourceId(): no resource has it, the store need not look. */
-  minted?: boolean;
-  /** Index rows extracted before the write transaction, from the resource as it would be written then. */
-  prepared?: PreparedIndex;
-  /** A conditional create whose match already exists: nothing to write. */
-  existing?: boolean;
-  /** What assignIds found for a conditional PUT, in this same transaction: not searched again. */
-  match?: { id: string | undefined };
-  /** assignIds searched a POST's If-None-Exist in this transaction and found nothing. */
-  searchedAbsent?: boolean;
-}
 
 function parseUrl(url: string | undefined, index: number): { type: string; id?: string; query?: string } {
   if (!url) {
@@ -104,23 +78,6 @@ function planEntries(bundle: Bundle, entries: BundleEntry[]): PlannedEntry[] {
   });
 }
 
-/**
- * Replaces every reference found in `map` (urn:uuid or Type?query → Type/id), in place; returns
- * the urn:uuid references that name no entry.
- */
-function rewriteReferences(resource: Resource | undefined, map: Map<string, string>): string[] {
-  const unresolved: string[] = [];
-  forEachReference(resource, (reference, holder) => {
-    const target = map.get(reference);
-    if (target !== undefined) {
-      holder.reference = target;
-    } else if (reference.startsWith('urn:uuid:')) {
-      unresolved.push(reference);
-    }
-  });
-  return unresolved;
-}
-
 /** Type?query references inside resources: resolved to the one match, or the transaction fails. */
 async function resolveConditionalReferences(tx: StoreTransaction, resources: Resource[], map: Map<string, string>): Promise<void> {
   const pending = new Set<string>();
@@ -156,7 +113,6 @@ function entryRequest(base: FhirRequest, entry: BundleEntry, path: string, body?
     },
     body,
     baseUrl: base.baseUrl,
-    bodyValidated: base.bodyValidated,
     principal: base.principal,
   };
 }
@@ -193,7 +149,8 @@ export function mayChooseIds(request: FhirRequest): boolean {
   return !request.principal || request.principal.role === 'admin';
 }
 
-async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry): Promise<FhirResponse> {
+/** `validated`: validateEntries checked the entry's resource (a transaction's, not a batch's). */
+async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry, validated: boolean): Promise<FhirResponse> {
   const resource = p.entry.resource;
   switch (p.method) {
     case 'POST': {
@@ -201,7 +158,7 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
         const version = await tx.read(p.type, p.assignedId as string);
         return { status: 200, body: version?.resource, headers: { Location: `${base.baseUrl}/${p.type}/${p.assignedId}/_history/${version?.versionId}`, ETag: `W/"${version?.versionId}"` } };
       }
-      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, { assignedId: p.assignedId, searchedAbsent: p.searchedAbsent === true, assignedIdMinted: p.minted === true, index: p.prepared });
+      const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, { assignedId: p.assignedId, searchedAbsent: p.searchedAbsent === true, assignedIdMinted: p.minted === true, index: p.prepared, validated });
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // Another transaction created the same conditional resource after we looked: our
         // references point at the id we chose, so start over (the retry finds theirs).
@@ -211,9 +168,9 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
     }
     case 'PUT': {
       if (p.query === undefined) {
-        return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string, { index: p.prepared });
+        return update(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`, resource), p.type, p.id as string, { index: p.prepared, validated });
       }
-      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, { assignedId: p.assignedId, known: p.match, assignedIdMinted: p.minted === true, index: p.prepared });
+      const response = await conditionalUpdate(tx, entryRequest(base, p.entry, p.type, resource), p.type, p.query, { assignedId: p.assignedId, known: p.match, assignedIdMinted: p.minted === true, index: p.prepared, validated });
       if (p.assignedId !== undefined && !response.headers.Location?.includes(`/${p.type}/${p.assignedId}/`)) {
         // A match appeared after assignIds looked: references point at the id chosen then.
         throw new RetryableConflict('conditional update raced');
@@ -224,120 +181,6 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
       return remove(tx, base, p.type, p.id as string);
     default:
       return readEntry(tx, base, p);
-  }
-}
-
-/** The condition an entry is created or updated under: If-None-Exist of a POST, the query of a PUT. */
-function conditionOf(p: PlannedEntry): string | undefined {
-  return p.method === 'POST' ? p.entry.request?.ifNoneExist : p.method === 'PUT' ? p.query : undefined;
-}
-
-/**
- * The entries of a Bundle with one condition (method, type and condition): all get the first
- * one's id, and each later one sees what the first writes.
- */
-interface ConditionGroup {
-  /** The first of them in the order entries run (within a method, the Bundle's order). */
-  first: PlannedEntry;
-  size: number;
-}
-
-/** An entry's condition, parsed once: the search it stands for or why it is not one, and its group. */
-type ParsedCondition = ({ request: SearchRequest; error?: undefined } | { request?: undefined; error: unknown }) & { group: ConditionGroup };
-
-/** The conditions of `ordered` (entries in the order they run), by position, grouped in one pass. */
-function parseConditions(ordered: readonly PlannedEntry[]): (ParsedCondition | undefined)[] {
-  const groups = new Map<string, ConditionGroup>();
-  return ordered.map((p) => {
-    const condition = conditionOf(p);
-    if (condition === undefined) {
-      return undefined;
-    }
-    const key = `${p.method} ${p.type}?${condition}`;
-    const group = groups.get(key) ?? { first: p, size: 0 };
-    group.size++;
-    groups.set(key, group);
-    try {
-      return { request: conditionSearch(p.type, condition), group };
-    } catch (error) {
-      return { error, group };
-    }
-  });
-}
-
-/** The store's candidates of each parsed condition (conditionCandidates), in one call. */
-async function candidatesOf(store: StoreTransaction, parsed: readonly (ParsedCondition | undefined)[]): Promise<(string[] | undefined)[]> {
-  const requests = parsed.flatMap((c) => (c?.request ? [c.request] : []));
-  const found = requests.length > 0 ? await store.conditionCandidates(requests) : [];
-  let next = 0;
-  return parsed.map((c) => (c?.request ? found[next++] : undefined));
-}
-
-/**
- * What each condition matches, as tx.search(conditionSearch(…)) answers it, entry by entry and in
- * order (the first entry that fails, fails the Bundle); a condition without candidates in the
- * index (conditionCandidates, all at once) is not searched. Undefined for an entry without one.
- */
-async function searchConditions(tx: StoreTransaction, parsed: readonly (ParsedCondition | undefined)[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
-  const candidates = await candidatesOf(tx, parsed);
-  return parsed.map((c, i) => {
-    if (c === undefined) {
-      return undefined;
-    }
-    if (!c.request) {
-      return () => Promise.reject(c.error);
-    }
-    const request = c.request;
-    return candidates[i]?.length === 0 ? () => Promise.resolve([]) : async () => (await tx.search(request)).resources;
-  });
-}
-
-/**
- * Ids of POST entries and conditional PUTs, found before anything is written; a new one is taken
- * from `minted` (chosen before the transaction) when it has one for the entry.
- */
-async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
-  const matches = await searchConditions(tx, parsed);
-  for (const [i, p] of planned.entries()) {
-    const search = matches[i];
-    const group = parsed[i]?.group;
-    if (p.method === 'POST') {
-      if (group && search) {
-        const found = await search();
-        if (found.length > 1) {
-          throw new OperationOutcomeError(preconditionFailed);
-        }
-        if (found[0]?.id) {
-          p.assignedId = found[0].id;
-          p.existing = true;
-        } else {
-          p.searchedAbsent = group.size === 1;
-          // A second entry with the condition finds what the first creates: references to either name it.
-          if (group.first !== p) {
-            p.assignedId = group.first.assignedId;
-            p.minted = true;
-          }
-        }
-      }
-      if (p.assignedId === undefined) {
-        p.assignedId = minted.get(p) ?? newResourceId();
-        p.minted = true;
-      }
-    } else if (p.method === 'PUT' && group && search) {
-      const found = await search();
-      // Two entries with one condition: the second must see what the first writes, so search again
-      // then; when nothing matches now, it will find what the first creates, under the first's id.
-      const { first, size } = group;
-      const chosen = found.length === 1 ? found[0]?.id : first !== p && found.length === 0 ? first.assignedId : mayChooseIds ? p.entry.resource?.id : undefined;
-      p.assignedId = chosen ?? minted.get(p) ?? newResourceId();
-      p.minted = chosen === undefined;
-      p.match = found.length <= 1 && size === 1 ? { id: found[0]?.id } : undefined;
-    } else if (p.method === 'PUT') {
-      p.assignedId = p.id;
-    }
-    if (p.entry.fullUrl && p.assignedId) {
-      map.set(p.entry.fullUrl, `${p.type}/${p.assignedId}`);
-    }
   }
 }
 
@@ -366,93 +209,9 @@ function validateEntries(planned: PlannedEntry[], tierOf: TransactionOptions['ti
   }
 }
 
-/** The first attempt's work that needs no database, done before the store's write transaction begins. */
-interface FirstAttempt {
-  /** Copies of the entries, references rewritten to `tentative`; undefined once used. */
-  entries: BundleEntry[] | undefined;
-  /** New ids for the entries that create, should their conditions match nothing. */
-  minted: Map<PlannedEntry, string>;
-  /** fullUrl → Type/id with those ids. */
-  tentative: Map<string, string>;
-  prepared: (PreparedIndex | undefined)[];
-}
-
-/**
- * On SQLite the write lock is shared by every server process: what can be done before taking it
- * is. Entries usually create (their conditions match nothing), so ids are minted for them now,
- * references rewritten to those ids and the index rows extracted. If a condition matches an
- * existing resource after all, the transaction starts that part over (see sameTargets); the store
- * uses prepared rows only for the very content it writes (indexRowsOf).
- */
-function prepareFirstAttempt(ordered: readonly PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], entries: BundleEntry[], likely: ReadonlyMap<PlannedEntry, string>): FirstAttempt {
-  const minted = new Map<PlannedEntry, string>();
-  const tentative = new Map<string, string>();
-  for (const [i, p] of ordered.entries()) {
-    const creates = p.method === 'POST' || (p.method === 'PUT' && p.query !== undefined);
-    // Entries with one condition share the first one's id (see assignIds), chosen before theirs.
-    const first = parsed[i]?.group.first;
-    const shared = first === undefined || first === p ? undefined : (likely.get(first) ?? minted.get(first));
-    const id = likely.get(p) ?? shared ?? (creates ? newResourceId() : p.method === 'PUT' ? p.id : undefined);
-    if (creates && id && !likely.has(p) && shared === undefined) {
-      minted.set(p, id);
-    }
-    if (p.entry.fullUrl && id) {
-      tentative.set(p.entry.fullUrl, `${p.type}/${id}`);
-    }
-  }
-  const prepared = entries.map((entry) => {
-    const method = entry.request?.method;
-    if ((method !== 'POST' && method !== 'PUT') || !entry.resource) {
-      return undefined;
-    }
-    rewriteReferences(entry.resource, tentative);
-    return prepareIndexRows(entry.resource);
-  });
-  return { entries, minted, tentative, prepared };
-}
-
-/**
- * The ids assignIds will most likely give the conditional entries that match what is stored (or,
- * PUT, name the id the caller chose), from one look at the index before the write transaction:
- * most pushes name organizations and practitioners that exist, and with their ids the references
- * and index rows prepared before the transaction are the ones written. Only a guess (the one
- * candidate a condition has, unsearched): assignIds decides, in the transaction, and sameTargets
- * notices when it decided otherwise. When the look fails there is no guess: the transaction looks
- * again itself, and what fails there is what it reports.
- */
-async function likelyIds(store: FhirStore, planned: readonly PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], mayChooseIds: boolean, logger: Logger | undefined): Promise<Map<PlannedEntry, string>> {
-  const likely = new Map<PlannedEntry, string>();
-  let candidates: (string[] | undefined)[];
-  try {
-    candidates = await candidatesOf(store, parsed);
-  } catch (error) {
-    // The error's kind only: a database's message may quote the values of a condition.
-    const code = (error as { code?: unknown } | null)?.code;
-    logger?.warn('transaction id guess failed', { errorName: error instanceof Error ? error.name : typeof error, ...(typeof code === 'string' ? { code } : {}) });
-    return likely;
-  }
-  for (const [i, p] of planned.entries()) {
-    const ids = candidates[i];
-    // A second entry with the condition takes the first one's id, chosen or not (assignIds).
-    const chooses = p.method === 'PUT' && ids?.length === 0 && mayChooseIds && parsed[i]?.group.first === p;
-    const id = ids?.length === 1 ? ids[0] : chooses ? p.entry.resource?.id : undefined;
-    if (id !== undefined) {
-      likely.set(p, id);
-    }
-  }
-  return likely;
-}
-
-/** Whether assignIds gave every fullUrl the target prepareFirstAttempt rewrote its references to. */
-function sameTargets(map: ReadonlyMap<string, string>, tentative: ReadonlyMap<string, string>): boolean {
-  return map.size === tentative.size && [...tentative].every(([url, target]) => map.get(url) === target);
-}
-
 export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle, options: TransactionOptions = {}): Promise<FhirResponse> {
   const planned = plan(bundle);
   validateEntries(planned, options.tierOf);
-  // The entries' handlers need not validate again.
-  request = { ...request, bodyValidated: true };
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
   const copy = (entry: BundleEntry): BundleEntry => (entry.resource ? { ...entry, resource: structuredClone(entry.resource) } : entry);
@@ -492,7 +251,8 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
     const out = new Map<number, FhirResponse>();
     for (const p of ordered) {
       try {
-        out.set(p.index, await runEntry(tx, request, p));
+        // The entries' handlers need not validate again.
+        out.set(p.index, await runEntry(tx, request, p, true));
       } catch (err) {
         if (err instanceof OperationOutcomeError) {
           // Name the entry that failed; the whole transaction rolls back.
@@ -524,7 +284,7 @@ export async function batch(store: FhirStore, request: FhirRequest, bundle: Bund
       const [p] = plan({ ...bundle, entry: [entries[index] as BundleEntry] }) as [PlannedEntry];
       p.index = index;
       // Entries of a batch do not refer to each other: ids come from the store as they are written.
-      const response = await store.transaction((tx) => runEntry(tx, request, p));
+      const response = await store.transaction((tx) => runEntry(tx, request, p, false));
       out.push(toEntryResponse(response));
     } catch (err) {
       if (!(err instanceof OperationOutcomeError)) {
