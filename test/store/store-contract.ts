@@ -116,12 +116,12 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         (await tx.create(event('prepared-taken'), { deferIndex: true })).version.id as string,
         (await tx.create(event('prepared-kept'), { deferIndex: true })).version.id as string,
       ]);
-      const prepared = (await sql.prepareBacklog('AuditEvent', 100)).filter((p) => [changed, taken, kept].includes(p.id));
+      const prepared = (await sql.prepareBacklog('AuditEvent', 500)).filter((p) => [changed, taken, kept].includes(p.id));
       expect(prepared.map((p) => p.id).sort()).toEqual([changed, taken, kept].sort());
       // Between extraction and the write: one event is updated (its backlog row stays), another
       // is indexed by a second indexer (its backlog row is gone).
       await store.transaction((tx) => tx.update({ ...event('prepared-changed-2'), id: changed } as Resource));
-      await sql.runTransaction(undefined, async (tx) => tx.indexBacklog(await tx.prepareBacklog('AuditEvent', 100).then((all) => all.filter((p) => p.id === taken))));
+      await sql.runTransaction(undefined, async (tx) => tx.indexBacklog(await tx.prepareBacklog('AuditEvent', 500).then((all) => all.filter((p) => p.id === taken))));
       expect(await sql.runTransaction(undefined, (tx) => tx.indexBacklog(prepared))).toBe(2);
       const ids = async (query: string): Promise<string[]> => (await store.search(parseSearchRequest(query))).resources.map((r) => r.id as string).sort();
       expect(await ids('AuditEvent?altid=prepared-changed-2')).toEqual([changed]);

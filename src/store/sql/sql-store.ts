@@ -115,28 +115,47 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
   private deferredBudgetMs = DEFERRED_INDEX_BUDGET_MS;
 
   async indexDeferred(resourceType?: string, limit = DEFERRED_INDEX_BATCH): Promise<number> {
-    return (await this.indexDeferredBatch(resourceType, limit)).done;
+    return (await this.indexDeferredBatch(resourceType, limit, 'skip')).done;
   }
 
-  /** One batch: how many were waiting (read before the transaction) and how many this wrote. */
-  private async indexDeferredBatch(resourceType: string | undefined, limit: number): Promise<{ waiting: number; done: number }> {
-    // Extracted before the write transaction, which then only writes. SQLite's inserts hold the
-    // event loop too, and cost about what extracting did (an audited search's profile: 3.8 s
-    // extracting, 4.4 s inserting): there extraction stops at half the budget.
-    const budget = this.reader.dialect === 'sqlite' ? this.deferredBudgetMs / 2 : this.deferredBudgetMs;
+  /** The batch being indexed now: this store indexes one at a time (see indexDeferredBatch). */
+  private indexing: Promise<unknown> = Promise.resolve();
+
+  /**
+   * One batch: how many were waiting and how many this wrote. One at a time per store: concurrent
+   * catch-ups (several AuditEvent searches at once) would extract the same events and then find
+   * them written by the first; each waits its turn and reads the backlog afresh.
+   */
+  private indexDeferredBatch(resourceType: string | undefined, limit: number, others: 'skip' | 'wait'): Promise<{ waiting: number; done: number }> {
+    const batch = this.indexing.then(() => this.indexOneBatch(resourceType, limit, others));
+    this.indexing = batch.catch(() => undefined);
+    return batch;
+  }
+
+  /** `others`: on PostgreSQL, whether events another instance is indexing are skipped or waited for. */
+  private async indexOneBatch(resourceType: string | undefined, limit: number, others: 'skip' | 'wait'): Promise<{ waiting: number; done: number }> {
     const started = performance.now();
-    const prepared = await this.prepareBacklog(resourceType, limit, budget);
-    if (prepared.length === 0) {
-      // Cheap when there is nothing to do: one read, no write transaction.
-      this.deferredBudgetMs = DEFERRED_INDEX_BUDGET_MS;
-      return { waiting: 0, done: 0 };
+    let waiting: number;
+    let done: number;
+    if (this.reader.dialect === 'sqlite') {
+      // Extracted before the write transaction, which then only writes. SQLite's inserts hold the
+      // event loop too, and cost about what extracting did (an audited search's profile: 3.8 s
+      // extracting, 4.4 s inserting): there extraction stops at half the budget.
+      const prepared = await this.prepareBacklog(resourceType, limit, this.deferredBudgetMs / 2);
+      waiting = prepared.length;
+      done = waiting === 0 ? 0 : await this.runTransaction(undefined, (tx) => tx.indexBacklog(prepared));
+    } else {
+      // Claimed and extracted in the transaction: its locks split the backlog between instances.
+      ({ waiting, done } = await this.runTransaction(undefined, async (tx) => {
+        const claimed = await tx.prepareBacklog(resourceType, limit, this.deferredBudgetMs, others);
+        return { waiting: claimed.length, done: claimed.length === 0 ? 0 : await tx.indexBacklog(claimed, true) };
+      }));
     }
-    const done = await this.runTransaction(undefined, (tx) => tx.indexBacklog(prepared));
-    // Extracting, waiting for the turn and writing: bigger batches while the writes queue up.
+    // Out of time before out of work (extracting, waiting for the turn and writing): more was
+    // waiting than the budget could clear; bigger batches while the writes queue up.
     const outOfTime = performance.now() - started >= this.deferredBudgetMs;
-    // Out of time before out of work: more was waiting than the budget could clear.
-    this.deferredBudgetMs = outOfTime && prepared.length < limit ? Math.min(this.deferredBudgetMs * 2, DEFERRED_INDEX_MAX_BUDGET_MS) : DEFERRED_INDEX_BUDGET_MS;
-    return { waiting: prepared.length, done };
+    this.deferredBudgetMs = waiting > 0 && outOfTime && waiting < limit ? Math.min(this.deferredBudgetMs * 2, DEFERRED_INDEX_MAX_BUDGET_MS) : DEFERRED_INDEX_BUDGET_MS;
+    return { waiting, done };
   }
 
   /**
@@ -147,8 +166,9 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
     const types = new Set([request.resourceType, ...(request.revInclude ?? []).map((r) => r.resourceType), ...(request.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : []))]);
     // Only types that may be deferred are checked: other searches pay nothing (no backlog query).
     for (const type of [...types].filter((t) => DEFERRABLE_TYPES.has(t))) {
-      // Until none of this type is left: a batch another indexer wrote first counts as progress.
-      while ((await this.indexDeferredBatch(type, DEFERRED_INDEX_BATCH)).waiting > 0) {
+      // Until none of this type is left: a batch another indexer wrote first counts as progress,
+      // and one another instance is writing is waited for.
+      while ((await this.indexDeferredBatch(type, DEFERRED_INDEX_BATCH, 'wait')).waiting > 0) {
         // next batch
       }
     }

@@ -54,6 +54,9 @@ export interface PreparedBacklog extends ResourceIndexRows {
   firstVersion: boolean;
 }
 
+/** The most resources one deferred-index batch takes (each is a parameter of its statements). */
+const MAX_BACKLOG_BATCH = 500;
+
 const BACKLOG_SELECT = `SELECT b.resource_type AS backlog_type, b.resource_id AS backlog_id, r.author_org, r.resource_type, r.id, r.version_id, r.seq, r.last_updated, r.deleted, r.content
   FROM index_backlog b LEFT JOIN resources r ON r.resource_type = b.resource_type AND r.id = b.resource_id`;
 
@@ -455,14 +458,20 @@ export class SqlTransaction implements StoreTransaction {
   }
 
   /**
-   * Reads up to `limit` resources stored with deferIndex and extracts their index rows, stopping
-   * early once `budgetMs` have passed (at least one is done). Outside any write transaction (on
-   * the store's reader): extracting is half of indexing's CPU, and inside the transaction it held
-   * the write lock — on SQLite every process's writes on the file waited for it.
+   * Reads up to `limit` (at most 500) resources stored with deferIndex and extracts their index
+   * rows, stopping early once `budgetMs` have passed (at least one is done). On SQLite the store
+   * calls it outside any write transaction (on its reader): extracting is half of indexing's CPU,
+   * and inside the transaction it held the write lock every process on the file shares. On
+   * PostgreSQL it runs in the indexing transaction and `claim`s the rows it reads: the background
+   * indexer skips those another instance holds (instances split the backlog instead of
+   * extracting the same events); a search catching up waits for them (it must not miss them).
    */
-  async prepareBacklog(resourceType: string | undefined, limit: number, budgetMs = Infinity): Promise<PreparedBacklog[]> {
+  async prepareBacklog(resourceType: string | undefined, limit: number, budgetMs = Infinity, claim?: 'skip' | 'wait'): Promise<PreparedBacklog[]> {
     const started = performance.now();
-    const waiting = await this.db.all<BacklogRow>(`${BACKLOG_SELECT}${resourceType ? ' WHERE b.resource_type = ?' : ''} LIMIT ?`, resourceType ? [resourceType, limit] : [limit]);
+    const lock = this.db.dialect === 'postgres' && claim ? (claim === 'skip' ? ' FOR UPDATE OF b SKIP LOCKED' : ' FOR UPDATE OF b') : '';
+    // Waiting, in one order: two searches catching up never wait for each other in a circle.
+    const order = lock && claim === 'wait' ? ' ORDER BY b.resource_type, b.resource_id' : '';
+    const waiting = await this.db.all<BacklogRow>(`${BACKLOG_SELECT}${resourceType ? ' WHERE b.resource_type = ?' : ''}${order} LIMIT ?${lock}`, [...(resourceType ? [resourceType] : []), Math.min(limit, MAX_BACKLOG_BATCH)]);
     const prepared: PreparedBacklog[] = [];
     for (const row of waiting) {
       if (prepared.length > 0 && performance.now() - started > budgetMs) {
@@ -474,30 +483,17 @@ export class SqlTransaction implements StoreTransaction {
   }
 
   /**
-   * Writes the index rows `prepareBacklog` extracted, for the resources still waiting: one read
-   * of their backlog rows joined to the resources, the batch's rows in one statement per table,
-   * one delete (on PostgreSQL each statement is a round trip, and three of them per event kept
-   * the indexer behind the audit trail of a busy server). A resource written again since it was
-   * prepared is extracted again here; one another indexer took meanwhile is left to it.
+   * Writes the index rows `prepareBacklog` extracted: the batch's rows in one statement per table,
+   * one delete (on PostgreSQL each statement is a round trip, and three of them per event kept the
+   * indexer behind the audit trail of a busy server). Unless this transaction `claimed` them, only
+   * for the resources still waiting, and a resource written again since it was prepared is
+   * extracted again here; one another indexer took meanwhile is left to it.
    */
-  async indexBacklog(prepared: readonly PreparedBacklog[]): Promise<number> {
-    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE OF b SKIP LOCKED' : '';
-    const batch: ResourceIndexRows[] = [];
-    for (const [type, items] of groupByType(prepared)) {
-      const ids = [...items.keys()];
-      // Which are still waiting, at which version; the content only of one written again since.
-      const waiting = await this.db.all<{ backlog_id: string; seq: number | string | null }>(
-        `SELECT b.resource_id AS backlog_id, r.seq FROM index_backlog b LEFT JOIN resources r ON r.resource_type = b.resource_type AND r.id = b.resource_id
-         WHERE b.resource_type = ? AND b.resource_id IN (${ids.map(() => '?').join(', ')})${skipLocked}`,
-        [type, ...ids],
-      );
-      for (const { backlog_id: id, seq } of waiting) {
-        const before = items.get(id);
-        const item = before && before.seq === (seq === null ? null : Number(seq)) ? before : await this.backlogItemNow(type, id);
-        if (!item.firstVersion) {
-          await this.deleteIndexRows(item.type, item.id);
-        }
-        batch.push(item);
+  async indexBacklog(prepared: readonly PreparedBacklog[], claimed = false): Promise<number> {
+    const batch = claimed ? prepared : await this.stillWaiting(prepared);
+    for (const item of batch) {
+      if (!item.firstVersion) {
+        await this.deleteIndexRows(item.type, item.id);
       }
     }
     await this.insertIndexRows(batch);
@@ -505,6 +501,26 @@ export class SqlTransaction implements StoreTransaction {
       await this.db.run(`DELETE FROM index_backlog WHERE resource_type = ? AND resource_id IN (${[...items.keys()].map(() => '?').join(', ')})`, [type, ...items.keys()]);
     }
     return batch.length;
+  }
+
+  /** Of `prepared`, what still waits for its index rows, as it is now (one read per type). */
+  private async stillWaiting(prepared: readonly PreparedBacklog[]): Promise<PreparedBacklog[]> {
+    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE OF b SKIP LOCKED' : '';
+    const waiting: PreparedBacklog[] = [];
+    for (const [type, items] of groupByType(prepared)) {
+      const ids = [...items.keys()];
+      // Which are still waiting, at which version; the content only of one written again since.
+      const rows = await this.db.all<{ backlog_id: string; seq: number | string | null }>(
+        `SELECT b.resource_id AS backlog_id, r.seq FROM index_backlog b LEFT JOIN resources r ON r.resource_type = b.resource_type AND r.id = b.resource_id
+         WHERE b.resource_type = ? AND b.resource_id IN (${ids.map(() => '?').join(', ')})${skipLocked}`,
+        [type, ...ids],
+      );
+      for (const { backlog_id: id, seq } of rows) {
+        const before = items.get(id);
+        waiting.push(before && before.seq === (seq === null ? null : Number(seq)) ? before : await this.backlogItemNow(type, id));
+      }
+    }
+    return waiting;
   }
 
   /** A waiting resource's index rows as it is now (written again since they were extracted). */
