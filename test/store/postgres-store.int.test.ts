@@ -68,3 +68,39 @@ describe('PostgreSQL deferred indexing by two instances', () => {
     }
   });
 });
+
+describe('PostgreSQL: an update racing the deferred indexer', () => {
+  it('leaves no index rows of the version the indexer was writing', async () => {
+    const a = (await stores.open()) as PostgresStore;
+    const b = await PostgresStore.open(DATABASE_URL, { schema: stores.schemaOf(a) });
+    try {
+      const provenance = (target: string): Resource => ({ resourceType: 'Provenance', target: [{ reference: `Patient/${target}` }], recorded: '2026-11-25T10:00:00Z', agent: [{ who: { display: 'carebridge' } }] }) as Resource;
+      const { version } = await a.transaction((tx) => tx.create(provenance('race-old'), { deferIndex: true }));
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let claimed = false;
+      // Instance A's indexer has read version 1 and is writing its rows...
+      const indexing = a.runTransaction(undefined, async (tx) => {
+        const items = await tx.prepareBacklog('Provenance', 100, Infinity, 'skip');
+        claimed = true;
+        await held;
+        return tx.indexBacklog(items, true);
+      });
+      while (!claimed) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      // ...when instance B updates the resource.
+      const updating = b.update({ ...provenance('race-new'), id: version.id } as Resource);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      release();
+      await indexing;
+      await updating;
+      const ids = async (query: string): Promise<string[]> => (await b.search(parseSearchRequest(query))).resources.map((r) => r.id as string);
+      expect(await ids('Provenance?target=Patient/race-new')).toEqual([version.id]);
+      expect(await ids('Provenance?target=Patient/race-old')).toEqual([]);
+    } finally {
+      await b.close();
+      await stores.dispose(a);
+    }
+  });
+});

@@ -99,7 +99,9 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       for (let done = await store.indexDeferred('AuditEvent'); done > 0; done = await store.indexDeferred('AuditEvent')) {
         indexed += done;
       }
-      expect(indexed).toBe(3);
+      // The update and the delete wrote (or removed) their rows themselves and took their events
+      // off the backlog: only the first version was left to the indexer.
+      expect(indexed).toBe(1);
       const ids = async (query: string): Promise<string[]> => (await store.search(parseSearchRequest(query))).resources.map((r) => r.id as string).sort();
       expect(await ids('AuditEvent?patient=Patient/batch-one')).toEqual([a]);
       expect(await ids('AuditEvent?entity=Patient/batch-two&altid=batch-b2')).toEqual([b]);
@@ -118,11 +120,12 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       ]);
       const prepared = (await sql.prepareBacklog('AuditEvent', 500)).filter((p) => [changed, taken, kept].includes(p.id));
       expect(prepared.map((p) => p.id).sort()).toEqual([changed, taken, kept].sort());
-      // Between extraction and the write: one event is updated (its backlog row stays), another
-      // is indexed by a second indexer (its backlog row is gone).
+      // Between extraction and the write: one event is updated, another is indexed by a second
+      // indexer.
       await store.transaction((tx) => tx.update({ ...event('prepared-changed-2'), id: changed } as Resource));
       await sql.runTransaction(undefined, async (tx) => tx.indexBacklog(await tx.prepareBacklog('AuditEvent', 500).then((all) => all.filter((p) => p.id === taken))));
-      expect(await sql.runTransaction(undefined, (tx) => tx.indexBacklog(prepared))).toBe(2);
+      // Only the kept one: the update wrote its own rows and took its event off the backlog.
+      expect(await sql.runTransaction(undefined, (tx) => tx.indexBacklog(prepared))).toBe(1);
       const ids = async (query: string): Promise<string[]> => (await store.search(parseSearchRequest(query))).resources.map((r) => r.id as string).sort();
       expect(await ids('AuditEvent?altid=prepared-changed-2')).toEqual([changed]);
       expect(await ids('AuditEvent?altid=prepared-changed')).toEqual([]);

@@ -443,6 +443,12 @@ export class SqlTransaction implements StoreTransaction {
       this.changes.push(stored);
       return stored;
     }
+    if (versionId > 1 && DEFERRABLE_TYPES.has(type)) {
+      // This version's rows are written now: a deferred earlier one needs none. First, so that on
+      // PostgreSQL an indexer writing that version's rows (it holds this backlog row) commits
+      // before they are deleted below; otherwise they would outlive it.
+      await this.db.run('DELETE FROM index_backlog WHERE resource_type = ? AND resource_id = ?', [type, id]);
+    }
     const rows = await this.writeIndex(type, id, resource, versionId === 1, index);
     // The audit trail is admin-only: it opens no compartment and needs none.
     if (type !== 'AuditEvent' && type !== 'Provenance') {
