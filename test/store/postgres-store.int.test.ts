@@ -44,7 +44,7 @@ describe('PostgreSQL deferred indexing by two instances', () => {
       let claimed = -1;
       // Instance A claims the whole backlog and holds its transaction open.
       const first = a.runTransaction(undefined, async (tx) => {
-        const items = await tx.prepareBacklog('AuditEvent', 100, Infinity, 'skip');
+        const items = await tx.prepareBacklog({ resourceType: 'AuditEvent', limit: 100, claim: 'skip' });
         claimed = items.length;
         await held;
         return tx.indexBacklog(items, true);
@@ -81,7 +81,7 @@ describe('PostgreSQL: an update racing the deferred indexer', () => {
       let claimed = false;
       // Instance A's indexer has read version 1 and is writing its rows...
       const indexing = a.runTransaction(undefined, async (tx) => {
-        const items = await tx.prepareBacklog('Provenance', 100, Infinity, 'skip');
+        const items = await tx.prepareBacklog({ resourceType: 'Provenance', limit: 100, claim: 'skip' });
         claimed = true;
         await held;
         return tx.indexBacklog(items, true);

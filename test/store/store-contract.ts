@@ -1,6 +1,6 @@
 // The behaviour every FhirStore adapter must have. sqlite-store.test.ts and
 // postgres-store.int.test.ts run this same suite against their adapter.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { OperationOutcomeError, getStatus, parseSearchRequest } from '@medplum/core';
 import type { Bundle, CarePlan, Patient, Resource, Task } from '@medplum/fhirtypes';
 import { sequentialUuids } from '../../src/mapping/context.ts';
@@ -118,12 +118,12 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         (await tx.create(event('prepared-taken'), { deferIndex: true })).version.id as string,
         (await tx.create(event('prepared-kept'), { deferIndex: true })).version.id as string,
       ]);
-      const prepared = (await sql.prepareBacklog('AuditEvent', 500)).filter((p) => [changed, taken, kept].includes(p.id));
+      const prepared = (await sql.prepareBacklog({ resourceType: 'AuditEvent', limit: 500 })).filter((p) => [changed, taken, kept].includes(p.id));
       expect(prepared.map((p) => p.id).sort()).toEqual([changed, taken, kept].sort());
       // Between extraction and the write: one event is updated, another is indexed by a second
       // indexer.
       await store.transaction((tx) => tx.update({ ...event('prepared-changed-2'), id: changed } as Resource));
-      await sql.runTransaction(undefined, async (tx) => tx.indexBacklog(await tx.prepareBacklog('AuditEvent', 500).then((all) => all.filter((p) => p.id === taken))));
+      await sql.runTransaction(undefined, async (tx) => tx.indexBacklog(await tx.prepareBacklog({ resourceType: 'AuditEvent', limit: 500 }).then((all) => all.filter((p) => p.id === taken))));
       // Only the kept one: the update wrote its own rows and took its event off the backlog.
       expect(await sql.runTransaction(undefined, (tx) => tx.indexBacklog(prepared))).toBe(1);
       const ids = async (query: string): Promise<string[]> => (await store.search(parseSearchRequest(query))).resources.map((r) => r.id as string).sort();
@@ -131,6 +131,38 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(await ids('AuditEvent?altid=prepared-changed')).toEqual([]);
       expect(await ids('AuditEvent?altid=prepared-kept,prepared-taken')).toEqual([kept, taken].sort());
       expect((await store.search(parseSearchRequest('AuditEvent?altid=prepared-taken&_total=accurate'))).total).toBe(1);
+    });
+
+    it('catches up, before a search, on what was written when the search began, while new events keep arriving', async () => {
+      const sql = store as unknown as SqlStore;
+      const event = (altId: string): Resource =>
+        ({ resourceType: 'AuditEvent', type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' }, recorded: '2026-11-24T15:00:00Z', agent: [{ requestor: true, altId }], source: { observer: { display: 'carebridge' } } }) as unknown as Resource;
+      const before = await store.transaction(async (tx) => [
+        (await tx.create(event('stream-before'), { deferIndex: true })).version.id,
+        (await tx.create(event('stream-before'), { deferIndex: true })).version.id,
+      ]);
+      // A busy server: every indexing transaction has a new audit event written just before it.
+      const runTransaction = sql.runTransaction.bind(sql);
+      let added = 0;
+      let adding = false;
+      const spy = jest.spyOn(sql, 'runTransaction').mockImplementation(async (caller, work) => {
+        if (!adding && added < 50) {
+          adding = true;
+          await runTransaction(undefined, (tx) => tx.create(event('stream-during'), { deferIndex: true }));
+          adding = false;
+          added++;
+        }
+        return runTransaction(caller, work);
+      });
+      try {
+        const found = await store.search(parseSearchRequest('AuditEvent?altid=stream-before&_count=10'));
+        expect(found.resources.map((r) => r.id).sort()).toEqual([...before].sort());
+        // A batch or two took what was there (PostgreSQL claims in the transaction, so an empty one
+        // still begins one); the events written meanwhile are left to the indexer.
+        expect(added).toBeLessThanOrEqual(5);
+      } finally {
+        spy.mockRestore();
+      }
     });
 
     it('versions every update, keeps history, and makes no version for an unchanged update', async () => {

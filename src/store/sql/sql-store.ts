@@ -18,7 +18,7 @@ import type { MigrationReport } from './schema.ts';
 import { claimLeaseSql, pollStatusSql, readCursorSql, recordPollRunSql, releaseLeaseSql } from './sync-sql.ts';
 import type { PollRunRecord, PollStatus } from '../sync-store.ts';
 import { DEFAULT_SETTINGS, SqlTransaction } from './sql-transaction.ts';
-import type { TransactionSettings } from './sql-transaction.ts';
+import type { BacklogRead, TransactionSettings } from './sql-transaction.ts';
 
 /** Deferred resources indexed per transaction at most (500 gave a p99 of 277 ms). */
 const DEFERRED_INDEX_BATCH = 100;
@@ -115,7 +115,7 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
   private deferredBudgetMs = DEFERRED_INDEX_BUDGET_MS;
 
   async indexDeferred(resourceType?: string, limit = DEFERRED_INDEX_BATCH): Promise<number> {
-    return (await this.indexDeferredBatch(resourceType, limit, 'skip')).done;
+    return (await this.indexDeferredBatch({ resourceType, limit, claim: 'skip' })).done;
   }
 
   /** The batch being indexed now: this store indexes one at a time (see indexDeferredBatch). */
@@ -126,14 +126,14 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
    * catch-ups (several AuditEvent searches at once) would extract the same events and then find
    * them written by the first; each waits its turn and reads the backlog afresh.
    */
-  private indexDeferredBatch(resourceType: string | undefined, limit: number, others: 'skip' | 'wait'): Promise<{ waiting: number; done: number }> {
-    const batch = this.indexing.then(() => this.indexOneBatch(resourceType, limit, others));
+  private indexDeferredBatch(read: BacklogRead & { claim: 'skip' | 'wait' }): Promise<{ waiting: number; done: number }> {
+    const batch = this.indexing.then(() => this.indexOneBatch(read));
     this.indexing = batch.catch(() => undefined);
     return batch;
   }
 
-  /** `others`: on PostgreSQL, whether events another instance is indexing are skipped or waited for. */
-  private async indexOneBatch(resourceType: string | undefined, limit: number, others: 'skip' | 'wait'): Promise<{ waiting: number; done: number }> {
+  /** `claim`: on PostgreSQL, whether events another instance is indexing are skipped or waited for. */
+  private async indexOneBatch(read: BacklogRead & { claim: 'skip' | 'wait' }): Promise<{ waiting: number; done: number }> {
     const started = performance.now();
     let waiting: number;
     let done: number;
@@ -141,20 +141,20 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
       // Extracted before the write transaction, which then only writes. SQLite's inserts hold the
       // event loop too, and cost about what extracting did (an audited search's profile: 3.8 s
       // extracting, 4.4 s inserting): there extraction stops at half the budget.
-      const prepared = await this.prepareBacklog(resourceType, limit, this.deferredBudgetMs / 2);
+      const prepared = await this.prepareBacklog({ ...read, claim: undefined, budgetMs: this.deferredBudgetMs / 2 });
       waiting = prepared.length;
       done = waiting === 0 ? 0 : await this.runTransaction(undefined, (tx) => tx.indexBacklog(prepared));
     } else {
       // Claimed and extracted in the transaction: its locks split the backlog between instances.
       ({ waiting, done } = await this.runTransaction(undefined, async (tx) => {
-        const claimed = await tx.prepareBacklog(resourceType, limit, this.deferredBudgetMs, others);
+        const claimed = await tx.prepareBacklog({ ...read, budgetMs: this.deferredBudgetMs });
         return { waiting: claimed.length, done: claimed.length === 0 ? 0 : await tx.indexBacklog(claimed, true) };
       }));
     }
     // Out of time before out of work (extracting, waiting for the turn and writing): more was
     // waiting than the budget could clear; bigger batches while the writes queue up.
     const outOfTime = performance.now() - started >= this.deferredBudgetMs;
-    this.deferredBudgetMs = waiting > 0 && outOfTime && waiting < limit ? Math.min(this.deferredBudgetMs * 2, DEFERRED_INDEX_MAX_BUDGET_MS) : DEFERRED_INDEX_BUDGET_MS;
+    this.deferredBudgetMs = waiting > 0 && outOfTime && waiting < read.limit ? Math.min(this.deferredBudgetMs * 2, DEFERRED_INDEX_MAX_BUDGET_MS) : DEFERRED_INDEX_BUDGET_MS;
     return { waiting, done };
   }
 
@@ -165,10 +165,18 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
   async catchUpIndex(request: SearchRequest): Promise<void> {
     const types = new Set([request.resourceType, ...(request.revInclude ?? []).map((r) => r.resourceType), ...(request.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : []))]);
     // Only types that may be deferred are checked: other searches pay nothing (no backlog query).
-    for (const type of [...types].filter((t) => DEFERRABLE_TYPES.has(t))) {
+    const deferrable = [...types].filter((t) => DEFERRABLE_TYPES.has(t));
+    if (deferrable.length === 0) {
+      return;
+    }
+    // What was written when the search began: on a busy server new events keep arriving, and a
+    // search catching up on them too might never get to answer.
+    const [latest] = await this.reader.all<{ seq: number | string | null }>('SELECT MAX(seq) AS seq FROM resource_history');
+    const upToSeq = Number(latest?.seq ?? 0);
+    for (const resourceType of deferrable) {
       // Until none of this type is left: a batch another indexer wrote first counts as progress,
       // and one another instance is writing is waited for.
-      while ((await this.indexDeferredBatch(type, DEFERRED_INDEX_BATCH, 'wait')).waiting > 0) {
+      while ((await this.indexDeferredBatch({ resourceType, limit: DEFERRED_INDEX_BATCH, claim: 'wait', upToSeq })).waiting > 0) {
         // next batch
       }
     }

@@ -54,6 +54,19 @@ export interface PreparedBacklog extends ResourceIndexRows {
   firstVersion: boolean;
 }
 
+/** Which deferred resources prepareBacklog reads. */
+export interface BacklogRead {
+  /** Of one type, or of all. */
+  resourceType?: string;
+  limit: number;
+  /** Extraction stops once this has passed (at least one is done). */
+  budgetMs?: number;
+  /** PostgreSQL: lock the rows read, skipping those another transaction holds or waiting for them. */
+  claim?: 'skip' | 'wait';
+  /** Only resources written up to this history seq (a search catches up on what was there when it began). */
+  upToSeq?: number;
+}
+
 /** The most resources one deferred-index batch takes (each is a parameter of its statements). */
 const MAX_BACKLOG_BATCH = 500;
 
@@ -472,12 +485,17 @@ export class SqlTransaction implements StoreTransaction {
    * indexer skips those another instance holds (instances split the backlog instead of
    * extracting the same events); a search catching up waits for them (it must not miss them).
    */
-  async prepareBacklog(resourceType: string | undefined, limit: number, budgetMs = Infinity, claim?: 'skip' | 'wait'): Promise<PreparedBacklog[]> {
+  async prepareBacklog({ resourceType, limit, budgetMs = Infinity, claim, upToSeq }: BacklogRead): Promise<PreparedBacklog[]> {
     const started = performance.now();
     const lock = this.db.dialect === 'postgres' && claim ? (claim === 'skip' ? ' FOR UPDATE OF b SKIP LOCKED' : ' FOR UPDATE OF b') : '';
     // Waiting, in one order: two searches catching up never wait for each other in a circle.
     const order = lock && claim === 'wait' ? ' ORDER BY b.resource_type, b.resource_id' : '';
-    const waiting = await this.db.all<BacklogRow>(`${BACKLOG_SELECT}${resourceType ? ' WHERE b.resource_type = ?' : ''}${order} LIMIT ?${lock}`, [...(resourceType ? [resourceType] : []), Math.min(limit, MAX_BACKLOG_BATCH)]);
+    const where = [...(resourceType ? ['b.resource_type = ?'] : []), ...(upToSeq !== undefined ? ['(r.seq IS NULL OR r.seq <= ?)'] : [])];
+    const waiting = await this.db.all<BacklogRow>(`${BACKLOG_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}${order} LIMIT ?${lock}`, [
+      ...(resourceType ? [resourceType] : []),
+      ...(upToSeq !== undefined ? [upToSeq] : []),
+      Math.min(limit, MAX_BACKLOG_BATCH),
+    ]);
     const prepared: PreparedBacklog[] = [];
     for (const row of waiting) {
       if (prepared.length > 0 && performance.now() - started > budgetMs) {
