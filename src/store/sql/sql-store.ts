@@ -141,7 +141,7 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
       // Extracted before the write transaction, which then only writes. SQLite's inserts hold the
       // event loop too, and cost about what extracting did (an audited search's profile: 3.8 s
       // extracting, 4.4 s inserting): there extraction stops at half the budget.
-      const prepared = await this.prepareBacklog({ ...read, claim: undefined, budgetMs: this.deferredBudgetMs / 2 });
+      const prepared = await this.prepareBacklog({ ...read, budgetMs: this.deferredBudgetMs / 2 });
       waiting = prepared.length;
       done = waiting === 0 ? 0 : await this.runTransaction(undefined, (tx) => tx.indexBacklog(prepared));
     } else {

@@ -47,9 +47,8 @@ interface ResourceIndexRows {
   rows: IndexRows | undefined;
 }
 
-/** A deferred resource's index rows, extracted from the version `seq` (null: the resource is gone). */
+/** A deferred resource's index rows, extracted from its current version (none: the resource is gone). */
 export interface PreparedBacklog extends ResourceIndexRows {
-  seq: number | null;
   /** Still the version created with deferIndex: it never had index rows, there are none to delete. */
   firstVersion: boolean;
 }
@@ -78,7 +77,6 @@ function backlogItem(row: BacklogRow): PreparedBacklog {
   return {
     type: row.backlog_type,
     id: row.backlog_id,
-    seq: version ? version.seq : null,
     // An update would have made version 2 and written its rows.
     firstVersion: version?.versionId === '1' && !version.deleted,
     rows: version?.resource ? indexRowsOf(version.resource, undefined) : undefined,
@@ -510,8 +508,8 @@ export class SqlTransaction implements StoreTransaction {
    * Writes the index rows `prepareBacklog` extracted: the batch's rows in one statement per table,
    * one delete (on PostgreSQL each statement is a round trip, and three of them per event kept the
    * indexer behind the audit trail of a busy server). Unless this transaction `claimed` them, only
-   * for the resources still waiting, and a resource written again since it was prepared is
-   * extracted again here; one another indexer took meanwhile is left to it.
+   * for the resources still waiting: one another indexer took meanwhile is left to it, and one
+   * updated or deleted meanwhile left the backlog then (writeVersion).
    */
   async indexBacklog(prepared: readonly PreparedBacklog[], claimed = false): Promise<number> {
     const batch = claimed ? prepared : await this.stillWaiting(prepared);
@@ -527,30 +525,16 @@ export class SqlTransaction implements StoreTransaction {
     return batch.length;
   }
 
-  /** Of `prepared`, what still waits for its index rows, as it is now (one read per type). */
+  /** Of `prepared`, what is still on the backlog (one read per type). */
   private async stillWaiting(prepared: readonly PreparedBacklog[]): Promise<PreparedBacklog[]> {
-    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE OF b SKIP LOCKED' : '';
+    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
     const waiting: PreparedBacklog[] = [];
     for (const [type, items] of groupByType(prepared)) {
       const ids = [...items.keys()];
-      // Which are still waiting, at which version; the content only of one written again since.
-      const rows = await this.db.all<{ backlog_id: string; seq: number | string | null }>(
-        `SELECT b.resource_id AS backlog_id, r.seq FROM index_backlog b LEFT JOIN resources r ON r.resource_type = b.resource_type AND r.id = b.resource_id
-         WHERE b.resource_type = ? AND b.resource_id IN (${ids.map(() => '?').join(', ')})${skipLocked}`,
-        [type, ...ids],
-      );
-      for (const { backlog_id: id, seq } of rows) {
-        const before = items.get(id);
-        waiting.push(before && before.seq === (seq === null ? null : Number(seq)) ? before : await this.backlogItemNow(type, id));
-      }
+      const rows = await this.db.all<{ resource_id: string }>(`SELECT resource_id FROM index_backlog WHERE resource_type = ? AND resource_id IN (${ids.map(() => '?').join(', ')})${skipLocked}`, [type, ...ids]);
+      rows.forEach((row) => waiting.push(items.get(row.resource_id) as PreparedBacklog));
     }
     return waiting;
-  }
-
-  /** A waiting resource's index rows as it is now (written again since they were extracted). */
-  private async backlogItemNow(type: string, id: string): Promise<PreparedBacklog> {
-    const [row] = await this.db.all<BacklogRow>(`${BACKLOG_SELECT} WHERE b.resource_type = ? AND b.resource_id = ?`, [type, id]);
-    return row ? backlogItem(row) : { type, id, seq: null, firstVersion: false, rows: undefined };
   }
 
   private async writeIndex(type: string, id: string, resource: Resource | undefined, firstVersion: boolean, index?: PreparedIndex): Promise<IndexRows | undefined> {

@@ -126,7 +126,8 @@ export class SqliteStore extends SqlStore {
     // Checkpoints run in a worker thread (checkpointer.ts), not at COMMIT on the request path. The
     // writer still checkpoints when the WAL passes WAL_CHECKPOINT_PAGES: under a steady stream of
     // writes the thread's PASSIVE checkpoints never reach the end of the WAL, so it is never reset;
-    // the writer's own checkpoint then finds most pages already copied, and restarts it.
+    // the writer's own checkpoint then finds most pages already copied, and restarts it — when it
+    // is the only writer (see WAL_CHECKPOINT_PAGES).
     if (path !== ':memory:') {
       writerDb.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
       writerDb.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
