@@ -3,14 +3,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseSearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SqlExecutor } from '../../src/store/sql/executor.ts';
 import { runSearch } from '../../src/store/sql/search-sql.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
+import { explainingExecutor } from '../support/query-plans.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'carebridge-audit-date-'));
 const file = join(dir, 'carebridge.db');
@@ -37,21 +36,12 @@ afterAll(async () => {
 
 /** Runs the search on the file, returning its ids and the plan of each statement it ran. */
 async function planned(query: string): Promise<{ ids: string[]; plans: string[] }> {
-  const db = new Database(file, { readonly: true });
-  const plans: string[] = [];
-  const recording: SqlExecutor = {
-    dialect: 'sqlite',
-    all: async <T>(sql: string, params: readonly unknown[] = []) => {
-      plans.push((db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((p) => p.detail).join('\n'));
-      return db.prepare(sql).all(...params) as T[];
-    },
-    run: async () => ({ changes: 0 }),
-  };
+  const { db, statements, close } = explainingExecutor(file);
   try {
-    const found = await runSearch(recording, parseSearchRequest(query), {});
-    return { ids: found.resources.map((r) => (r as { agent: { altId: string }[] }).agent[0]?.altId as string), plans };
+    const found = await runSearch(db, parseSearchRequest(query), {});
+    return { ids: found.resources.map((r) => (r as { agent: { altId: string }[] }).agent[0]?.altId as string), plans: statements.map((s) => s.plan) };
   } finally {
-    db.close();
+    close();
   }
 }
 

@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUDIT_REFERENCE_TERMS, auditTermQuery } from '../../src/store/sql/audit-terms.ts';
-import type { SqlExecutor } from '../../src/store/sql/executor.ts';
 import { runSearch } from '../../src/store/sql/search-sql.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { loadDefinitions } from '../../src/validation/definitions.ts';
+import { explainingExecutor } from '../support/query-plans.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'carebridge-audit-terms-'));
 const file = join(dir, 'carebridge.db');
@@ -102,24 +102,13 @@ describe('the audit trail term index (SQLite)', () => {
   it('plans a search by reference from the term index, not a scan of the audit trail', async () => {
     const patient = (await store.create({ resourceType: 'Patient', name: [{ family: 'Planner' }] })).version.id;
     await store.create(event('plan-a', `Patient/${patient}`));
-    const db = new Database(file, { readonly: true });
-    const statements: { sql: string; params: readonly unknown[] }[] = [];
-    const recording: SqlExecutor = {
-      dialect: 'sqlite',
-      all: async <T>(sql: string, params: readonly unknown[] = []) => {
-        statements.push({ sql, params });
-        return db.prepare(sql).all(...params) as T[];
-      },
-      run: async () => ({ changes: 0 }),
-    };
+    const { db, statements, close } = explainingExecutor(file);
     try {
-      const found = await runSearch(recording, parseSearchRequest(`AuditEvent?patient=Patient/${patient}&altid=plan-a`), {});
-      const revIncluded = await runSearch(recording, parseSearchRequest(`Patient?_id=${patient}&_revinclude=AuditEvent:patient`), {});
+      const found = await runSearch(db, parseSearchRequest(`AuditEvent?patient=Patient/${patient}&altid=plan-a`), {});
+      const revIncluded = await runSearch(db, parseSearchRequest(`Patient?_id=${patient}&_revinclude=AuditEvent:patient`), {});
       expect(found.resources).toHaveLength(1);
       expect(revIncluded.included.map((r) => r.id)).toEqual(found.resources.map((r) => r.id));
-      const plans = statements
-        .filter((s) => s.sql.includes(AUDIT_REFERENCE_TERMS))
-        .map((s) => (db.prepare(`EXPLAIN QUERY PLAN ${s.sql}`).all(...s.params) as { detail: string }[]).map((p) => p.detail).join('\n'));
+      const plans = statements.filter((s) => s.sql.includes(AUDIT_REFERENCE_TERMS)).map((s) => s.plan);
       expect(plans).toHaveLength(2);
       for (const plan of plans) {
         expect(plan).toMatch(new RegExp(`SCAN ${AUDIT_REFERENCE_TERMS} VIRTUAL TABLE INDEX`));
@@ -127,7 +116,7 @@ describe('the audit trail term index (SQLite)', () => {
         expect(plan).not.toMatch(/SCAN (r|x)\b/);
       }
     } finally {
-      db.close();
+      close();
     }
   });
 });
