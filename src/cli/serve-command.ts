@@ -10,6 +10,7 @@ import type { AuthSettings } from '../auth/startup.ts';
 import { StartupError, authSettingsFromEnv } from '../auth/startup.ts';
 import { createLogger } from '../log/logger.ts';
 import { DEFAULT_DATABASE, openStore } from '../store/open-store.ts';
+import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { startSync } from '../sync/sync-service.ts';
 import { PayerDirectory } from '../sync/connectors/payers.ts';
 import { loadDefinitions } from '../validation/definitions.ts';
@@ -237,6 +238,9 @@ async function runWorker(io: Io, env: NodeJS.ProcessEnv, port: number, settings:
   const publicUrl = env.PUBLIC_URL || `http://${env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1'}:${port}`;
   const peers = settings.config?.peers ?? [];
   const metrics = new Metrics({ processMetrics: true });
+  if (store instanceof SqliteStore) {
+    metrics.observeWriteLock(() => store.writeLockUsage());
+  }
   const sync = await startSync({ store, peers, logger, dispatch: backgroundJobs, fhirBaseUrl: `${publicUrl}/fhir`, sweepSchedule: settings.config?.clock.sweepSchedule, tcmClock: settings.config?.clock, outboxRetention: settings.config?.outbox.retention, dispatcher: { onSettled: (delivery, settlement) => metrics.observeSettlement(delivery, settlement) } });
   const observability = { metrics, processMetricsText: processMetricsText(metrics.registry), metricsToken: lifecycle.metricsToken, peers: peers.filter((peer) => peer.push && peer.kind !== 'payer').map((peer) => peer.name) };
   const running = await initServer({ store, logger, auth, port, host: env.HOST, publicUrl: env.PUBLIC_URL || undefined, version: process.env.npm_package_version, limits, deferredIndexer: backgroundJobs, payers: new PayerDirectory(peers), tcmClock: settings.config?.clock, observability, drainTimeoutMs: lifecycle.drainTimeoutMs });

@@ -4,6 +4,7 @@
 // from the store are computed once per scrape instead (store-gauges.ts).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Delivery, DeliverySettlement } from '../store/outbox.ts';
+import type { WriteLockUsage } from '../store/sqlite/sqlite-store.ts';
 import { destinationLabel } from './labels.ts';
 
 /** 5 ms to 30 s: a read takes milliseconds, a large transaction Bundle seconds; the handler timeout is 30 s. */
@@ -39,6 +40,28 @@ export class Metrics {
     if (options.processMetrics) {
       collectDefaultMetrics({ register: this.registry });
     }
+  }
+
+  /**
+   * The SQLite write lock's use by this process, read at each scrape (the primary sums the
+   * workers'): held seconds per elapsed second is how busy the one lock all of them share is.
+   */
+  observeWriteLock(usage: () => WriteLockUsage): void {
+    const registers = [this.registry];
+    const counter = (name: string, help: string, value: (u: WriteLockUsage) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value(usage()));
+        },
+      });
+    };
+    counter('carebridge_sqlite_write_lock_held_seconds_total', 'Time this process held the SQLite write lock, which every process on the file shares (BEGIN IMMEDIATE to COMMIT)', (u) => u.heldSeconds);
+    counter('carebridge_sqlite_write_lock_wait_seconds_total', 'Time this process waited for another process to release the SQLite write lock', (u) => u.waitedSeconds);
+    counter('carebridge_sqlite_write_transactions_total', 'SQLite write transactions of this process (a group commit of several requests counts once)', (u) => u.transactions);
   }
 
   /** The dispatcher's onSettled: every attempt counts; a delivery's latency is observed once it arrived. */

@@ -45,6 +45,7 @@ describe('/metrics of a two-worker cluster', () => {
   let agency: SimulatedFhirPeer;
   let hospital: TestClient;
   let serve: ServeChild;
+  let startedAt: number;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'carebridge-cluster-metrics-'));
@@ -58,6 +59,7 @@ describe('/metrics of a two-worker cluster', () => {
         { name: 'inner-harbor', kind: 'agency', organization: { system: NPI, value: agencyNpi(1) }, fhirBaseUrl: `http://127.0.0.1:${await freePort()}/fhir`, push, limits: { timeoutMs: 2000, retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } } },
       ],
     });
+    startedAt = performance.now();
     serve = await startServe({ CAREBRIDGE_WORKERS: '2', CAREBRIDGE_DATABASE: `sqlite:${join(dir, 'carebridge.db')}`, CAREBRIDGE_CONFIG: config, CAREBRIDGE_METRICS_TOKEN: METRICS_TOKEN, LOG_LEVEL: 'info' });
     // The primary announces the first worker listening; wait for the second too.
     const deadline = Date.now() + 30_000;
@@ -122,4 +124,20 @@ describe('/metrics of a two-worker cluster', () => {
       expect(text.match(/^# TYPE carebridge_outbox_pending gauge$/gm)).toHaveLength(1);
     }
   }, 90_000);
+
+  it('sums both workers\' use of the SQLite write lock they share: never held longer than they have run', async () => {
+    // Each worker records the AuditEvent of a search it answers: a write transaction.
+    const token = await tokenFor(serve, hospital);
+    for (let i = 0; i < PROBES; i++) {
+      expect((await getFresh(`${serve.url}/fhir/Patient?_count=1`, { authorization: `Bearer ${token}` })).status).toBe(200);
+    }
+    const text = await scrape();
+    const held = sample(text, 'carebridge_sqlite_write_lock_held_seconds_total') ?? NaN;
+    expect(sample(text, 'carebridge_sqlite_write_transactions_total')).toBeGreaterThan(0);
+    expect(held).toBeGreaterThan(0);
+    // One lock: the two workers' held times add up to at most the time since they started.
+    expect(held).toBeLessThanOrEqual((performance.now() - startedAt) / 1000);
+    expect(sample(text, 'carebridge_sqlite_write_lock_wait_seconds_total')).toBeGreaterThanOrEqual(0);
+    expect(text.match(/^# TYPE carebridge_sqlite_write_lock_held_seconds_total counter$/gm)).toHaveLength(1);
+  }, 30_000);
 });

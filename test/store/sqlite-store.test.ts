@@ -100,3 +100,66 @@ describe('SQLite reads beside a write transaction', () => {
     }
   });
 });
+
+describe('SQLite write lock usage (carebridge_sqlite_write_lock_* metrics)', () => {
+  it('counts the time a process holds the write lock, and the time it waits while another process holds it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carebridge-lock-'));
+    const path = join(dir, 'carebridge.db');
+    const first = await SqliteStore.open(path);
+    const second = await SqliteStore.open(path);
+    try {
+      const start = { first: first.writeLockUsage(), second: second.writeLockUsage() };
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let inside = false;
+      // The first "process" holds the lock (a write transaction left open) for at least 150 ms.
+      const holding = first.transaction(async (tx) => {
+        await tx.create({ resourceType: 'Organization', name: 'Holder' });
+        inside = true;
+        await held;
+      });
+      while (!inside) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const waiting = second.create({ resourceType: 'Organization', name: 'Waiter' });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // While it is held, the held time so far counts too (a scrape during a long transaction).
+      expect(first.writeLockUsage().heldSeconds - start.first.heldSeconds).toBeGreaterThanOrEqual(0.14);
+      release();
+      await holding;
+      await waiting;
+      const end = { first: first.writeLockUsage(), second: second.writeLockUsage() };
+      expect(end.first.transactions - start.first.transactions).toBe(1);
+      expect(end.second.transactions - start.second.transactions).toBe(1);
+      expect(end.first.heldSeconds - start.first.heldSeconds).toBeGreaterThanOrEqual(0.14);
+      expect(end.second.waitedSeconds - start.second.waitedSeconds).toBeGreaterThanOrEqual(0.14);
+      // The first never waited: nobody else held the lock when it asked.
+      expect(end.first.waitedSeconds - start.first.waitedSeconds).toBeLessThan(0.05);
+      // And once done, holding stops counting.
+      const later = first.writeLockUsage().heldSeconds;
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(first.writeLockUsage().heldSeconds).toBe(later);
+    } finally {
+      await second.close();
+      await first.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts a group commit of several writes as one transaction, and a failed one too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carebridge-lock-'));
+    const store = await SqliteStore.open(join(dir, 'carebridge.db'));
+    try {
+      const start = store.writeLockUsage();
+      // Queued in one turn of the event loop: one group, one SQLite transaction.
+      await Promise.all([1, 2, 3].map((n) => store.create({ resourceType: 'Organization', name: `Org ${n}` })));
+      const grouped = store.writeLockUsage();
+      expect(grouped.transactions - start.transactions).toBe(1);
+      await expect(store.transaction(() => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+      expect(store.writeLockUsage().transactions - grouped.transactions).toBe(1);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -91,6 +91,21 @@ class SqliteExecutor implements SqlExecutor {
   }
 }
 
+/**
+ * How this process used the write lock that every process on the file shares (BEGIN IMMEDIATE to
+ * COMMIT or ROLLBACK): /metrics sums it over the workers. Held time over elapsed time is how busy
+ * the lock is; near 1, more workers cannot write faster (README, "Health and metrics"). A COMMIT that passes
+ * WAL_CHECKPOINT_PAGES checkpoints after it has let go of the lock, inside the same call: that
+ * time counts as held, so under two busy writers the sum can pass the elapsed time a little.
+ */
+export interface WriteLockUsage {
+  heldSeconds: number;
+  /** Waiting for another process to let go of it (this process's own queue is not counted). */
+  waitedSeconds: number;
+  /** SQLite write transactions: a group commit of several requests counts once. */
+  transactions: number;
+}
+
 export interface SqliteStoreOptions {
   /** Milliseconds to wait for another process's write lock before failing. */
   busyTimeoutMs?: number;
@@ -108,6 +123,9 @@ export class SqliteStore extends SqlStore {
   private queue: Promise<unknown> = Promise.resolve();
   /** Write transactions waiting to join the next group commit. */
   private pending: GroupMember[] = [];
+  private readonly lockUsage = { heldMs: 0, waitedMs: 0, transactions: 0 };
+  /** performance.now() when this process took the write lock; undefined while it does not hold it. */
+  private lockedAt: number | undefined;
 
   private constructor(path: string, options: SqliteStoreOptions) {
     const writerDb = new Database(path);
@@ -178,19 +196,37 @@ export class SqliteStore extends SqlStore {
     }
   }
 
+  writeLockUsage(): WriteLockUsage {
+    const holding = this.lockedAt === undefined ? 0 : performance.now() - this.lockedAt;
+    return { heldSeconds: (this.lockUsage.heldMs + holding) / 1000, waitedSeconds: this.lockUsage.waitedMs / 1000, transactions: this.lockUsage.transactions };
+  }
+
   /** BEGIN IMMEDIATE, retried asynchronously while another process holds the write lock. */
   private async beginWrite(): Promise<void> {
+    const asked = performance.now();
     const deadline = Date.now() + this.lockTimeoutMs;
     for (let wait = 1; ; wait = Math.min(wait * 2, MAX_LOCK_POLL_MS)) {
       try {
         this.writer.exec('BEGIN IMMEDIATE');
+        this.lockedAt = performance.now();
+        this.lockUsage.waitedMs += this.lockedAt - asked;
         return;
       } catch (err) {
         if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) {
+          this.lockUsage.waitedMs += performance.now() - asked;
           throw err;
         }
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /** After COMMIT or ROLLBACK (or SQLite's own rollback): the lock is free again. */
+  private endWrite(): void {
+    if (this.lockedAt !== undefined && !this.writerDb.inTransaction) {
+      this.lockUsage.heldMs += performance.now() - this.lockedAt;
+      this.lockUsage.transactions++;
+      this.lockedAt = undefined;
     }
   }
 
@@ -203,6 +239,8 @@ export class SqliteStore extends SqlStore {
     } catch (err) {
       this.writer.exec('ROLLBACK');
       throw err;
+    } finally {
+      this.endWrite();
     }
   }
 
@@ -243,6 +281,19 @@ export class SqliteStore extends SqlStore {
       this.pending.splice(0).forEach((member) => member.reject(err));
       return;
     }
+    let settle: () => void;
+    try {
+      settle = await this.runGroup();
+    } finally {
+      // runGroup counts the lock free right after its COMMIT or ROLLBACK (the other processes
+      // may take it from then on); this is for a statement that threw before either.
+      this.endWrite();
+    }
+    settle();
+  }
+
+  /** The members of one group commit, the write lock held; returns what answers them. */
+  private async runGroup(): Promise<() => void> {
     // Taken once the lock is ours: what was queued while waiting for it joins.
     const members = this.pending.splice(0, MAX_GROUP);
     this.scheduleLeftovers();
@@ -253,24 +304,27 @@ export class SqliteStore extends SqlStore {
         if (!this.writerDb.inTransaction) {
           // SQLite rolled back the whole transaction (disk full, I/O error): what the members
           // before wrote is gone too. The failed ones fail; the others run again in a new one.
-          member.reject(outcome.value);
-          outcomes.filter((o) => !o.ok).forEach((o) => o.member.reject(o.value));
+          this.endWrite();
           this.pending.unshift(...outcomes.filter((o) => o.ok).map((o) => o.member), ...members.slice(index + 1));
           this.scheduleLeftovers();
-          return;
+          return () => {
+            member.reject(outcome.value);
+            outcomes.filter((o) => !o.ok).forEach((o) => o.member.reject(o.value));
+          };
         }
         outcomes.push({ member, ...outcome });
       }
       this.writer.exec('COMMIT');
+      this.endWrite();
     } catch (err) {
       // COMMIT (or a savepoint statement) failed: nothing of the group is written.
       if (this.writerDb.inTransaction) {
         this.writer.exec('ROLLBACK');
       }
-      members.forEach((member) => member.reject(err));
-      return;
+      this.endWrite();
+      return () => members.forEach((member) => member.reject(err));
     }
-    outcomes.forEach(({ member, ok, value }) => (ok ? member.resolve(value) : member.reject(value)));
+    return () => outcomes.forEach(({ member, ok, value }) => (ok ? member.resolve(value) : member.reject(value)));
   }
 
   /** One member in its savepoint: its writes are kept, or rolled back alone. */
