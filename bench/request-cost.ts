@@ -133,6 +133,15 @@ async function token(clientId: string): Promise<string> {
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
+/** Seconds the server has held the SQLite write lock so far (/metrics); 0 for the bare server. */
+async function lockHeldSeconds(): Promise<number> {
+  if (BARE) {
+    return 0;
+  }
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${await token('carebridge-dev')}` } })).text();
+  return Number(/^carebridge_sqlite_write_lock_held_seconds_total (\S+)$/m.exec(text)?.[1] ?? NaN);
+}
+
 let jobs = 0;
 async function load(job: Omit<LoadJob, 'url'>, clientId = 'carebridge-dev'): Promise<Result> {
   const jobFile = join(dir, `job-${++jobs}.json`);
@@ -169,17 +178,20 @@ try {
     const pid = server.pid as number;
     const before = cpuSeconds(pid);
     const ioBefore = io(pid);
+    const heldBefore = await lockHeldSeconds();
     const result = await load(run.job(true), run.clientId);
     const left = backlog();
     await drained();
     const cpu = cpuSeconds(pid) - before;
     const ioAfter = io(pid);
+    const held = (await lockHeldSeconds()) - heldBefore;
     const ok = result['2xx'];
     const wall = (result as Result & { elapsedMs: number }).elapsedMs / 1000;
-    rows.push([run.unit, fmt(ok), fmt(result.non2xx + result.errors), fmt((cpu * 1e6) / ok), fmt(ok / cpu / (run.perRequest === 1 ? 1 : 1 / run.perRequest)), fmt((ioAfter.syscalls - ioBefore.syscalls) / ok), fmt((ioAfter.written - ioBefore.written) / ok / 1024, 1), fmt(ok / wall, 0), `${fmt(result.latency.p50, 1)} / ${fmt(result.latency.p99, 1)}`, fmt(left)]);
+    rows.push([run.unit, fmt(ok), fmt(result.non2xx + result.errors), fmt((cpu * 1e6) / ok), fmt((held * 1e6) / ok), fmt(ok / cpu / (run.perRequest === 1 ? 1 : 1 / run.perRequest)), fmt((ioAfter.syscalls - ioBefore.syscalls) / ok), fmt((ioAfter.written - ioBefore.written) / ok / 1024, 1), fmt(ok / wall, 0), `${fmt(result.latency.p50, 1)} / ${fmt(result.latency.p99, 1)}`, fmt(left)]);
   }
-  table(['request', 'answered 2xx', 'failed', 'server CPU µs/req', 'per CPU-second', 'I/O calls/req', 'kB written/req', 'req/s (wall)', 'p50 / p99 ms', 'backlog at end'], rows, 1);
+  table(['request', 'answered 2xx', 'failed', 'server CPU µs/req', 'write lock µs/req', 'per CPU-second', 'I/O calls/req', 'kB written/req', 'req/s (wall)', 'p50 / p99 ms', 'backlog at end'], rows, 1);
   console.log('  per CPU-second: requests (ingest: resources) one core of server time would answer');
+  console.log('  write lock: how long the server held the SQLite write lock per request; every process on the file shares that lock, so no number of workers writes more than 1 s / that per second');
   console.log('  I/O calls and kB written: read and write system calls (files and sockets) and bytes written by the server, per request');
   console.log('  CPU and I/O include writing the deferred index rows left at the end of the run (backlog at end) until none is left');
 } finally {

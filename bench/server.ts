@@ -200,6 +200,39 @@ async function devToken(url: string, clientId = 'carebridge-dev'): Promise<strin
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
+interface LockUse {
+  /** performance.now() of the reading, ms. */
+  at: number;
+  held: number;
+  waited: number;
+  transactions: number;
+}
+
+/** The SQLite write lock's use so far, summed over the server's workers (/metrics); undefined on PostgreSQL. */
+async function writeLockUse(server: Child): Promise<LockUse | undefined> {
+  const response = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${await devToken(server.url)}` } });
+  const text = await response.text();
+  const value = (name: string): number | undefined => {
+    const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : undefined;
+  };
+  const held = value('carebridge_sqlite_write_lock_held_seconds_total');
+  return response.ok && held !== undefined ? { at: performance.now(), held, waited: value('carebridge_sqlite_write_lock_wait_seconds_total') ?? 0, transactions: value('carebridge_sqlite_write_transactions_total') ?? 0 } : undefined;
+}
+
+/**
+ * How busy the one write lock every worker shares was between two readings around a run (near
+ * 100 %: more workers cannot write faster), '' on PostgreSQL.
+ */
+function lockUse(before: LockUse | undefined, after: LockUse | undefined, requests: number): string {
+  if (!before || !after) {
+    return '';
+  }
+  const held = after.held - before.held;
+  const transactions = after.transactions - before.transactions;
+  return `; SQLite write lock held ${fmt((100 * held * 1000) / (after.at - before.at))}% of the time (${fmt((held * 1e3) / requests, 2)} ms per request; workers summed), waited for ${fmt(after.waited - before.waited, 1)} s in all; ${fmt(transactions)} write transactions (${fmt(requests / Math.max(1, transactions), 1)} requests each)`;
+}
+
 let jobs = 0;
 /** Runs bench/load-worker.ts in its own process against `target`, sampling the server's RSS. */
 async function load(target: Child, job: Omit<LoadJob, 'url'>, clientId?: string): Promise<Run> {
@@ -364,14 +397,16 @@ async function ingest(backendName: Backend['name']): Promise<void> {
     let sent = warm.result['2xx'];
     for (const connections of [1, 8]) {
       const count = Math.max(100, Math.min(4000, Math.round(warmRate * INGEST_SECONDS * (connections === 1 ? 0.6 : 1))));
+      const lockBefore = await writeLockUse(server);
       const run = await load(server, { connections, ingest: { count, seed: 1000 * connections + ingestTags, tag: `i${++ingestTags}` } });
       const r = run.result;
+      const lock = lockUse(lockBefore, await writeLockUse(server), r['2xx']);
       sent += r['2xx'];
       const bundlesPerSecond = closedLoopRate(r, connections);
       const resourcesPerSecond = bundlesPerSecond * ENTRIES_PER_BUNDLE;
       const { p50, p99 } = latency(r);
       console.log(
-        `  ${backend.name}, ${connections} conn: ${fmt(r['2xx'])} Bundles in ${fmt(elapsedSeconds(r), 1)} s = ${fmt(bundlesPerSecond, 1)} Bundles/s = ${fmt(resourcesPerSecond)} resources/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}`,
+        `  ${backend.name}, ${connections} conn: ${fmt(r['2xx'])} Bundles in ${fmt(elapsedSeconds(r), 1)} s = ${fmt(bundlesPerSecond, 1)} Bundles/s = ${fmt(resourcesPerSecond)} resources/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}${lock}`,
       );
       summary.push({ what: `ingest (20-entry transaction)`, store: backend.name, conns: connections, rate: `${fmt(resourcesPerSecond)} res/s`, p50, p99, errors: failures(r), rss: mb(run.peakRssKb) });
     }
@@ -493,15 +528,17 @@ async function search(backendName: Backend['name'], patientCounts: number[]): Pr
         // Warm-up, then the measured run.
         await load(server, { connections: SEARCH_CONNECTIONS, duration: 2, paths: paths.slice(-5000) });
         await drainBacklog(backend);
+        const lockBefore = await writeLockUse(server);
         const run = await load(server, { connections: SEARCH_CONNECTIONS, duration: SEARCH_SECONDS, paths });
         const r = run.result;
+        const lock = lockUse(lockBefore, await writeLockUse(server), r.requests.total);
         // Audited requests leave AuditEvents whose index rows are written in the background: a
         // run that outpaces that would be measuring less than the requests cost.
         const left = await backend.backlog();
         const { p50, p99 } = latency(r);
         searchFigures.set(`${backend.name}|${query.name}|${patients}`, { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 });
         console.log(
-          `  ${backend.name}, ${fmt(patients)} patients, ${query.name}: ${fmt(r.requests.average)} req/s, p50 ${p50}, p99 ${p99} over ${fmt(paths.length)} different ids (${fmt(r.requests.total)} requests; responses of ${fmt(Math.min(...entries))}–${fmt(Math.max(...entries))} entries, ~${fmt(bytes / 1024, 1)} kB); failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}; AuditEvents not yet indexed at the end: ${fmt(left)}`,
+          `  ${backend.name}, ${fmt(patients)} patients, ${query.name}: ${fmt(r.requests.average)} req/s, p50 ${p50}, p99 ${p99} over ${fmt(paths.length)} different ids (${fmt(r.requests.total)} requests; responses of ${fmt(Math.min(...entries))}–${fmt(Math.max(...entries))} entries, ~${fmt(bytes / 1024, 1)} kB); failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}; AuditEvents not yet indexed at the end: ${fmt(left)}${lock}`,
         );
         await drainBacklog(backend);
         summary.push({ what: `${query.name} @ ${fmt(patients / 1000)}k`, store: backend.name, conns: SEARCH_CONNECTIONS, rate: `${fmt(r.requests.average)} req/s`, p50, p99, errors: failures(r), rss: mb(run.peakRssKb) });
@@ -623,12 +660,14 @@ async function pushPlans(backendName: Backend['name']): Promise<void> {
   const server = await startCarebridge(backend.database);
   try {
     await load(server, { connections: PUSH_CONNECTIONS, plans: { count: 50, plan: 'broadcast-three-agencies.json', tag: 'w' } }, 'carebridge-dev-hospital');
+    const lockBefore = await writeLockUse(server);
     const run = await load(server, { connections: PUSH_CONNECTIONS, plans: { count: PUSH_PLANS, plan: 'broadcast-three-agencies.json', tag: 'm' } }, 'carebridge-dev-hospital');
     const r = run.result;
     const seconds = elapsedSeconds(r);
+    const lock = lockUse(lockBefore, await writeLockUse(server), r['2xx']);
     const rate = closedLoopRate(r, PUSH_CONNECTIONS);
     const { p50, p99 } = latency(r);
-    console.log(`  ${backend.name}, ${PUSH_CONNECTIONS} planners: ${fmt(r.requests.total)} plans in ${fmt(seconds, 1)} s = ${fmt(rate, 1)} plans/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}`);
+    console.log(`  ${backend.name}, ${PUSH_CONNECTIONS} planners: ${fmt(r.requests.total)} plans in ${fmt(seconds, 1)} s = ${fmt(rate, 1)} plans/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}${lock}`);
     summary.push({ what: 'POST /transitions (broadcast plan)', store: backend.name, conns: PUSH_CONNECTIONS, rate: `${fmt(rate, 1)} plans/s`, p50, p99, errors: failures(r), rss: mb(run.peakRssKb) });
     notes.push(`push ≥ ${TARGET_PLANS} plans/s (${backend.name}, ${PUSH_CONNECTIONS} planners): ${fmt(rate, 1)} plans/s — ${rate >= TARGET_PLANS ? 'met' : 'not met'} (auth, audit and outbox routing on; no peers or Subscriptions in the bench, so no outbox rows)`);
   } finally {
