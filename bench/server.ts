@@ -201,8 +201,6 @@ async function devToken(url: string, clientId = 'carebridge-dev'): Promise<strin
 }
 
 interface LockUse {
-  /** performance.now() of the reading, ms. */
-  at: number;
   held: number;
   waited: number;
   transactions: number;
@@ -217,20 +215,21 @@ async function writeLockUse(server: Child): Promise<LockUse | undefined> {
     return match ? Number(match[1]) : undefined;
   };
   const held = value('carebridge_sqlite_write_lock_held_seconds_total');
-  return response.ok && held !== undefined ? { at: performance.now(), held, waited: value('carebridge_sqlite_write_lock_wait_seconds_total') ?? 0, transactions: value('carebridge_sqlite_write_transactions_total') ?? 0 } : undefined;
+  return response.ok && held !== undefined ? { held, waited: value('carebridge_sqlite_write_lock_wait_seconds_total') ?? 0, transactions: value('carebridge_sqlite_write_transactions_total') ?? 0 } : undefined;
 }
 
 /**
- * How busy the one write lock every worker shares was between two readings around a run (near
- * 100 %: more workers cannot write faster), '' on PostgreSQL.
+ * How busy the one write lock every worker shares was during a run of `seconds` (near 100 %: more
+ * workers cannot write faster; readings just before and after it, so the index rows written
+ * after its last request count too), '' on PostgreSQL.
  */
-function lockUse(before: LockUse | undefined, after: LockUse | undefined, requests: number): string {
-  if (!before || !after) {
+function lockUse(before: LockUse | undefined, after: LockUse | undefined, seconds: number, requests: number): string {
+  if (!before || !after || seconds <= 0) {
     return '';
   }
   const held = after.held - before.held;
   const transactions = after.transactions - before.transactions;
-  return `; SQLite write lock held ${fmt((100 * held * 1000) / (after.at - before.at))}% of the time (${fmt((held * 1e3) / requests, 2)} ms per request; workers summed), waited for ${fmt(after.waited - before.waited, 1)} s in all; ${fmt(transactions)} write transactions (${fmt(requests / Math.max(1, transactions), 1)} requests each)`;
+  return `; SQLite write lock held ${fmt((100 * held) / seconds)}% of the run (${fmt((held * 1e3) / requests, 2)} ms per request; workers summed), waited for ${fmt(after.waited - before.waited, 1)} s in all; ${fmt(transactions)} write transactions (${fmt(requests / Math.max(1, transactions), 1)} requests each)`;
 }
 
 let jobs = 0;
@@ -400,7 +399,7 @@ async function ingest(backendName: Backend['name']): Promise<void> {
       const lockBefore = await writeLockUse(server);
       const run = await load(server, { connections, ingest: { count, seed: 1000 * connections + ingestTags, tag: `i${++ingestTags}` } });
       const r = run.result;
-      const lock = lockUse(lockBefore, await writeLockUse(server), r['2xx']);
+      const lock = lockUse(lockBefore, await writeLockUse(server), elapsedSeconds(r), r['2xx']);
       sent += r['2xx'];
       const bundlesPerSecond = closedLoopRate(r, connections);
       const resourcesPerSecond = bundlesPerSecond * ENTRIES_PER_BUNDLE;
@@ -531,7 +530,7 @@ async function search(backendName: Backend['name'], patientCounts: number[]): Pr
         const lockBefore = await writeLockUse(server);
         const run = await load(server, { connections: SEARCH_CONNECTIONS, duration: SEARCH_SECONDS, paths });
         const r = run.result;
-        const lock = lockUse(lockBefore, await writeLockUse(server), r.requests.total);
+        const lock = lockUse(lockBefore, await writeLockUse(server), elapsedSeconds(r), r.requests.total);
         // Audited requests leave AuditEvents whose index rows are written in the background: a
         // run that outpaces that would be measuring less than the requests cost.
         const left = await backend.backlog();
@@ -664,7 +663,7 @@ async function pushPlans(backendName: Backend['name']): Promise<void> {
     const run = await load(server, { connections: PUSH_CONNECTIONS, plans: { count: PUSH_PLANS, plan: 'broadcast-three-agencies.json', tag: 'm' } }, 'carebridge-dev-hospital');
     const r = run.result;
     const seconds = elapsedSeconds(r);
-    const lock = lockUse(lockBefore, await writeLockUse(server), r['2xx']);
+    const lock = lockUse(lockBefore, await writeLockUse(server), seconds, r['2xx']);
     const rate = closedLoopRate(r, PUSH_CONNECTIONS);
     const { p50, p99 } = latency(r);
     console.log(`  ${backend.name}, ${PUSH_CONNECTIONS} planners: ${fmt(r.requests.total)} plans in ${fmt(seconds, 1)} s = ${fmt(rate, 1)} plans/s; p50 ${p50}, p99 ${p99}; failures ${failures(r)}; server peak RSS ${mb(run.peakRssKb)}${lock}`);
