@@ -94,9 +94,9 @@ class SqliteExecutor implements SqlExecutor {
 /**
  * How this process used the write lock that every process on the file shares (BEGIN IMMEDIATE to
  * COMMIT or ROLLBACK): /metrics sums it over the workers. Held time over elapsed time is how busy
- * the lock is; near 1, more workers cannot write faster (README, "Health and metrics"). A COMMIT that passes
- * WAL_CHECKPOINT_PAGES checkpoints after it has let go of the lock, inside the same call: that
- * time counts as held, so under two busy writers the sum can pass the elapsed time a little.
+ * the lock is; near 1, more workers cannot write faster (README, "Health and metrics"). A COMMIT
+ * that passes WAL_CHECKPOINT_PAGES checkpoints after it has let go of the lock, inside the same
+ * call: that time counts as held, so under two busy writers the sum can pass the elapsed time.
  */
 export interface WriteLockUsage {
   heldSeconds: number;
@@ -281,19 +281,6 @@ export class SqliteStore extends SqlStore {
       this.pending.splice(0).forEach((member) => member.reject(err));
       return;
     }
-    let settle: () => void;
-    try {
-      settle = await this.runGroup();
-    } finally {
-      // runGroup counts the lock free right after its COMMIT or ROLLBACK (the other processes
-      // may take it from then on); this is for a statement that threw before either.
-      this.endWrite();
-    }
-    settle();
-  }
-
-  /** The members of one group commit, the write lock held; returns what answers them. */
-  private async runGroup(): Promise<() => void> {
     // Taken once the lock is ours: what was queued while waiting for it joins.
     const members = this.pending.splice(0, MAX_GROUP);
     this.scheduleLeftovers();
@@ -305,12 +292,11 @@ export class SqliteStore extends SqlStore {
           // SQLite rolled back the whole transaction (disk full, I/O error): what the members
           // before wrote is gone too. The failed ones fail; the others run again in a new one.
           this.endWrite();
+          member.reject(outcome.value);
+          outcomes.filter((o) => !o.ok).forEach((o) => o.member.reject(o.value));
           this.pending.unshift(...outcomes.filter((o) => o.ok).map((o) => o.member), ...members.slice(index + 1));
           this.scheduleLeftovers();
-          return () => {
-            member.reject(outcome.value);
-            outcomes.filter((o) => !o.ok).forEach((o) => o.member.reject(o.value));
-          };
+          return;
         }
         outcomes.push({ member, ...outcome });
       }
@@ -322,9 +308,11 @@ export class SqliteStore extends SqlStore {
         this.writer.exec('ROLLBACK');
       }
       this.endWrite();
-      return () => members.forEach((member) => member.reject(err));
+      members.forEach((member) => member.reject(err));
+      return;
     }
-    return () => outcomes.forEach(({ member, ok, value }) => (ok ? member.resolve(value) : member.reject(value)));
+    // Answered once the lock is counted free (endWrite, right after COMMIT).
+    outcomes.forEach(({ member, ok, value }) => (ok ? member.resolve(value) : member.reject(value)));
   }
 
   /** One member in its savepoint: its writes are kept, or rolled back alone. */
