@@ -27,6 +27,8 @@ import { PostgresStore } from '../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { LoadJob } from './load-worker.ts';
 import { ENTRIES_PER_BUNDLE, agency, seedPatient, seedTemplates, shuffled } from './workload.ts';
+import type { WriteLockReading } from './write-lock.ts';
+import { readWriteLock } from './write-lock.ts';
 import { section, table } from './print.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -200,22 +202,9 @@ async function devToken(url: string, clientId = 'carebridge-dev'): Promise<strin
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-interface LockUse {
-  held: number;
-  waited: number;
-  transactions: number;
-}
-
-/** The SQLite write lock's use so far, summed over the server's workers (/metrics); undefined on PostgreSQL. */
-async function writeLockUse(server: Child): Promise<LockUse | undefined> {
-  const response = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${await devToken(server.url)}` } });
-  const text = await response.text();
-  const value = (name: string): number | undefined => {
-    const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-    return match ? Number(match[1]) : undefined;
-  };
-  const held = value('carebridge_sqlite_write_lock_held_seconds_total');
-  return response.ok && held !== undefined ? { held, waited: value('carebridge_sqlite_write_lock_wait_seconds_total') ?? 0, transactions: value('carebridge_sqlite_write_transactions_total') ?? 0 } : undefined;
+/** The write lock's use so far (development mode: the built-in client is an admin, it may scrape). */
+async function writeLockUse(server: Child): Promise<WriteLockReading | undefined> {
+  return readWriteLock(server.url, await devToken(server.url));
 }
 
 /**
@@ -223,7 +212,7 @@ async function writeLockUse(server: Child): Promise<LockUse | undefined> {
  * workers cannot write faster; readings just before and after it, so the index rows written
  * after its last request count too), '' on PostgreSQL.
  */
-function lockUse(before: LockUse | undefined, after: LockUse | undefined, seconds: number, requests: number): string {
+function lockUse(before: WriteLockReading | undefined, after: WriteLockReading | undefined, seconds: number, requests: number): string {
   if (!before || !after || seconds <= 0) {
     return '';
   }
