@@ -145,6 +145,24 @@ describe('transaction', () => {
     const found = await fhirFetch(server, `Observation?subject=Patient/${existing.id}`);
     expect(found.body.entry?.map((e) => e.resource?.id)).toEqual([observation.id]);
   });
+
+  it('answers a conditional create that matched with the stored version (200, its ETag and Location), with or without DELETE entries before it', async () => {
+    const value = randomUUID();
+    const created = (await fhirFetch<Patient>(server, 'Patient', { method: 'POST', json: newPatient(value) })).body;
+    const updated = (await fhirFetch<Patient>(server, `Patient/${created.id}`, { method: 'PUT', json: { ...newPatient(value), id: created.id, gender: 'female' } })).body;
+    expect(updated.meta?.versionId).not.toBe(created.meta?.versionId);
+    const unrelated = (await fhirFetch<Patient>(server, 'Patient', { method: 'POST', json: newPatient(randomUUID()) })).body;
+    const conditional: BundleEntry = { resource: newPatient(value), request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=urn:carebridge-test:mrn|${value}` } };
+    for (const entry of [[conditional], [{ request: { method: 'DELETE', url: `Patient/${unrelated.id}` } }, conditional]] as BundleEntry[][]) {
+      const response = await fhirFetch(server, '', { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry } });
+      expect(response.status).toBe(200);
+      const answer = response.body.entry?.at(-1);
+      expect(answer?.response).toMatchObject({ status: '200', etag: `W/"${updated.meta?.versionId}"` });
+      expect(answer?.response?.location).toMatch(new RegExp(`/Patient/${created.id}/_history/${updated.meta?.versionId}$`));
+      expect(answer?.resource).toEqual(updated);
+    }
+    expect(await countByIdentifier('Patient', value)).toBe(1);
+  });
 });
 
 describe('batch', () => {

@@ -28,8 +28,8 @@ export interface PlannedEntry {
   minted?: boolean;
   /** Index rows extracted before the write transaction, from the resource as it would be written then. */
   prepared?: PreparedIndex;
-  /** A conditional create whose match already exists: nothing to write. */
-  existing?: boolean;
+  /** A conditional create's match, as assignIds found it in this transaction: nothing to write. */
+  existing?: Resource;
   /** What assignIds found for a conditional PUT, in this same transaction: not searched again. */
   match?: { id: string | undefined };
   /** assignIds searched a POST's If-None-Exist in this transaction and found nothing. */
@@ -118,7 +118,7 @@ export async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], p
         }
         if (found[0]?.id) {
           p.assignedId = found[0].id;
-          p.existing = true;
+          p.existing = found[0];
         } else {
           p.searchedAbsent = group.size === 1;
           // A second entry with the condition finds what the first creates: references to either name it.

@@ -149,13 +149,18 @@ export function mayChooseIds(request: FhirRequest): boolean {
   return !request.principal || request.principal.role === 'admin';
 }
 
-/** `validated`: validateEntries checked the entry's resource (a transaction's, not a batch's). */
-async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry, validated: boolean): Promise<FhirResponse> {
+/**
+ * `validated`: validateEntries checked the entry's resource (a transaction's, not a batch's).
+ * `deletesRan`: the transaction's DELETE entries have run before this one.
+ */
+async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry, validated: boolean, deletesRan = false): Promise<FhirResponse> {
   const resource = p.entry.resource;
   switch (p.method) {
     case 'POST': {
       if (p.existing) {
-        const version = await tx.read(p.type, p.assignedId as string);
+        // The match as assignIds found it in this transaction: only a DELETE entry (they run
+        // before POSTs) can have changed it since, so only then is it read again.
+        const version = deletesRan ? await tx.read(p.type, p.assignedId as string) : { resource: p.existing, versionId: p.existing.meta?.versionId };
         return { status: 200, body: version?.resource, headers: { Location: `${base.baseUrl}/${p.type}/${p.assignedId}/_history/${version?.versionId}`, ETag: `W/"${version?.versionId}"` } };
       }
       const response = await create(tx, entryRequest(base, p.entry, p.type, resource), p.type, { assignedId: p.assignedId, searchedAbsent: p.searchedAbsent === true, assignedIdMinted: p.minted === true, index: p.prepared, validated });
@@ -249,10 +254,11 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
       throw badRequestError(`References to no entry of the Bundle: ${[...new Set(unresolved)].slice(0, 5).join(', ')}`);
     }
     const out = new Map<number, FhirResponse>();
+    const deletes = ordered.some((p) => p.method === 'DELETE');
     for (const p of ordered) {
       try {
         // The entries' handlers need not validate again.
-        out.set(p.index, await runEntry(tx, request, p, true));
+        out.set(p.index, await runEntry(tx, request, p, true, deletes));
       } catch (err) {
         if (err instanceof OperationOutcomeError) {
           // Name the entry that failed; the whole transaction rolls back.
