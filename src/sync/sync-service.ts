@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import type { PeerClientOptions } from './connectors/peer-client.ts';
 import { PeerClients } from './connectors/peer-clients.ts';
-import { peerDeliverers } from './outbox/deliverers.ts';
+import { peerDeliverers, peerReads } from './outbox/deliverers.ts';
 import type { Deliverer } from './outbox/deliverer.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
 import type { DispatcherOptions } from './outbox/dispatcher.ts';
@@ -64,13 +64,9 @@ export async function startSync(options: SyncOptions): Promise<RunningSync> {
   if (!options.dispatch) {
     return { stop: () => Promise.resolve() };
   }
-  const read = async (resourceType: string, id: string) => {
-    const version = await store.read(resourceType, id);
-    return version && !version.deleted ? version.resource : undefined;
-  };
   // One client per peer: pushing to an EHR and polling it share its limit and its token.
   const clients = new PeerClients(options.peerClient);
-  const deliverers: Map<string, Deliverer> = peerDeliverers(peers, read, clients);
+  const deliverers: Map<string, Deliverer> = peerDeliverers(peers, peerReads(store), clients);
   const byName = new Map(peers.map((peer) => [peer.name, peer]));
   const subscriptions = new SubscriptionDeliverer({ store, fhirBaseUrl: options.fhirBaseUrl, logger, fetch: options.peerClient?.fetch, clock: options.dispatcher?.clock });
   const onSettled = options.dispatcher?.onSettled;

@@ -4,14 +4,14 @@
 // duplicate at any peer.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseSearchRequest } from '@medplum/core';
-import type { CarePlan, Communication, Patient, Resource, Task } from '@medplum/fhirtypes';
+import type { Bundle, CarePlan, Communication, Patient, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { PassThrough } from 'node:stream';
 import type { AuthTestServer } from '../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../auth/support/auth-server.ts';
 import type { PeerConfig } from '../../src/config/peers.ts';
 import { withPeerDefaults } from '../../src/config/peers.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { peerDeliverers } from '../../src/sync/outbox/deliverers.ts';
+import { peerDeliverers, peerReads } from '../../src/sync/outbox/deliverers.ts';
 import { Dispatcher } from '../../src/sync/outbox/dispatcher.ts';
 import { peerRouter } from '../../src/sync/outbox/peer-router.ts';
 import { CAREBRIDGE_RESOURCE_SYSTEM } from '../../src/sync/identity.ts';
@@ -45,8 +45,7 @@ beforeAll(async () => {
   ];
   server = await startAuthTestServer({ principals: [HOSPITAL, ADMIN, ...AGENCIES] });
   server.store.configure({ outboxRouter: peerRouter(peers) });
-  const read = async (type: string, id: string): Promise<Resource | undefined> => (await server.store.read(type, id))?.resource;
-  const deliverers = peerDeliverers(peers, read);
+  const deliverers = peerDeliverers(peers, peerReads(server.store));
   const policies = new Map(peers.map((p) => [p.name, p.limits.retry]));
   dispatcher = new Dispatcher({ store: server.store, logger, delivererFor: (d) => deliverers.get(d), retryFor: (d) => policies.get(d) ?? retry, idleMs: 20, blockedProbeMs: 200 });
 });
@@ -88,6 +87,13 @@ describe('pushing a transition to agency FHIR servers and writing back to the EH
       for (const j of [0, 1, 2].filter((j) => j !== i)) {
         expect(await atPeer(peer, 'Task', plan.referrals.get(agencyNpi(j))?.id as string)).toHaveLength(0);
       }
+      // The plan's references travel along only as far as the agency may see them: its own
+      // referral's ServiceRequest, not the other agencies' (the same as it reads over the API).
+      const visible = await server.as(AGENCIES[i] as typeof HOSPITAL)('GET', 'ServiceRequest');
+      const own = ((visible.body as Bundle).entry ?? []).map((e) => e.resource?.id).sort();
+      expect(own).toHaveLength(1);
+      const sent = ((await peer.repo.searchResources(parseSearchRequest('ServiceRequest'))) as ServiceRequest[]).map((r) => r.identifier?.find((x) => x.system === CAREBRIDGE_RESOURCE_SYSTEM)?.value?.replace('ServiceRequest/', '')).sort();
+      expect(sent).toEqual(own);
       // Every request carried its delivery's event id.
       expect(peer.requests.filter((r) => r.method === 'POST').every((r) => /^[0-9a-f-]{36}$/.test(r.headers['x-carebridge-event-id'] ?? ''))).toBe(true);
     }
@@ -98,7 +104,7 @@ describe('pushing a transition to agency FHIR servers and writing back to the EH
     const peer = agencyPeers[0] as SimulatedFhirPeer;
     const before = (await peer.repo.searchResources(parseSearchRequest('CarePlan'))).length;
     const delivered = await server.store.listDeliveries({ destination: 'agency-0', state: 'delivered', limit: 1000 });
-    const deliverer = peerDeliverers(peers, async (type, id) => (await server.store.read(type, id))?.resource).get('agency-0');
+    const deliverer = peerDeliverers(peers, peerReads(server.store)).get('agency-0');
     for (const delivery of delivered) {
       await deliverer?.deliver(delivery, await server.store.read(delivery.resourceType, delivery.resourceId));
     }
@@ -124,7 +130,7 @@ describe('pushing a transition to agency FHIR servers and writing back to the EH
     expect(accepted[0]?.subject?.identifier?.value).toBeDefined();
     expect(messages.filter((m) => m.payload?.[0]?.contentString?.includes('cancelled (placed with another agency)'))).toHaveLength(2);
     const rows = await server.store.listDeliveries({ destination: 'ehr-inbox', state: 'delivered', limit: 100 });
-    const deliverer = peerDeliverers(peers, async (type, id) => (await server.store.read(type, id))?.resource).get('ehr-inbox');
+    const deliverer = peerDeliverers(peers, peerReads(server.store)).get('ehr-inbox');
     for (const delivery of rows) {
       await deliverer?.deliver(delivery, await server.store.read(delivery.resourceType, delivery.resourceId));
     }
@@ -163,8 +169,7 @@ describe('pushing a transition to agency FHIR servers and writing back to the EH
   it('dead-letters a change for a peer that never comes back within the window, and replay delivers it when it does', async () => {
     const peer = agencyPeers[0] as SimulatedFhirPeer;
     const shortWindow = peers.map((p) => (p.name === 'agency-0' ? { ...p, limits: { ...p.limits, timeoutMs: 300, retry: { initialDelayMs: 20, maxDelayMs: 50, windowHours: 0.5 / 3600 } } } : p));
-    const read = async (type: string, id: string): Promise<Resource | undefined> => (await server.store.read(type, id))?.resource;
-    const deliverers = peerDeliverers(shortWindow, read);
+    const deliverers = peerDeliverers(shortWindow, peerReads(server.store));
     const impatient = new Dispatcher({ store: server.store, logger, delivererFor: (d) => deliverers.get(d), retryFor: (d) => shortWindow.find((p) => p.name === d)?.limits.retry ?? retry, idleMs: 20 });
     peer.setDown('reset');
     const carePlan = (await server.as(HOSPITAL)('GET', `CarePlan/${plan.carePlan.id}`)).body as CarePlan;

@@ -9,7 +9,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import type { FhirStore } from '../../src/store/fhir-store.ts';
 import type { Delivery, DeliverySettlement, OutboxRouter } from '../../src/store/outbox.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { peerDeliverers } from '../../src/sync/outbox/deliverers.ts';
+import { peerDeliverers, peerReads } from '../../src/sync/outbox/deliverers.ts';
 import { Dispatcher } from '../../src/sync/outbox/dispatcher.ts';
 import type { WebhookReceiver } from '../../src/sync/simulated/webhook-receiver.ts';
 import { startWebhookReceiver } from '../../src/sync/simulated/webhook-receiver.ts';
@@ -44,7 +44,7 @@ afterAll(async () => {
 
 function dispatcherOn(store: FhirStore, sent: number[]): Dispatcher {
   const peer = withPeerDefaults({ name: 'hook', kind: 'agency', organization: { system: 'urn:test', value: 'hook' }, webhookUrl: receiver.url, push: { resourceTypes: ['Patient', 'Observation'] } });
-  const deliverers = peerDeliverers([peer], async (type, id) => (await store.read(type, id))?.resource);
+  const deliverers = peerDeliverers([peer], peerReads(store));
   const onSettled = (delivery: Delivery, settlement: DeliverySettlement): void => {
     if (settlement.state === 'delivered') {
       sent.push(delivery.id);

@@ -3,7 +3,7 @@
 // are PeerErrors the dispatcher sorts into retry, block and dead-letter.
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { PeerConfig } from '../../config/peers.ts';
-import type { StoredVersion } from '../../store/fhir-store.ts';
+import type { FhirStore, StoredVersion } from '../../store/fhir-store.ts';
 import type { Delivery } from '../../store/outbox.ts';
 import type { PeerClient } from '../connectors/peer-client.ts';
 import { PeerError } from '../connectors/peer-client.ts';
@@ -13,6 +13,7 @@ import { pushBundle } from './push-bundle.ts';
 import type { Deliverer } from './deliverer.ts';
 import { EVENT_ID_HEADER } from './deliverer.ts';
 import { CommunicationWriteback } from './communication-writeback.ts';
+import { peerReader } from './peer-router.ts';
 
 
 function isBundle(value: unknown, type: string): value is Bundle {
@@ -80,14 +81,30 @@ export class WebhookDeliverer implements Deliverer {
   }
 }
 
-/** The deliverer of each configured peer that is pushed to. */
-export function peerDeliverers(peers: readonly PeerConfig[], read: ReadResource, clients: PeerClients = new PeerClients()): Map<string, Deliverer> {
+/**
+ * Reads as a peer's organization may see (peerReader): what a deliverer sends along with a change
+ * is what that organization could read over the API, never more — a broadcast's other referrals
+ * stay out of each agency's Bundle.
+ */
+export function peerReads(store: Pick<FhirStore, 'forCaller'>): (peer: PeerConfig) => ReadResource {
+  return (peer) => {
+    const seen = store.forCaller(peerReader(peer));
+    return async (resourceType, id) => {
+      const version = await seen.read(resourceType, id);
+      return version && !version.deleted ? version.resource : undefined;
+    };
+  };
+}
+
+/** The deliverer of each configured peer that is pushed to; `readAs(peer)` reads what that peer may see. */
+export function peerDeliverers(peers: readonly PeerConfig[], readAs: (peer: PeerConfig) => ReadResource, clients: PeerClients = new PeerClients()): Map<string, Deliverer> {
   const deliverers = new Map<string, Deliverer>();
   for (const peer of peers) {
     if (!peer.push || peer.kind === 'payer') {
       continue;
     }
     const client = clients.clientFor(peer);
+    const read = readAs(peer);
     if (!peer.fhirBaseUrl) {
       deliverers.set(peer.name, new WebhookDeliverer(client));
     } else if (peer.push.mode === 'communication') {
