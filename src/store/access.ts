@@ -15,6 +15,12 @@ export interface AccessScope {
   grantKinds: readonly GrantKind[];
   /** Types visible whatever the patient (directory data: Organization, Practitioner, …). */
   openTypes: readonly string[];
+  /**
+   * May change what other organizations wrote (admins). Without it, a conditional update matches
+   * open-type resources only where the caller wrote them: another hospital's Location carrying the
+   * same identifier is not the caller's to update (it would be refused), so it is not its match.
+   */
+  writesOthers?: boolean;
   /** Types visible at all: search results, reads, _include and _revinclude. */
   readableTypes: ReadonlySet<string>;
   /** Resources the caller's organization created stay visible to it outside any compartment. */

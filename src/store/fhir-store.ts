@@ -46,6 +46,8 @@ export interface CreateOptions {
   index?: PreparedIndex;
   /** The caller searched the If-None-Exist condition in this same transaction and found nothing. */
   searchedAbsent?: boolean;
+  /** The condition matches only what the caller may change (SearchOptions.writable): a conditional update creating. */
+  matchWritable?: boolean;
   /**
    * Store the resource now, its search index rows later (indexDeferred): for the audit trail,
    * whose records must be durable before a response leaves but are searched rarely. Honoured for
@@ -88,6 +90,11 @@ export interface SearchResult {
 export interface SearchOptions {
   /** Opaque cursor from a previous page (stable while new data arrives: keyset, not offset). */
   cursor?: string;
+  /**
+   * Only what the caller may change (a conditional update's match): directory data that every
+   * reader sees matches only where the caller's organization wrote it (AccessScope.writesOthers).
+   */
+  writable?: boolean;
 }
 
 /** What can be done inside one transaction: all of it commits, or none of it. */

@@ -100,6 +100,30 @@ describe('no leaks through the side doors', () => {
     expect(original.body?.meta?.versionId).toBe('1');
   });
 
+  it('a conditional update of directory data (readable by all) matches only what the caller wrote: another hospital cannot block it by taking the identifier first', async () => {
+    const identifier = { system: 'urn:carebridge-test:location', value: 'clinic-7' };
+    const query = `Location?identifier=${identifier.system}|${identifier.value}`;
+    const location = (name: string): Resource => ({ resourceType: 'Location', status: 'active', name, identifier: [identifier] }) as Resource;
+    const squatted = await b('PUT', query, location('B clinic'));
+    expect(squatted.status).toBe(201);
+    // Hospital A's own conditional update, alone and in a transaction: its own Location, not a 403 on B's.
+    const own = await a('PUT', query, location('A clinic'));
+    expect(own.status).toBe(201);
+    expect((own.body as Resource).id).not.toBe((squatted.body as Resource).id);
+    const again = await a('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: location('A clinic, 2nd floor'), request: { method: 'PUT', url: query } }] });
+    expect(again.status).toBe(200);
+    expect((again.body as Bundle).entry?.[0]?.response?.status).toBe('200');
+    expect((again.body as Bundle).entry?.[0]?.response?.location).toContain(`Location/${(own.body as Resource).id}/_history/2`);
+    // B's Location is untouched, and B's next conditional update still finds its own.
+    const theirs = await b('PUT', query, location('B clinic, renamed'));
+    expect(theirs.status).toBe(200);
+    expect((theirs.body as Resource).id).toBe((squatted.body as Resource).id);
+    const read = await a('GET', `Location/${(squatted.body as Resource).id}`);
+    expect((read.body as { name?: string }).name).toBe('B clinic, renamed');
+    // Both stay readable by everyone: a plain search finds the two.
+    expect(ids((await a('GET', query)).body)).toHaveLength(2);
+  });
+
   it('paging cursors: another tenant\'s cursor, or a forged one, pages only through the caller\'s data', async () => {
     const page = await a('GET', 'Organization?_count=1');
     const next = (page.body as Bundle).link?.find((l) => l.relation === 'next')?.url as string;

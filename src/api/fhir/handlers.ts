@@ -149,7 +149,9 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
   if (known) {
     match = known.id ? ({ resourceType: type, id: known.id } as Resource) : undefined;
   } else {
-    const matches = await tx.search(conditionSearch(type, query));
+    // Only what this caller may change matches: another tenant's directory entry with the same
+    // identifier is not its to update (SearchOptions.writable).
+    const matches = await tx.search(conditionSearch(type, query), { writable: true });
     if (matches.resources.length > 1) {
       throw new OperationOutcomeError(preconditionFailed);
     }
@@ -164,7 +166,7 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
     if (id !== undefined && !minted && (await tx.read(type, id))) {
       throw new OperationOutcomeError(conflict(`${type}/${id} exists but does not match the condition`));
     }
-    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id, searchedAbsent: known !== undefined, assignedIdMinted: minted, index });
+    const { outcome, version } = await tx.create({ ...resource }, { ifNoneExist: query, assignedId: id, searchedAbsent: known !== undefined, assignedIdMinted: minted, matchWritable: true, index });
     if (outcome !== 'existing') {
       return writeResponse(request, 201, version, created);
     }

@@ -86,8 +86,10 @@ async function candidatesOf(store: StoreTransaction, parsed: readonly (ParsedCon
  * What each condition matches, as tx.search(conditionSearch(…)) answers it, entry by entry and in
  * order (the first entry that fails, fails the Bundle); a condition without candidates in the
  * index (conditionCandidates, all at once) is not searched. Undefined for an entry without one.
+ * A conditional PUT matches only what the caller may change (SearchOptions.writable), as PUT
+ * Type?query does on its own.
  */
-async function searchConditions(tx: StoreTransaction, parsed: readonly (ParsedCondition | undefined)[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
+async function searchConditions(tx: StoreTransaction, planned: readonly PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[]): Promise<((() => Promise<Resource[]>) | undefined)[]> {
   const candidates = await candidatesOf(tx, parsed);
   return parsed.map((c, i) => {
     if (c === undefined) {
@@ -97,7 +99,8 @@ async function searchConditions(tx: StoreTransaction, parsed: readonly (ParsedCo
       return () => Promise.reject(c.error);
     }
     const request = c.request;
-    return candidates[i]?.length === 0 ? () => Promise.resolve([]) : async () => (await tx.search(request)).resources;
+    const writable = planned[i]?.method === 'PUT';
+    return candidates[i]?.length === 0 ? () => Promise.resolve([]) : async () => (await tx.search(request, { writable })).resources;
   });
 }
 
@@ -106,7 +109,7 @@ async function searchConditions(tx: StoreTransaction, parsed: readonly (ParsedCo
  * from `minted` (chosen before the transaction) when it has one for the entry.
  */
 export async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], parsed: readonly (ParsedCondition | undefined)[], map: Map<string, string>, mayChooseIds: boolean, minted: ReadonlyMap<PlannedEntry, string>): Promise<void> {
-  const matches = await searchConditions(tx, parsed);
+  const matches = await searchConditions(tx, planned, parsed);
   for (const [i, p] of planned.entries()) {
     const search = matches[i];
     const group = parsed[i]?.group;

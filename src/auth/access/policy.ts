@@ -116,7 +116,7 @@ function scopeOf(principal: Principal): AccessScope | undefined {
   const readable = new Set([...READABLE[principal.role]].filter((t) => allows(principal.scopes, t, 'r') || allows(principal.scopes, t, 's')));
   switch (principal.role) {
     case 'admin':
-      return readable.size === RESOURCE_TYPES.length ? undefined : { grantKinds: [], openTypes: [...readable], readableTypes: readable, ownAuthored: false, foreignAssignments: [] };
+      return readable.size === RESOURCE_TYPES.length ? undefined : { grantKinds: [], openTypes: [...readable], writesOthers: true, readableTypes: readable, ownAuthored: false, foreignAssignments: [] };
     case 'hospital':
       return { grantKinds: ['author'], openTypes: DIRECTORY_TYPES, readableTypes: readable, ownAuthored: true, foreignAssignments: [] };
     case 'agency':

@@ -30,6 +30,19 @@ export async function resolveAccess(db: SqlExecutor, caller: StoreCaller | undef
   return { scope: caller.access, organizationKey: organizationKeyOf(caller), organizationIds: rows.map((r) => r.resource_id) };
 }
 
+/**
+ * What the caller may change, as far as a search tells (SearchOptions.writable): the open types
+ * only where its organization is the author, unless it writes others' resources (admins).
+ */
+export function writableAccess(access: ResolvedAccess | undefined): ResolvedAccess | undefined {
+  const scope = access?.scope;
+  if (!access || !scope || scope.writesOthers || scope.openTypes.length === 0) {
+    return access;
+  }
+  const ownAuthoredTypes = scope.ownAuthored ? scope.ownAuthoredTypes : [...(scope.ownAuthoredTypes ?? []), ...scope.openTypes];
+  return { ...access, scope: { ...scope, openTypes: [], ownAuthoredTypes } };
+}
+
 function list(values: readonly unknown[]): string {
   return values.map(() => '?').join(', ');
 }

@@ -17,7 +17,7 @@ import type { OutboxRouter, RoutingContext } from '../outbox.ts';
 import { changeMarkSql, enqueueSql, nextEventNumbersSql } from './outbox-sql.ts';
 import { DEFAULT_REFERRAL_ENDS_ON, organizationKeyOf } from '../access.ts';
 import type { ResolvedAccess } from './access-sql.ts';
-import { resolveAccess, visibleWhere } from './access-sql.ts';
+import { resolveAccess, visibleWhere, writableAccess } from './access-sql.ts';
 import type { SqlExecutor } from './executor.ts';
 import { AUDIT_INDEXED_TYPES, indexTable, indexTables } from './schema.ts';
 import type { IndexKind } from './schema.ts';
@@ -256,7 +256,8 @@ export class SqlTransaction implements StoreTransaction {
   }
 
   async search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
-    return runSearch(this.db, request, options, await this.resolvedAccess());
+    const access = await this.resolvedAccess();
+    return runSearch(this.db, request, options, options.writable ? writableAccess(access) : access);
   }
 
   conditionCandidates(conditions: readonly SearchRequest[]): Promise<(string[] | undefined)[]> {
@@ -298,7 +299,7 @@ export class SqlTransaction implements StoreTransaction {
     await this.lockGroups(input);
     const resource = await this.runBeforeWrite({ resourceType: input.resourceType, next: input });
     if (options.ifNoneExist !== undefined) {
-      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId, options.searchedAbsent === true, options.assignedIdMinted === true, options.index);
+      return this.conditionalCreate(resource, options.ifNoneExist, options.assignedId, { searchedAbsent: options.searchedAbsent === true, minted: options.assignedIdMinted === true, writable: options.matchWritable === true }, options.index);
     }
     const id = options.assignedId ?? newResourceId();
     if (options.assignedId && !options.assignedIdMinted && (await this.exists(resource.resourceType, id))) {
@@ -312,7 +313,7 @@ export class SqlTransaction implements StoreTransaction {
     return (await this.db.all('SELECT 1 FROM resources WHERE resource_type = ? AND id = ?', [resourceType, id])).length > 0;
   }
 
-  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined, searchedAbsent: boolean, minted: boolean, index?: PreparedIndex): Promise<WriteResult> {
+  private async conditionalCreate(resource: Resource, ifNoneExist: string, assignedId: string | undefined, { searchedAbsent, minted, writable }: { searchedAbsent: boolean; minted: boolean; writable: boolean }, index?: PreparedIndex): Promise<WriteResult> {
     const type = resource.resourceType;
     if (assignedId && !minted && (await this.exists(type, assignedId))) {
       throw new OperationOutcomeError(conflict(`${type}/${assignedId} already exists`));
@@ -328,7 +329,7 @@ export class SqlTransaction implements StoreTransaction {
     if (claimed.changes === 0) {
       const [key] = await this.db.all<{ resource_id: string }>('SELECT resource_id FROM conditional_keys WHERE resource_type = ? AND query = ?', [type, query]);
       const existing = key ? await this.read(type, key.resource_id) : undefined;
-      if (existing && !existing.deleted && (await this.matches(condition, existing.id))) {
+      if (existing && !existing.deleted && (await this.matches(condition, existing.id, writable))) {
         return { outcome: 'existing', version: existing };
       }
       // The keyed resource was deleted or no longer matches: the key is stale, take it over.
@@ -339,7 +340,7 @@ export class SqlTransaction implements StoreTransaction {
       return { outcome: 'created', version: await this.writeVersion(resource, newId, 1, false, null, false, index) };
     }
     // Resources created without a key (plain create, another query) may match too.
-    const found = await this.search({ ...condition, count: 2 });
+    const found = await this.search({ ...condition, count: 2 }, { writable });
     if (found.ignored.length > 0) {
       // A condition with a parameter we do not search by would match what the client never meant.
       throw new OperationOutcomeError(badRequest(`If-None-Exist uses parameters carebridge does not search by: ${found.ignored.join(', ')}`));
@@ -356,9 +357,9 @@ export class SqlTransaction implements StoreTransaction {
   }
 
   /** Whether the resource `id` still matches the condition (its key may have gone stale). */
-  private async matches(condition: SearchRequest, id: string): Promise<boolean> {
+  private async matches(condition: SearchRequest, id: string, writable: boolean): Promise<boolean> {
     const filters = [...(condition.filters ?? []), { code: '_id', operator: Operator.EQUALS, value: id }];
-    return (await this.search({ ...condition, filters, count: 1 })).resources.length === 1;
+    return (await this.search({ ...condition, filters, count: 1 }, { writable })).resources.length === 1;
   }
 
   async update(input: Resource, options: UpdateOptions = {}): Promise<WriteResult> {

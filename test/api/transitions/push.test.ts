@@ -8,7 +8,9 @@ import type { TransitionPlan } from '../../../src/model/transition-plan.ts';
 import type { AuthTestServer } from '../../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../../auth/support/auth-server.ts';
 import { readJson, readPlan } from '../../support/fixtures.ts';
-import { ADMIN, AGENCY_A, HOSPITAL, OTHER_HOSPITAL, PARTIES, dumpSqlite, expectOnlyItsAuditEvent } from './support.ts';
+import { ADMIN, AGENCY_A, HOSPITAL, OTHER_HOSPITAL, PARTIES, dumpSqlite, expectOnlyItsAuditEvent, party } from './support.ts';
+
+const RIVERSIDE = party('riverside', 'hospital', '1543829067');
 
 interface Pushed {
   id: string;
@@ -32,9 +34,9 @@ describe('POST /transitions', () => {
   const plan = readPlan('broadcast-three-agencies.json');
 
   beforeAll(async () => {
-    server = await startAuthTestServer({ principals: PARTIES });
+    server = await startAuthTestServer({ principals: [...PARTIES, RIVERSIDE] });
     // Every party's token first: a token request writes its assertion's id, which no dump should see.
-    for (const who of PARTIES) {
+    for (const who of [...PARTIES, RIVERSIDE]) {
       expect((await server.http(who)('GET', '/transitions')).status).toBe(200);
     }
   });
@@ -137,6 +139,27 @@ describe('POST /transitions', () => {
   it("a hospital may not push another hospital's discharge: 403", async () => {
     const answer = await push(readPlan('heart-failure-home-health.json'), OTHER_HOSPITAL);
     expect(answer.status).toBe(403);
+  });
+
+  it("another hospital pushing a plan with the same identifier first does not block it: each one's follow-up Locations are its own", async () => {
+    const riversidePlan = readPlan('heart-failure-home-health.json');
+    const squat: TransitionPlan = structuredClone(riversidePlan);
+    squat.hospitalStay.dischargingOrganization = { identifier: { ...HOSPITAL.organization }, name: 'Harbor Point Medical Center' };
+    squat.hospitalStay.encounterIdentifier = { system: 'https://harborpoint-med.example/fhir/sid/visit', value: 'SQUAT-1' };
+    squat.patient.identifiers = [{ system: 'https://harborpoint-med.example/fhir/sid/mrn', value: 'SQUAT-1' }];
+    const first = await push(squat, HOSPITAL);
+    expect(first.status).toBe(201);
+    const answer = await push(riversidePlan, RIVERSIDE);
+    expect(answer.status).toBe(201);
+    const locations = (pushed: Pushed): string[] => [...versions(pushed).keys()].filter((key) => key.startsWith('Location/'));
+    const theirs = locations(first.body as Pushed);
+    const own = locations(answer.body as Pushed);
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.length).toBe(theirs.length);
+    expect(own.filter((key) => theirs.includes(key))).toEqual([]);
+    // And each pushes again unchanged: its own Locations, not a 403 on the other's nor a 412 for two.
+    expect((await push(riversidePlan, RIVERSIDE)).status).toBe(200);
+    expect((await push(squat, HOSPITAL)).status).toBe(200);
   });
 
   it('a plan that breaks the rules between its items: 422 with every issue, nothing stored', async () => {
