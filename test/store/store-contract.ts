@@ -316,6 +316,23 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(found.resources).toHaveLength(1);
       });
 
+      it('follows an untyped chain through every target type that has the parameter, never dropping it', async () => {
+        const mrn = readPlan('heart-failure-home-health.json').patient.identifiers[0];
+        const plans = await store.search(parseSearchRequest(`CarePlan?subject.identifier=${mrn?.system}|${mrn?.value}`));
+        expect(plans.ignored).toEqual([]);
+        expect(plans.resources).toHaveLength(1);
+        const agency = readPlan('heart-failure-home-health.json').referrals?.[0]?.agency.identifier;
+        const token = `${agency?.system}|${agency?.value}`;
+        const typed = await store.search(parseSearchRequest(`Task?owner:Organization.identifier=${token}`));
+        const untyped = await store.search(parseSearchRequest(`Task?owner.identifier=${token}`));
+        expect(untyped.ignored).toEqual([]);
+        expect(typed.resources.length).toBeGreaterThan(0);
+        expect(untyped.resources.map((r) => r.id).sort()).toEqual(typed.resources.map((r) => r.id).sort());
+        const nobody = await store.search(parseSearchRequest(`Task?owner.identifier=${agency?.system}|no-such-agency`));
+        expect(nobody.ignored).toEqual([]);
+        expect(nobody.resources).toEqual([]);
+      });
+
       it('adds _include and _revinclude resources', async () => {
         const found = await store.search(parseSearchRequest(`CarePlan?patient=${idOf('Patient')}&_include=CarePlan:care-team&_revinclude=Task:based-on`));
         const types = found.included.map((r) => r.resourceType).sort();

@@ -397,40 +397,55 @@ class WhereBuilder {
     return parts;
   }
 
-  /** subject:Patient.identifier=sys|val: the reference's targets must match the inner filter. */
+  /**
+   * subject:Patient.identifier=sys|val: the reference's targets must match the inner filter.
+   * Untyped (owner.identifier=…) when the parameter targets several types: any target type that
+   * has the inner parameter (a filter silently dropped would answer with everything).
+   */
   private chained(resourceType: string, filter: Filter, alias: string): Condition | undefined {
     const dot = filter.code.indexOf('.');
     const [name, targetType] = filter.code.slice(0, dot).split(':') as [string, string | undefined];
+    const rest = filter.code.slice(dot + 1);
     const sp = searchParameter(resourceType, name);
     const targets = (sp?.target ?? []) as string[];
-    const target = targetType ?? (targets.length === 1 ? targets[0] : undefined);
-    if (!sp || sp.type !== 'reference' || !target || !targets.includes(target)) {
+    const innerName = rest.split(/[.:]/)[0] as string;
+    const candidates = targetType !== undefined ? [targetType] : targets.filter((t) => innerName.startsWith('_') || searchParameter(t, innerName) !== undefined);
+    if (!sp || sp.type !== 'reference' || candidates.length === 0 || candidates.some((t) => !targets.includes(t))) {
       this.ignored.push(filter.code);
       return undefined;
     }
-    const inner = this.filter(target, { ...filter, code: filter.code.slice(dot + 1) }, 'c');
-    if (!inner) {
-      return undefined;
-    }
-    const innerWhere = inner.drive && inner.selectivity >= DRIVE_THRESHOLD ? inner.drive : inner.check;
     const visible = this.access ? visibleWhere(this.access, 'c', this.dialect) : undefined;
-    const targetsSql = `SELECT c.id FROM resources c WHERE c.resource_type = ? AND c.deleted = 0 AND (${innerWhere.sql})${visible ? ` AND ${visible.sql}` : ''}`;
-    const targetsParams = [target, ...innerWhere.params, ...(visible?.params ?? [])];
+    const branches: Where[] = [];
+    let selectivity = Infinity;
+    for (const target of candidates) {
+      const inner = this.filter(target, { ...filter, code: rest }, 'c');
+      if (!inner) {
+        return undefined;
+      }
+      const innerWhere = inner.drive && inner.selectivity >= DRIVE_THRESHOLD ? inner.drive : inner.check;
+      branches.push({
+        sql: `(x.target_type = ? AND x.target_id IN (SELECT c.id FROM resources c WHERE c.resource_type = ? AND c.deleted = 0 AND (${innerWhere.sql})${visible ? ` AND ${visible.sql}` : ''}))`,
+        params: [target, target, ...innerWhere.params, ...(visible?.params ?? [])],
+      });
+      selectivity = Math.min(selectivity, inner.selectivity);
+    }
+    const targetsSql = branches.map((b) => b.sql).join(' OR ');
+    const targetsParams = branches.flatMap((b) => b.params);
     const check: Where = {
-      sql: `EXISTS (SELECT 1 FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql})${this.fence})`,
-      params: [name, target, ...targetsParams],
+      sql: `EXISTS (SELECT 1 FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ${alias}.resource_type AND x.resource_id = ${alias}.id AND x.code = ? AND (${targetsSql})${this.fence})`,
+      params: [name, ...targetsParams],
     };
     if (this.auditTerms(resourceType)) {
       // No index by target to drive from: each event is checked (chains on the audit trail are rare).
-      return { check, selectivity: inner.selectivity };
+      return { check, selectivity };
     }
     return {
       check,
       drive: {
-        sql: `${alias}.id IN (SELECT x.resource_id FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ? AND x.code = ? AND x.target_type = ? AND x.target_id IN (${targetsSql}))`,
-        params: [resourceType, name, target, ...targetsParams],
+        sql: `${alias}.id IN (SELECT x.resource_id FROM ${indexTable(resourceType, 'reference')} x WHERE x.resource_type = ? AND x.code = ? AND (${targetsSql}))`,
+        params: [resourceType, name, ...targetsParams],
       },
-      selectivity: inner.selectivity,
+      selectivity,
     };
   }
 }
