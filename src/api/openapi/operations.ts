@@ -117,7 +117,7 @@ export function routeTable(carePlanStatuses: readonly string[]): RouteDoc[] {
       operationId: 'transitionTimeline',
       summary: 'The transitional-care clock',
       description: 'Each TCM deadline, its due time, its state (open, met, met-late, overdue, ended), the evidence, what the sweep recorded, and the readmission. Also as FHIR: GET /fhir/CarePlan/{id}/$timeline.',
-      responses: { '200': answer('The timeline.', 'Timeline'), '404': problem('Unknown, or not visible to the caller.') },
+      responses: { '200': answer('The timeline.', 'Timeline'), '403': problem("The caller's role or token may not read Tasks (the deadlines are Tasks): case management."), '404': problem('Unknown, or not visible to the caller.') },
     }),
     transitions('get', '/{id}/agency-options', {
       operationId: 'agencyOptions',

@@ -27,7 +27,7 @@ import { collectTransition } from './collect.ts';
 import { listTransitions } from './list.ts';
 import { pushTransition } from './push.ts';
 import { transitionState } from './state.ts';
-import { timelineParameters, transitionTimeline } from './timeline.ts';
+import { requireClockReader, timelineParameters, transitionTimeline } from './timeline.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 
@@ -214,7 +214,8 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
   );
   transitions.get(
     '/:id/timeline',
-    handle('read', async ({ req, store }) => {
+    handle('read', async ({ req, principal, store }) => {
+      requireClockReader(principal);
       const transition = await readTransition(store, req.params.id as string);
       const { timeline, disclosed } = await transitionTimeline(store, transition, tcmNow());
       return { status: 200, body: timeline, disclosed };
@@ -229,7 +230,8 @@ export function transitionsRouters(options: TransitionsApiOptions): { transition
   }
   operation.get(
     operationPaths('timeline', 'GET'),
-    handle('operation', async ({ req, store }) => {
+    handle('operation', async ({ req, principal, store }) => {
+      requireClockReader(principal);
       const transition = await collectTransition(store, req.params.id as string);
       if (!transition) {
         throw notFoundError();

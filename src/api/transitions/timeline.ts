@@ -3,6 +3,8 @@
 // the evidence — from the deadline Tasks and the evidence the caller may see, judged at `now`.
 // A deadline the sweep completed stays met even when its evidence is hidden from this caller.
 import type { Parameters, ParametersParameter, Resource, Task } from '@medplum/fhirtypes';
+import { forbiddenError, permitted } from '../../auth/access/policy.ts';
+import type { Principal } from '../../auth/principal.ts';
 import { deadlineKindOf, isDeadlineTask } from '../../mapping/deadline-tasks.ts';
 import { SYSTEMS, TCM_DEADLINES } from '../../model/terminology.ts';
 import type { StoreTransaction } from '../../store/fhir-store.ts';
@@ -52,6 +54,17 @@ function merged(task: Task, live: DeadlineEvaluation): Pick<TimelineDeadline, 's
     return { state: overdueRecorded ? 'met-late' : 'met', evidence: fromOutput(task) };
   }
   return { state: live.state, ...(live.metAt ? { metAt: live.metAt } : {}), evidence: live.evidence };
+}
+
+/**
+ * The clock is made of the deadline Tasks: a client that may not read Tasks (the case-management
+ * role) is told so with 403, not given a clock without deadlines that reads as "nothing due".
+ * Checked before the transition is looked up, so the answer does not depend on what exists.
+ */
+export function requireClockReader(principal: Principal | undefined): void {
+  if (principal && !permitted(principal, 'Task', 'r')) {
+    throw forbiddenError("The transitional-care timeline is made of deadline Tasks, which this client's role or token may not read");
+  }
 }
 
 export async function transitionTimeline(store: StoreTransaction, transition: TransitionResources, nowMs: number): Promise<{ timeline: Timeline; disclosed: Resource[] }> {

@@ -10,7 +10,10 @@ import type { Timeline } from '../../../src/api/transitions/timeline.ts';
 import type { AuthTestServer } from '../../auth/support/auth-server.ts';
 import { startAuthTestServer } from '../../auth/support/auth-server.ts';
 import { readPlan } from '../../support/fixtures.ts';
-import { HOSPITAL, OTHER_HOSPITAL, PARTIES } from './support.ts';
+import { HOSPITAL, OTHER_HOSPITAL, PARTIES, party } from './support.ts';
+
+/** The care coordinator's organization on the plan's CareTeam, signed in with the case-management role. */
+const COORDINATION = party('cchp', 'case-management', 'CCHP-MD-2210', 'https://payers.example/fhir/sid/payer-id');
 
 describe('the transition timeline', () => {
   let server: AuthTestServer;
@@ -20,7 +23,7 @@ describe('the transition timeline', () => {
   let patient: string;
 
   beforeAll(async () => {
-    server = await startAuthTestServer({ principals: PARTIES, tcmClock: withClockDefaults({ timeZone: 'America/New_York' }), now: () => nowMs });
+    server = await startAuthTestServer({ principals: [...PARTIES, COORDINATION], tcmClock: withClockDefaults({ timeZone: 'America/New_York' }), now: () => nowMs });
     const pushed = await server.http(HOSPITAL)('POST', '/transitions', plan, { 'content-type': 'application/json' });
     id = (pushed.body as { id: string }).id;
     const carePlan = await server.as(HOSPITAL)('GET', `CarePlan/${id}`);
@@ -82,6 +85,16 @@ describe('the transition timeline', () => {
       ['medication-reconciliation', 'overdue'],
       ['tcm-period-end', 'open'],
     ]);
+  });
+
+  it("is a 403 for a client that may not read Tasks (the care coordinator's organization as case management), not a clock without deadlines", async () => {
+    expect((await server.http(COORDINATION)('GET', `/transitions/${id}`)).status).toBe(200);
+    for (const path of [`/transitions/${id}/timeline`, `/fhir/CarePlan/${id}/$timeline`, '/transitions/no-such-transition/timeline']) {
+      const answer = await server.http(COORDINATION)('GET', path);
+      expect(answer.status).toBe(403);
+      expect(answer.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'forbidden' }] });
+      expect(JSON.stringify(answer.body)).toContain('deadline Tasks');
+    }
   });
 
   it("is a 404 for a hospital that is not the transition's", async () => {
