@@ -40,7 +40,7 @@ function describe(error: ErrorObject): { pointer: string; text: string } {
       return { pointer: at, text: `must be one of: ${allowed}` };
     }
     case 'type':
-      return { pointer: at, text: `must be ${(error.params as { type: string }).type === 'array' ? 'an array' : `a ${(error.params as { type: string }).type}`}` };
+      return { pointer: at, text: `must be ${/^[aeiou]/.test((error.params as { type: string }).type) ? 'an' : 'a'} ${(error.params as { type: string }).type}` };
     case 'minItems': {
       const n = (error.params as { limit: number }).limit;
       return { pointer: at, text: n === 1 ? 'must not be empty' : `must have at least ${n} items` };
@@ -74,15 +74,29 @@ function rank(error: ErrorObject): number {
 
 /** In unicode mode a surrogate pair is one code point: this matches only a lone half. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+/** A C0 control character other than tab, LF and CR: FHIR's string type ([ \r\n\t\S]+) refuses them. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+      return true;
+    }
+  }
+  return false;
+}
 
 /**
  * Texts that are not well-formed Unicode (a lone surrogate, which JSON's \uD800 escape can
- * carry): no UTF-8 holds them, and percent-encoding one into a conditional URL throws.
+ * carry): no UTF-8 holds them, and percent-encoding one into a conditional URL throws. And texts
+ * with control characters (NUL, …), which no FHIR string may hold: said here, at the plan's own
+ * field, rather than by the FHIR validator at an entry of the mapped Bundle the planner never wrote.
  */
 function malformedTexts(value: unknown, pointer: string, out: OperationOutcomeIssue[]): void {
   if (typeof value === 'string') {
     if (LONE_SURROGATE.test(value)) {
       out.push(issue('error', 'value', `${pointer}: is not well-formed Unicode (a lone surrogate)`, pointerToPath('TransitionPlan', pointer), pointer));
+    } else if (hasControlCharacter(value)) {
+      out.push(issue('error', 'value', `${pointer}: holds a control character (such as NUL), which FHIR text may not`, pointerToPath('TransitionPlan', pointer), pointer));
     }
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => malformedTexts(item, `${pointer}/${i}`, out));

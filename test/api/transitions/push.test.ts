@@ -185,11 +185,12 @@ describe('POST /transitions', () => {
   it('a push whose third resource fails FHIR validation: 422 naming it, the store exactly as before', async () => {
     const bad: TransitionPlan = structuredClone(readPlan('post-stroke-follow-ups.json'));
     const before = dumpSqlite(server.database);
-    // A control character passes the plan schema but not FHIR's string type; the Encounter is entry 2.
-    bad.hospitalStay.encounterIdentifier = { system: 'https://hospital.example/fhir/sid/encounter', value: 'ENC\u0001 42' };
+    // 13 digits of a second pass the plan schema's date-time but not FHIR's instant (at most 9);
+    // the admission is the Encounter's period, and the Encounter is entry 2.
+    bad.hospitalStay.admittedAt = '2026-11-12T16:40:00.1234567890123-08:00';
     const answer = await push(bad, ADMIN);
     expect(answer.status).toBe(422);
-    expect((answer.body as OperationOutcome).issue?.[0]?.expression?.[0]).toMatch(/^Bundle\.entry\[2\]\.resource\.identifier/);
+    expect((answer.body as OperationOutcome).issue?.[0]?.expression?.[0]).toMatch(/^Bundle\.entry\[2\]\.resource\.period/);
     expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
   });
 
