@@ -12,7 +12,7 @@
 //   (readmission-rule.ts);
 // - the message is recorded as a Communication identified by its sender, Bundle.id and
 //   MessageHeader.id: the same message sent again writes nothing and is answered as the first time.
-import { OperationOutcomeError, conflict, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, conflict, parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import type { CarePlan, Communication, Encounter, Identifier, OperationOutcome, Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { isTransitionCarePlan, transitionCategory, TRANSITION_CATEGORY } from '../mapping/careplan.ts';
@@ -23,6 +23,7 @@ import { validateFhirResource } from '../validation/fhir-validator.ts';
 import type { NotificationMessage } from './notification-message.ts';
 import { MAX_IDENTIFIERS, cleanIdentifier, unprocessable } from './notification-message.ts';
 import { recordReadmission } from './readmission-rule.ts';
+import { multipleMatchesError } from '../util/precondition-failed.ts';
 
 /** Identifier systems of a received message's record: "<sender key>:<MessageHeader.id>" and "<sender key>:<Bundle.id>". */
 export const MESSAGE_HEADER_ID_SYSTEM = `${CAREBRIDGE_BASE}/sid/notification-message`;
@@ -204,7 +205,7 @@ async function recordEncounter(tx: NotificationStore, message: NotificationMessa
   const condition = `identifier=${encodeURIComponent(identifierToken(message.encounterKey))}`;
   const found = (await search(tx, `Encounter?${condition}`, 2)).resources as Encounter[];
   if (found.length > 1) {
-    throw new OperationOutcomeError(preconditionFailed);
+    throw multipleMatchesError("The discharge notification's encounter identifier");
   }
   const stored = found[0];
   if (!stored) {

@@ -17,6 +17,19 @@ export interface StoreFactory {
   dispose: (store: FhirStore) => Promise<void>;
 }
 
+/** The text of the OperationOutcome a refused write throws. */
+async function textOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) {
+      return err.outcome.issue?.[0]?.details?.text;
+    }
+    throw err;
+  }
+}
+
 async function statusOf(promise: Promise<unknown>): Promise<number> {
   try {
     await promise;
@@ -184,6 +197,8 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       await store.update({ ...(created.resource as Patient), gender: 'other' }, { ifMatch: '1' });
       expect(await statusOf(store.update({ ...(created.resource as Patient), gender: 'unknown' }, { ifMatch: '1' }))).toBe(412);
       expect((await store.read('Patient', created.id))?.resource).toMatchObject({ gender: 'other' });
+      // It says which precondition failed, and the version to read again (as 428 names the ETag).
+      expect(await textOf(store.update({ ...(created.resource as Patient), gender: 'unknown' }, { ifMatch: '1' }))).toBe(`Patient/${created.id} is at version 2 (ETag W/"2"), not the one If-Match names: read it again, then retry`);
     });
 
     it('deletes by writing a new version, so reads can answer 410 and history still works', async () => {
@@ -269,6 +284,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       await store.create(patient('mrn-dup-a', 'Twin'));
       await store.create(patient('mrn-dup-b', 'Twin'));
       expect(await statusOf(store.create(patient('mrn-dup-c', 'Twin'), { ifNoneExist: 'family=Twin' }))).toBe(412);
+      expect(await textOf(store.create(patient('mrn-dup-c', 'Twin'), { ifNoneExist: 'family=Twin' }))).toBe('The If-None-Exist condition matches more than one resource: make it more selective');
     });
 
     describe('search', () => {

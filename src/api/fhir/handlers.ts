@@ -1,5 +1,5 @@
 // The instance and type interactions: read, vread, create, update, delete, history, $validate.
-import { OperationOutcomeError, allOk, businessRule, conflict, created, gone, notFound, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, allOk, businessRule, conflict, created, gone, notFound } from '@medplum/core';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { requirePermission } from '../../auth/access/policy.ts';
 import type { PreparedIndex } from '../../search/extract-index.ts';
@@ -12,6 +12,7 @@ import { badRequestError, parseIfMatch, versionHeaders, writeResponse } from './
 import { forEachReference, needsTransaction } from './references.ts';
 import { conditionSearch } from './search-params.ts';
 import { isSupportedType } from './supported.ts';
+import { multipleMatchesError } from '../../util/precondition-failed.ts';
 
 /** The outcome id @medplum/core's getStatus answers 422 for (see businessRule()). */
 export const UNPROCESSABLE_ID = businessRule('', '').id as string;
@@ -153,7 +154,7 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
     // identifier is not its to update (SearchOptions.writable).
     const matches = await tx.search(conditionSearch(type, query), { writable: true });
     if (matches.resources.length > 1) {
-      throw new OperationOutcomeError(preconditionFailed);
+      throw multipleMatchesError(`The condition of PUT ${type}?…`);
     }
     match = matches.resources[0];
   }

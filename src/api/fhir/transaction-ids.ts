@@ -1,7 +1,6 @@
 // The ids a transaction gives its entries before writing any: a POST's, or a conditional PUT's,
 // found by its condition (grouped once per Bundle) inside the write transaction, and guessed
 // before it, so that references and index rows are prepared outside the write lock.
-import { OperationOutcomeError, preconditionFailed } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
 import type { BundleEntry, Resource } from '@medplum/fhirtypes';
 import { newResourceId } from '../../store/resource-id.ts';
@@ -11,6 +10,7 @@ import { prepareIndexRows } from '../../search/extract-index.ts';
 import type { PreparedIndex } from '../../search/extract-index.ts';
 import { rewriteReferences } from './references.ts';
 import { conditionSearch } from './search-params.ts';
+import { multipleMatchesError } from '../../util/precondition-failed.ts';
 
 /** A Bundle entry as transaction() plans it (plan()), with the id decided for it here. */
 export interface PlannedEntry {
@@ -117,7 +117,7 @@ export async function assignIds(tx: StoreTransaction, planned: PlannedEntry[], p
       if (group && search) {
         const found = await search();
         if (found.length > 1) {
-          throw new OperationOutcomeError(preconditionFailed);
+          throw multipleMatchesError(`The If-None-Exist condition of Bundle.entry[${p.index}]`);
         }
         if (found[0]?.id) {
           p.assignedId = found[0].id;

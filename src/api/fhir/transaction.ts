@@ -1,7 +1,7 @@
 // POST /fhir with a transaction or batch Bundle. A transaction runs in one store transaction:
 // ids are chosen first, urn:uuid and conditional references rewritten to them, then every entry
 // is written; any failure rolls all of it back. A batch runs each entry on its own.
-import { OperationOutcomeError, badRequest, getStatus, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, badRequest, getStatus } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import type { FhirStore, StoreTransaction } from '../../store/fhir-store.ts';
 import { RetryableConflict } from '../../store/sql/executor.ts';
@@ -15,6 +15,7 @@ import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError, internalError } from './request.ts';
 import { assignIds, likelyIds, parseConditions, prepareFirstAttempt, sameTargets } from './transaction-ids.ts';
 import type { PlannedEntry } from './transaction-ids.ts';
+import { multipleMatchesError } from '../../util/precondition-failed.ts';
 
 /** A transaction is one unit of work: at most this many entries. */
 export const MAX_ENTRIES = 1000;
@@ -93,7 +94,7 @@ async function resolveConditionalReferences(tx: StoreTransaction, resources: Res
     const result = await tx.search(conditionSearch(refType, refQuery));
     if (result.resources.length !== 1 || result.ignored.length > 0) {
       throw new OperationOutcomeError(
-        result.resources.length > 1 ? preconditionFailed : badRequest(`Conditional reference ${reference.slice(0, 120)} matches ${result.resources.length} resources`),
+        result.resources.length > 1 ? multipleMatchesError('A conditional reference').outcome : badRequest(`Conditional reference ${reference.slice(0, 120)} matches ${result.resources.length} resources`),
       );
     }
     const match = result.resources[0] as Resource;

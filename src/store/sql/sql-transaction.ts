@@ -1,8 +1,9 @@
 // The write and read path shared by both SQL adapters, on one connection inside one transaction
 // (or on a read connection, for reads). Each write stores the new version, its history row and
 // its search index rows together.
-import { OperationOutcomeError, Operator, badRequest, conflict, forbidden, notFound, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import { OperationOutcomeError, Operator, badRequest, conflict, forbidden, notFound, parseSearchRequest } from '@medplum/core';
 import type { SearchRequest } from '@medplum/core';
+import { multipleMatchesError, staleVersionError } from '../../util/precondition-failed.ts';
 import type { Resource } from '@medplum/fhirtypes';
 import { newResourceId } from '../resource-id.ts';
 import { organizationGrants, patientCompartment } from '../../search/compartment.ts';
@@ -346,7 +347,7 @@ export class SqlTransaction implements StoreTransaction {
       throw new OperationOutcomeError(badRequest(`If-None-Exist uses parameters carebridge does not search by: ${found.ignored.join(', ')}`));
     }
     if (found.resources.length > 1) {
-      throw new OperationOutcomeError(preconditionFailed);
+      throw multipleMatchesError('The If-None-Exist condition');
     }
     const match = found.resources[0];
     if (match?.id) {
@@ -384,7 +385,7 @@ export class SqlTransaction implements StoreTransaction {
     this.caller?.guardWrite?.({ resourceType: input.resourceType, current: current?.resource, next: input, currentAuthor: locked?.author, exists: current !== undefined });
     const resource = { ...(await this.runBeforeWrite({ resourceType: input.resourceType, current: live, next: input, currentAuthor: locked?.author, ifMatch: options.ifMatch })), id };
     if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
-      throw new OperationOutcomeError(preconditionFailed);
+      throw staleVersionError(input.resourceType, id, current && !current.deleted ? current.versionId : undefined);
     }
     if (!current) {
       if (options.allowCreate === false) {
