@@ -31,6 +31,7 @@ import { transitionsRouters } from './transitions/router.ts';
 import type { PayerDirectory } from '../sync/connectors/payers.ts';
 import type { ObservabilityOptions } from '../observability/endpoints.ts';
 import { observabilityEndpoints } from '../observability/endpoints.ts';
+import { routeLabel } from '../observability/labels.ts';
 
 export interface AppOptions {
   store: FhirStore;
@@ -86,13 +87,14 @@ export function createApp(options: AppOptions): express.Express {
     res.locals.requestId = requestId;
     res.locals.logger = options.logger.child({ requestId });
     res.on('finish', () => {
-      // The route pattern (/:type/:id), never the path: an id in a URL may be anything. One object
-      // to the root logger: the same line as the child's, without its per-line copies.
+      // The route pattern (/fhir/:type/:id), never the path: an id in a URL may be anything; the
+      // same label as the request metrics (routeLabel), so a log line and a series can be matched.
+      // One object to the root logger: the same line as the child's, without its per-line copies.
       options.logger.info({
         message: 'request',
         requestId,
         method: req.method,
-        route: typeof req.route?.path === 'string' ? req.route.path : 'unmatched',
+        route: routeLabel(req),
         status: res.statusCode,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
       });

@@ -167,7 +167,7 @@ describe('the per-request logger', () => {
     await response.text();
     await delay(20);
     const lines = logEntries(server).filter((e) => e.requestId === 'trace-7');
-    expect(lines).toContainEqual(expect.objectContaining({ message: 'request', method: 'GET', route: '/:type/:id', status: 404 }));
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'request', method: 'GET', route: '/fhir/:type/:id', status: 404 }));
     expect(server.logs.join('')).not.toContain(token);
   });
 });
