@@ -4,6 +4,7 @@ import type { CarePlan, Organization, Resource, Task } from '@medplum/fhirtypes'
 import { TRANSITION_CATEGORY } from '../../mapping/careplan.ts';
 import { readPlanItem } from '../../mapping/identifiers.ts';
 import { SYSTEMS } from '../../model/terminology.ts';
+import type { PlanStatus } from '../../model/transition-plan.ts';
 import type { StoreTransaction } from '../../store/fhir-store.ts';
 import { badRequestError } from '../fhir/request.ts';
 import type { AgencyRef } from './state.ts';
@@ -12,6 +13,12 @@ import { readReferences, searchAll } from './collect.ts';
 export const DEFAULT_PAGE = 20;
 export const MAX_PAGE = 100;
 const PARAMETERS = new Set(['patient', 'status', 'agency', '_count', '_cursor']);
+/**
+ * The statuses a transition's CarePlan takes (the plan's status; /openapi.json's pattern for
+ * `status` names the same): any other value matches nothing, so it is a mistake, not a filter.
+ * A record, so a status added to PlanStatus and forgotten here does not compile.
+ */
+const CAREPLAN_STATUSES = Object.keys({ draft: true, active: true, 'on-hold': true, revoked: true, completed: true, 'entered-in-error': true } satisfies Record<PlanStatus, true>);
 
 export interface TransitionSummary {
   id: string;
@@ -58,12 +65,14 @@ function criteria(query: [string, string][]): { search: [string, string][]; coun
       case 'patient':
         search.push(referenceOrIdentifier('subject', 'Patient', value));
         break;
-      case 'status':
-        if (!/^[a-z-]+(,[a-z-]+)*$/.test(value)) {
-          throw badRequestError('status is a CarePlan status (draft, active, on-hold, revoked, completed, entered-in-error), or several separated by commas', 'status');
+      case 'status': {
+        const unknown = value.split(',').find((s) => !CAREPLAN_STATUSES.includes(s));
+        if (unknown !== undefined) {
+          throw badRequestError(`status ${JSON.stringify(unknown.slice(0, 40))} is not a CarePlan status: use ${CAREPLAN_STATUSES.join(', ')}, or several separated by commas`, 'status');
         }
         search.push(['status', value]);
         break;
+      }
       case 'agency': {
         // Referred to the agency: the plan's activities include a ServiceRequest it performs.
         const [param, target] = referenceOrIdentifier('performer', 'Organization', value);

@@ -1,7 +1,7 @@
 // GET /transitions/{id}, GET /transitions and GET /fhir/CarePlan/{id}/$transition over HTTP with
 // real tokens: the plan as sent plus live state, each party seeing only its part.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Bundle, CapabilityStatement, Task } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, OperationOutcome, Task } from '@medplum/fhirtypes';
 import type { TransitionList } from '../../../src/api/transitions/list.ts';
 import type { TransitionState } from '../../../src/api/transitions/state.ts';
 import type { TransitionPlan } from '../../../src/model/transition-plan.ts';
@@ -208,6 +208,21 @@ describe('reading transitions', () => {
       expect((await get(HOSPITAL, '/transitions?_count=0')).status).toBe(400);
       expect((await get(HOSPITAL, '/transitions?patient=a%20b')).status).toBe(400);
       expect((await server.http(HOSPITAL)('DELETE', `/transitions/${id}`)).status).toBe(405);
+    });
+
+    it('refuses a status that is no CarePlan status: 400 naming the parameter and the allowed values', async () => {
+      for (const query of ['status=bogus', 'status=active,bogus']) {
+        const answer = await get<OperationOutcome>(HOSPITAL, `/transitions?${query}`);
+        expect(answer.status).toBe(400);
+        expect(answer.body.resourceType).toBe('OperationOutcome');
+        const issue = answer.body.issue?.[0];
+        expect(issue?.expression).toEqual(['status']);
+        expect(issue?.details?.text).toContain('"bogus"');
+        expect(issue?.details?.text).toContain('draft, active, on-hold, revoked, completed, entered-in-error');
+      }
+      // Allowed values, alone and together, are a search (no CarePlan of this hospital is on hold).
+      expect((await get<List>(HOSPITAL, '/transitions?status=on-hold')).body.items).toEqual([]);
+      expect((await get<List>(HOSPITAL, '/transitions?status=completed,on-hold')).body.items).toHaveLength(1);
     });
   });
 });
