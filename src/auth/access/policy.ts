@@ -12,6 +12,9 @@
 //   and by an agency for its own Organization only (providedBy: checked against the identifier the
 //   client acts for), so an agency keeps its own capacity current and nobody else can. Hospitals
 //   read it and choose (POST /transitions/{id}/agency-choice); they do not write it.
+// - An agency's report-back is in its own name: an Observation.performer or Communication.sender
+//   that names an organization names its own (own-organization.ts), so it cannot answer for
+//   another agency of the broadcast.
 import { OperationOutcomeError, forbidden } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessScope, StoreCaller, WriteGuard } from '../../store/access.ts';
@@ -27,6 +30,7 @@ import { workflowRules } from '../../workflow/write-rules.ts';
 import { applySubscriptionRules } from '../../subscriptions/write-rules.ts';
 import type { HealthcareService, Organization, Subscription } from '@medplum/fhirtypes';
 import type { StoreTransaction } from '../../store/fhir-store.ts';
+import { checkReportBackAuthor, isOwnOrganization } from './own-organization.ts';
 
 /** Where a referral names the organization it is for: another agency's referrals stay hidden. */
 const REFERRAL_ASSIGNMENTS = [
@@ -174,8 +178,7 @@ async function checkOwnProvider(principal: Principal, service: HealthcareService
   const reference = service.providedBy?.reference ?? '';
   const id = reference.startsWith('Organization/') ? reference.slice('Organization/'.length) : undefined;
   const organization = id ? ((await system.read('Organization', id))?.resource as Organization | undefined) : undefined;
-  const own = organization?.identifier?.some((i) => i.system === principal.organization.system && i.value === principal.organization.value);
-  if (!own) {
+  if (!isOwnOrganization(organization, principal.organization)) {
     throw forbiddenError("An agency may write only its own HealthcareServices: providedBy must be the agency's Organization");
   }
 }
@@ -196,6 +199,9 @@ export function callerFor(principal: Principal, workflowSettings?: WorkflowSetti
       }
       if (change.resourceType === 'HealthcareService' && principal.role === 'agency') {
         await checkOwnProvider(principal, change.next as HealthcareService, context.system);
+      }
+      if (principal.role === 'agency') {
+        await checkReportBackAuthor(principal.organization, change.next, context.system);
       }
       return workflow.beforeWrite(change, context);
     },

@@ -1,0 +1,147 @@
+// An agency acts in its own name only. Its report-back (an Observation's performer, a
+// Communication's sender) decides whose answer the hospital sees in GET /transitions/{id}
+// (lastReportBack, "from Charm City Home Health"), so a reference there that names an organization
+// must name the one the client acts for: an Organization carrying its identifier — by reference
+// (Organization/id, or a PractitionerRole whose organization it is) or by identifier. People
+// (Practitioner, Patient, RelatedPerson), a CareTeam and display-only references name no
+// organization and stay free; an admin, a hospital and carebridge itself are not held to this.
+import { OperationOutcomeError, Operator, forbidden } from '@medplum/core';
+import type { Identifier, Organization, PractitionerRole, Reference, Resource } from '@medplum/fhirtypes';
+import { identifierToken } from '../../mapping/identifiers.ts';
+import type { StoreTransaction } from '../../store/fhir-store.ts';
+
+/** The organization a client acts for (Principal.organization). */
+export interface OwnOrganization {
+  system: string;
+  value: string;
+}
+
+/** Organizations, PractitionerRoles looked at per identifier: one is usual; more are other tenants' copies of the same directory entry. */
+const MATCHES_PER_IDENTIFIER = 50;
+
+/** Type/id at the end of a relative or absolute literal reference (a version allowed). */
+const LITERAL = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+const ORGANIZATION_TYPES = new Set(['Organization', 'PractitionerRole']);
+
+/** Does the Organization carry the identifier the client acts for? */
+export function isOwnOrganization(organization: Organization | undefined, own: OwnOrganization): boolean {
+  return organization?.identifier?.some((i) => i.system === own.system && i.value === own.value) === true;
+}
+
+/** The type a Reference.type names ("Organization" or its StructureDefinition URL). */
+function typeOf(reference: Reference): string | undefined {
+  return reference.type?.slice(reference.type.lastIndexOf('/') + 1);
+}
+
+type Found = Organization | PractitionerRole;
+
+class Names {
+  private readonly own: OwnOrganization;
+  /** The resource written: `#id` references point into its `contained`. */
+  private readonly container: Resource & { contained?: Resource[] };
+  private readonly system: StoreTransaction;
+
+  constructor(own: OwnOrganization, container: Resource, system: StoreTransaction) {
+    this.own = own;
+    this.container = container;
+    this.system = system;
+  }
+
+  /** Whether the reference names an organization other than the client's own. */
+  async another(reference: Reference, depth = 0): Promise<boolean> {
+    const target = reference.reference;
+    if (target !== undefined && (await this.anotherByLiteral(target, depth))) {
+      return true;
+    }
+    const literalType = target === undefined ? undefined : LITERAL.exec(target)?.[1];
+    return reference.identifier !== undefined && this.anotherByIdentifier(reference.identifier, typeOf(reference) ?? literalType, depth);
+  }
+
+  private async anotherByLiteral(target: string, depth: number): Promise<boolean> {
+    let found: Found | undefined;
+    if (target.startsWith('#')) {
+      found = this.container.contained?.find((r): r is Found => (r.resourceType === 'Organization' || r.resourceType === 'PractitionerRole') && r.id === target.slice(1));
+      if (!found) {
+        return false; // a contained person, or nothing: no organization named
+      }
+    } else {
+      const match = LITERAL.exec(target);
+      if (!match || !ORGANIZATION_TYPES.has(match[1] as string)) {
+        return false;
+      }
+      found = (await this.system.read(match[1] as string, match[2] as string))?.resource as Found | undefined;
+      if (!found) {
+        return true; // names an organization carebridge cannot show to be the client's
+      }
+    }
+    return this.isAnother(found, depth);
+  }
+
+  private async anotherByIdentifier(identifier: Identifier, type: string | undefined, depth: number): Promise<boolean> {
+    if (!identifier.value) {
+      return false;
+    }
+    if ((type === undefined || type === 'Organization') && identifier.system === this.own.system && identifier.value === this.own.value) {
+      return false;
+    }
+    if (type !== undefined && !ORGANIZATION_TYPES.has(type)) {
+      return false;
+    }
+    const searched = type === 'PractitionerRole' ? ['PractitionerRole'] : ['Organization'];
+    for (const resourceType of searched) {
+      const found = await this.system.search({ resourceType: resourceType as Resource['resourceType'], filters: [{ code: 'identifier', operator: Operator.EQUALS, value: identifierToken(identifier) }], count: MATCHES_PER_IDENTIFIER });
+      for (const resource of found.resources as Found[]) {
+        if (await this.isAnother(resource, depth)) {
+          return true;
+        }
+      }
+      // Typed Organization, found nowhere: it names an organization, and not the client's.
+      if (found.resources.length === 0 && type === 'Organization') {
+        return true;
+      }
+    }
+    // Untyped and no Organization carries it: a person's identifier (an NPI names people too).
+    return false;
+  }
+
+  private async isAnother(found: Found, depth: number): Promise<boolean> {
+    if (found.resourceType === 'Organization') {
+      return !isOwnOrganization(found, this.own);
+    }
+    // A PractitionerRole acts for its organization; one without any names no organization.
+    return found.organization !== undefined && (depth > 0 || this.another(found.organization, depth + 1));
+  }
+}
+
+/** The references of a report-back that say who reported it. */
+function authorsOf(resource: Resource): { path: string; references: Reference[] } | undefined {
+  switch (resource.resourceType) {
+    case 'Observation':
+      return { path: 'Observation.performer', references: resource.performer ?? [] };
+    case 'Communication':
+      return { path: 'Communication.sender', references: resource.sender ? [resource.sender] : [] };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Throws 403 when an agency's Observation.performer or Communication.sender names an organization
+ * other than its own (read and searched through `system`, which sees all directory data).
+ */
+export async function checkReportBackAuthor(own: OwnOrganization, resource: Resource, system: StoreTransaction): Promise<void> {
+  const authors = authorsOf(resource);
+  if (!authors) {
+    return;
+  }
+  const names = new Names(own, resource, system);
+  for (const [index, reference] of authors.references.entries()) {
+    if (await names.another(reference)) {
+      const path = authors.path.endsWith('performer') ? `${authors.path}[${index}]` : authors.path;
+      throw new OperationOutcomeError({
+        ...forbidden,
+        issue: [{ severity: 'error', code: 'forbidden', details: { text: `An agency reports back in its own name only: ${path} names another organization; it must be the agency's own Organization (by reference or identifier), a PractitionerRole of it, or a person` }, expression: [path] }],
+      });
+    }
+  }
+}
