@@ -96,6 +96,31 @@ function agencyOf(reference: Reference | undefined, organizations: Map<string, O
   return { ...(identifier ? { identifier: { system: identifier.system, value: identifier.value } } : {}), display: org?.name ?? reference?.display };
 }
 
+/**
+ * Which referred agency (its Task.owner reference) a performer or sender names: its Organization
+ * by reference, or by one of that Organization's identifiers (a logical reference, as an agency
+ * system that knows its NPI but not carebridge's ids writes it). The write path lets an agency
+ * name no organization but its own (auth/access/own-organization.ts).
+ */
+function agencyMatcher(agencyOrgs: ReadonlySet<string>, organizations: Map<string, Organization>): (reference: Reference | undefined) => string | undefined {
+  const byIdentifier = new Map<string, string>();
+  for (const owner of agencyOrgs) {
+    for (const i of organizations.get(owner)?.identifier ?? []) {
+      if (i.system && i.value) {
+        byIdentifier.set(`${i.system}|${i.value}`, owner);
+      }
+    }
+  }
+  return (reference) => {
+    if (reference?.reference !== undefined && agencyOrgs.has(reference.reference)) {
+      return reference.reference;
+    }
+    const identifier = reference?.identifier;
+    const organizationOrUntyped = reference?.type === undefined || reference.type.endsWith('Organization');
+    return identifier?.system && identifier.value && organizationOrUntyped ? byIdentifier.get(`${identifier.system}|${identifier.value}`) : undefined;
+  };
+}
+
 function quantityText(observation: Observation): string {
   const q = observation.valueQuantity;
   const what = text(observation.code) ?? 'Observation';
@@ -127,15 +152,17 @@ export async function transitionState(store: StoreTransaction, transition: Trans
     .map((t) => ({ resource: refOf(t), kind: 'referral' as const, at: t.meta?.lastUpdated ?? '', agency: agencyOf(t.owner, organizations), summary: [t.status, text(t.businessStatus)].filter(Boolean).join(': ') }));
   if (patient?.startsWith('Patient/') && agencyOrgs.size > 0) {
     const recent: [string, string][] = [['subject', patient], ['_sort', '-_lastUpdated'], ['_count', String(RECENT)]];
+    const agencyNamedBy = agencyMatcher(agencyOrgs, organizations);
     for (const o of (await searchAll(store, 'Observation', recent)).resources as Observation[]) {
-      const by = o.performer?.find((p) => p.reference !== undefined && agencyOrgs.has(p.reference));
+      const by = o.performer?.find((p) => agencyNamedBy(p) !== undefined);
       if (by) {
-        candidates.push({ resource: refOf(o), kind: 'observation', at: o.meta?.lastUpdated ?? '', agency: agencyOf(by, organizations), summary: quantityText(o) });
+        candidates.push({ resource: refOf(o), kind: 'observation', at: o.meta?.lastUpdated ?? '', agency: agencyOf({ reference: agencyNamedBy(by), display: by.display }, organizations), summary: quantityText(o) });
       }
     }
     for (const c of (await searchAll(store, 'Communication', recent)).resources as Communication[]) {
-      if (c.sender?.reference !== undefined && agencyOrgs.has(c.sender.reference)) {
-        candidates.push({ resource: refOf(c), kind: 'communication', at: c.meta?.lastUpdated ?? '', agency: agencyOf(c.sender, organizations), summary: (c.payload?.[0]?.contentString ?? 'Communication').slice(0, 200) });
+      const by = agencyNamedBy(c.sender);
+      if (by) {
+        candidates.push({ resource: refOf(c), kind: 'communication', at: c.meta?.lastUpdated ?? '', agency: agencyOf({ reference: by, display: c.sender?.display }, organizations), summary: (c.payload?.[0]?.contentString ?? 'Communication').slice(0, 200) });
       }
     }
   }

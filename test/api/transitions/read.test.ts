@@ -75,6 +75,28 @@ describe('reading transitions', () => {
     expect(state.lastReportBack).toMatchObject({ resource: `Observation/${observation.body?.id}`, kind: 'observation', summary: 'Blood glucose: 182 mg/dL', agency: { display: 'Inner Harbor Visiting Nurses' } });
   });
 
+  it('a report-back naming the agency by identifier (its NPI) counts as that agency\'s', async () => {
+    const task = (await get<TransitionState>(AGENCY_B, `/transitions/${id}`)).body.referrals[0]?.task as string;
+    const patient = ((await server.as(AGENCY_B)('GET', task)).body as Task).for?.reference;
+    const byNpi = { identifier: { system: 'http://hl7.org/fhir/sid/us-npi', value: '1877352900' } };
+    const observation = await server.as(AGENCY_B)('POST', 'Observation', {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }], text: 'Heart rate' },
+      subject: { reference: patient },
+      effectiveDateTime: '2026-12-01T09:05:00-05:00',
+      performer: [{ ...byNpi, display: 'Inner Harbor Visiting Nurses' }],
+      valueQuantity: { value: 88, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+    });
+    expect(observation.status).toBe(201);
+    let state = (await get<TransitionState>(HOSPITAL, `/transitions/${id}`)).body;
+    expect(state.lastReportBack).toMatchObject({ resource: `Observation/${observation.body?.id}`, kind: 'observation', summary: 'Heart rate: 88 /min', agency: { identifier: byNpi.identifier, display: 'Inner Harbor Visiting Nurses' } });
+    const communication = await server.as(AGENCY_B)('POST', 'Communication', { resourceType: 'Communication', status: 'completed', subject: { reference: patient }, sender: byNpi, payload: [{ contentString: 'Start-of-care visit done' }] });
+    expect(communication.status).toBe(201);
+    state = (await get<TransitionState>(HOSPITAL, `/transitions/${id}`)).body;
+    expect(state.lastReportBack).toMatchObject({ resource: `Communication/${communication.body?.id}`, kind: 'communication', summary: 'Start-of-care visit done', agency: { identifier: byNpi.identifier, display: 'Inner Harbor Visiting Nurses' } });
+  });
+
   it('is 404 for an unknown id, another hospital, and an id that is not a transition', async () => {
     expect((await get(HOSPITAL, '/transitions/no-such-plan')).status).toBe(404);
     expect((await get(OTHER_HOSPITAL, `/transitions/${id}`)).status).toBe(404);
