@@ -211,6 +211,9 @@ export function coverageStatus(input: CoverageStatusInput): CoverageStatus {
     add('error', 'no-active-coverage', `No active coverage on ${windowStart} or at any time in the 30-day window through ${windowEnd}`);
     return status;
   }
+  // Primary is about which payer pays first, not whether the discharge day is covered (that is
+  // not-covered-on-discharge): with none active that day, it is chosen among those starting later
+  // in the window — the coverage eligibility is checked against. Unclear only when orders do not decide.
   const { primary, byOrder, unclear } = choosePrimary(onDischarge.length > 0 ? onDischarge : inWindow);
   status.primary = primary ? summaryOf(primary) : undefined;
   status.primaryByOrder = byOrder;
