@@ -87,21 +87,16 @@ class Names {
     if (type !== undefined && !ORGANIZATION_TYPES.has(type)) {
       return false;
     }
-    const searched = type === 'PractitionerRole' ? ['PractitionerRole'] : ['Organization'];
-    for (const resourceType of searched) {
-      const found = await this.system.search({ resourceType: resourceType as Resource['resourceType'], filters: [{ code: 'identifier', operator: Operator.EQUALS, value: identifierToken(identifier) }], count: MATCHES_PER_IDENTIFIER });
-      for (const resource of found.resources as Found[]) {
-        if (await this.isAnother(resource, depth)) {
-          return true;
-        }
-      }
-      // Typed Organization, found nowhere: it names an organization, and not the client's.
-      if (found.resources.length === 0 && type === 'Organization') {
+    const found = (await this.system.search({ resourceType: type === 'PractitionerRole' ? 'PractitionerRole' : 'Organization', filters: [{ code: 'identifier', operator: Operator.EQUALS, value: identifierToken(identifier) }], count: MATCHES_PER_IDENTIFIER })).resources as Found[];
+    for (const resource of found) {
+      if (await this.isAnother(resource, depth)) {
         return true;
       }
     }
-    // Untyped and no Organization carries it: a person's identifier (an NPI names people too).
-    return false;
+    // A typed Organization found nowhere names an organization, and not the client's; an untyped
+    // identifier no Organization carries is a person's (an NPI names people too), and so is a
+    // PractitionerRole carebridge does not know.
+    return found.length === 0 && type === 'Organization';
   }
 
   private async isAnother(found: Found, depth: number): Promise<boolean> {
