@@ -75,7 +75,7 @@ function rank(error: ErrorObject): number {
 /** In unicode mode a surrogate pair is one code point: this matches only a lone half. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /** A C0 control character other than tab, LF and CR: FHIR's string type ([ \r\n\t\S]+) refuses them. */
-function hasControlCharacter(text: string): boolean {
+export function hasControlCharacter(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import type { ReportThreshold, TransitionPlan, VitalSign } from '../../src/model/transition-plan.ts';
 import { VITAL_SIGNS } from '../../src/model/vital-signs.ts';
-import { PLAN_SCHEMA_URL } from '../../src/validation/plan-schema.ts';
+import { PLAN_SCHEMA_URL, hasControlCharacter } from '../../src/validation/plan-schema.ts';
 import { planArbitrary } from './plan-arbitrary.ts';
 
 interface SchemaNode {
@@ -55,17 +55,6 @@ const EDGE_TEXTS = [
   '-',
 ];
 
-/** Whether a text holds a C0 control other than tab, LF and CR: FHIR's string type refuses them, and so does the plan. */
-function hasControl(t: string): boolean {
-  for (let i = 0; i < t.length; i++) {
-    const c = t.charCodeAt(i);
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
-      return true;
-    }
-  }
-  return false;
-}
-
 /** Well-formed Unicode (a lone half of a surrogate pair is refused by the plan). */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
@@ -76,7 +65,7 @@ const text = (maxLength: number): fc.Arbitrary<string> => {
     { arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: Math.min(maxLength, 60) }), weight: 6 },
     // C0 controls and lone surrogates: the plan refuses them (test/validation/plan.test.ts), so
     // no plan that passes could hold one.
-    { arbitrary: anyText.filter((t) => !hasControl(t) && !LONE_SURROGATE.test(t)), weight: 1 },
+    { arbitrary: anyText.filter((t) => !hasControlCharacter(t) && !LONE_SURROGATE.test(t)), weight: 1 },
     { arbitrary: fc.constant('x'.repeat(maxLength)), weight: 1 },
     { arbitrary: fc.constant('\u00e9'.repeat(maxLength)), weight: 1 },
     { arbitrary: fc.constantFrom(...EDGE_TEXTS.slice(0, 1)), weight: 1 },
