@@ -22,6 +22,8 @@ export interface FhirRequest {
   principal?: Principal;
   /** The request's child logger (carries its requestId), when it came over HTTP. */
   logger?: Logger;
+  /** Aborted when the handler timeout has answered 504: long work (a Bundle's entries) stops there. */
+  signal?: AbortSignal;
 }
 
 export interface FhirResponse {

@@ -14,6 +14,7 @@ import { conditionSearch } from './search-params.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError, internalError } from './request.ts';
 import { assignIds, likelyIds, parseConditions, prepareFirstAttempt, sameTargets } from './transaction-ids.ts';
+import { BundleBudget } from './bundle-budget.ts';
 import type { PlannedEntry } from './transaction-ids.ts';
 import { multipleMatchesError } from '../../util/precondition-failed.ts';
 
@@ -256,10 +257,17 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
     }
     const out = new Map<number, FhirResponse>();
     const deletes = ordered.some((p) => p.method === 'DELETE');
+    // Per attempt: a retried attempt answers its GET entries again.
+    const budget = new BundleBudget(request);
     for (const p of ordered) {
+      budget.checkDeadline(p.index);
+      if (p.method === 'GET') {
+        budget.checkRemaining(p.index);
+      }
+      let response: FhirResponse;
       try {
         // The entries' handlers need not validate again.
-        out.set(p.index, await runEntry(tx, request, p, true, deletes));
+        response = await runEntry(tx, request, p, true, deletes);
       } catch (err) {
         if (err instanceof OperationOutcomeError) {
           // Name the entry that failed; the whole transaction rolls back.
@@ -270,6 +278,7 @@ export async function transaction(store: FhirStore, request: FhirRequest, bundle
         }
         throw err;
       }
+      out.set(p.index, p.method === 'GET' ? budget.charge(p.index, response) : response);
     }
     return planned.map((p) => out.get(p.index) as FhirResponse);
   });
@@ -286,13 +295,19 @@ export async function batch(store: FhirStore, request: FhirRequest, bundle: Bund
     throw badRequestError(`A batch holds at most ${MAX_ENTRIES} entries`);
   }
   const out: BundleEntry[] = [];
+  const budget = new BundleBudget(request);
   for (let index = 0; index < entries.length; index++) {
+    // Past the deadline the batch stops whole: its 504 has been sent.
+    budget.checkDeadline(index);
     try {
       const [p] = plan({ ...bundle, entry: [entries[index] as BundleEntry] }) as [PlannedEntry];
       p.index = index;
+      if (p.method === 'GET') {
+        budget.checkRemaining(index);
+      }
       // Entries of a batch do not refer to each other: ids come from the store as they are written.
       const response = await store.transaction((tx) => runEntry(tx, request, p, false));
-      out.push(toEntryResponse(response));
+      out.push(toEntryResponse(p.method === 'GET' ? budget.charge(index, response) : response));
     } catch (err) {
       if (!(err instanceof OperationOutcomeError)) {
         request.logger?.error('batch entry failed', { index, error: err });
