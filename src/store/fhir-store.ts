@@ -65,6 +65,11 @@ export interface UpdateOptions {
   index?: PreparedIndex;
 }
 
+export interface DeleteOptions {
+  /** Optimistic locking: the versionId the client last saw (If-Match); another one deletes nothing. */
+  ifMatch?: string;
+}
+
 export interface HistoryOptions {
   /** Only versions written after this instant (_since). */
   since?: string;
@@ -102,7 +107,7 @@ export interface StoreTransaction extends SyncTransaction {
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   create(resource: Resource, options?: CreateOptions): Promise<WriteResult>;
   update(resource: Resource, options?: UpdateOptions): Promise<WriteResult>;
-  delete(resourceType: string, id: string): Promise<WriteResult | undefined>;
+  delete(resourceType: string, id: string, options?: DeleteOptions): Promise<WriteResult | undefined>;
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
   /**
    * For each condition (If-None-Exist, conditional update), the resources that may match it, from

@@ -163,9 +163,48 @@ describe('transaction', () => {
     }
     expect(await countByIdentifier('Patient', value)).toBe(1);
   });
+
+  it('fails whole with 412 when a DELETE entry\'s ifMatch is stale, and deletes nothing', async () => {
+    const value = randomUUID();
+    const kept = (await fhirFetch<Patient>(server, 'Patient', { method: 'POST', json: newPatient(value) })).body;
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { request: { method: 'DELETE', url: `Patient/${kept.id}`, ifMatch: 'W/"42"' } },
+        { resource: newPatient(randomUUID()), request: { method: 'POST', url: 'Patient' } },
+      ],
+    };
+    const response = await fhirFetch<OperationOutcome>(server, '', { method: 'POST', json: bundle });
+    expect(response.status).toBe(412);
+    expect(response.body.resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(response.body.issue)).toContain('Bundle.entry[0]');
+    expect((await fhirFetch<Patient>(server, `Patient/${kept.id}`)).body).toEqual(kept);
+  });
 });
 
 describe('batch', () => {
+  it('answers a DELETE entry with a stale ifMatch 412 and one with a malformed ifMatch 400, deleting neither', async () => {
+    const first = (await fhirFetch<Patient>(server, 'Patient', { method: 'POST', json: newPatient(randomUUID()) })).body;
+    const second = (await fhirFetch<Patient>(server, 'Patient', { method: 'POST', json: newPatient(randomUUID()) })).body;
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'DELETE', url: `Patient/${first.id}`, ifMatch: 'W/"42"' } },
+        { request: { method: 'DELETE', url: `Patient/${second.id}`, ifMatch: 'garbage' } },
+      ],
+    };
+    const response = await fhirFetch(server, '', { method: 'POST', json: bundle });
+    expect(response.status).toBe(200);
+    expect(response.body.entry?.map((e) => [e.response?.status, (e.response?.outcome as OperationOutcome | undefined)?.resourceType])).toEqual([
+      ['412', 'OperationOutcome'],
+      ['400', 'OperationOutcome'],
+    ]);
+    expect((await fhirFetch<Patient>(server, `Patient/${first.id}`)).body).toEqual(first);
+    expect((await fhirFetch<Patient>(server, `Patient/${second.id}`)).body).toEqual(second);
+  });
+
   it('answers 200 with a status per entry; the good entries are written, the bad one is not', async () => {
     const good = randomUUID();
     const bad = randomUUID();

@@ -66,6 +66,20 @@ describe('versions and preconditions', () => {
     expect((await fhirFetch<Patient>(server, `Patient/${created.id}`)).body).toMatchObject({ active: true, meta: { versionId: '2' } });
   });
 
+  it('DELETE with a stale If-Match answers 412, with a malformed one 400, and deletes nothing; with the current ETag, 200', async () => {
+    const created = await createPatient();
+    await fhirFetch(server, `Patient/${created.id}`, { method: 'PUT', json: { ...created, active: true } });
+    const stale = await fhirFetch(server, `Patient/${created.id}`, { method: 'DELETE', headers: { 'if-match': 'W/"1"' } });
+    expectOutcome(stale, 412);
+    const malformed = await fhirFetch(server, `Patient/${created.id}`, { method: 'DELETE', headers: { 'if-match': 'garbage' } });
+    expect(expectOutcome(malformed, 400).issue?.[0]?.details?.text).toContain('If-Match');
+    expect((await fhirFetch<Patient>(server, `Patient/${created.id}`)).body).toMatchObject({ active: true, meta: { versionId: '2' } });
+
+    const current = await fhirFetch(server, `Patient/${created.id}`, { method: 'DELETE', headers: { 'if-match': 'W/"2"' } });
+    expect(current.status).toBe(200);
+    expectOutcome(await fhirFetch(server, `Patient/${created.id}`), 410);
+  });
+
   it('vread returns an old version; GET of an unknown id 404; of a deleted one 410', async () => {
     const created = await createPatient();
     await fhirFetch(server, `Patient/${created.id}`, { method: 'PUT', json: { ...created, active: true } });

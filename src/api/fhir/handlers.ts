@@ -180,11 +180,13 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
   return writeResponse(request, outcome === 'created' ? 201 : 200, version);
 }
 
+/** DELETE /Type/id; with If-Match only that version is deleted (412 otherwise), as PUT. */
 export async function remove(tx: StoreTransaction, request: FhirRequest, type: string, id: string): Promise<FhirResponse> {
   checkType(type);
   requirePermission(request.principal, type, 'd');
   checkId(id);
-  const result = await tx.delete(type, id);
+  const ifMatch = parseIfMatch(request.headers['if-match']);
+  const result = await tx.delete(type, id, { ifMatch });
   if (!result) {
     throw new OperationOutcomeError(notFound);
   }

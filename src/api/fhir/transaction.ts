@@ -185,7 +185,8 @@ async function runEntry(tx: StoreTransaction, base: FhirRequest, p: PlannedEntry
       return response;
     }
     case 'DELETE':
-      return remove(tx, base, p.type, p.id as string);
+      // The entry's request.ifMatch, not the headers of the POST that carried the Bundle.
+      return remove(tx, entryRequest(base, p.entry, `${p.type}/${p.id}`), p.type, p.id as string);
     default:
       return readEntry(tx, base, p);
   }

@@ -6,7 +6,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { StoreCaller } from '../access.ts';
 import type { SearchRequest } from '@medplum/core';
 import { DEFERRABLE_TYPES } from '../fhir-store.ts';
-import type { CreateOptions, FhirStore, HistoryOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import type { CreateOptions, DeleteOptions, FhirStore, HistoryOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
 import type { ClaimOptions, Delivery, DeliveryCounts, DeliveryQuery, DeliverySettlement, PruneBatch, PruneOptions, ReplaySelector, StreamState } from '../outbox.ts';
 import { resolveAccess } from './access-sql.ts';
 import { claimKeepAliveSql, claimSql, countSql, deferSql, listSql, releaseSql, replaySql, resumeSql, settleSql, streamStateSql } from './outbox-sql.ts';
@@ -200,8 +200,8 @@ export abstract class SqlStore extends SqlTransaction implements FhirStore {
     return this.transaction((tx) => tx.update(resource, options));
   }
 
-  override delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
-    return this.transaction((tx) => tx.delete(resourceType, id));
+  override delete(resourceType: string, id: string, options?: DeleteOptions): Promise<WriteResult | undefined> {
+    return this.transaction((tx) => tx.delete(resourceType, id, options));
   }
 
   override writeCursor(peer: string, queryKey: string, cursor: string): Promise<void> {
@@ -359,8 +359,8 @@ class CallerStore implements FhirStore {
     return this.transaction((tx) => tx.update(resource, options));
   }
 
-  delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
-    return this.transaction((tx) => tx.delete(resourceType, id));
+  delete(resourceType: string, id: string, options?: DeleteOptions): Promise<WriteResult | undefined> {
+    return this.transaction((tx) => tx.delete(resourceType, id, options));
   }
 
   async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {

@@ -12,7 +12,7 @@ import type { PreparedIndex } from '../../search/extract-index.ts';
 import type { IndexRows } from '../../search/index-rows.ts';
 import { canonicalJson } from '../../util/canonical-json.ts';
 import { DEFERRABLE_TYPES } from '../fhir-store.ts';
-import type { CreateOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
+import type { CreateOptions, DeleteOptions, SearchOptions, SearchResult, StoreTransaction, StoredVersion, UpdateOptions, WriteResult } from '../fhir-store.ts';
 import type { StoreCaller } from '../access.ts';
 import type { OutboxRouter, RoutingContext } from '../outbox.ts';
 import { changeMarkSql, enqueueSql, nextEventNumbersSql } from './outbox-sql.ts';
@@ -399,16 +399,22 @@ export class SqlTransaction implements StoreTransaction {
     return { outcome: current.deleted ? 'created' : 'updated', version: await this.writeVersion(resource, id, Number(current.versionId) + 1, false, locked.author, false, options.index) };
   }
 
-  async delete(resourceType: string, id: string): Promise<WriteResult | undefined> {
+  async delete(resourceType: string, id: string, options: DeleteOptions = {}): Promise<WriteResult | undefined> {
     const locked = await this.readForUpdate(resourceType, id);
     if (!locked) {
       return undefined;
     }
     const current = locked.version;
+    // As update: the caller's right to change it first, then whether it is the version it saw.
+    if (!current.deleted) {
+      this.caller?.guardWrite?.({ resourceType, current: current.resource, currentAuthor: locked.author, exists: true });
+    }
+    if (options.ifMatch !== undefined && current.versionId !== options.ifMatch) {
+      throw staleVersionError(resourceType, id, current.deleted ? undefined : current.versionId);
+    }
     if (current.deleted) {
       return { outcome: 'deleted', version: current };
     }
-    this.caller?.guardWrite?.({ resourceType, current: current.resource, currentAuthor: locked.author, exists: true });
     await this.db.run('DELETE FROM conditional_keys WHERE resource_type = ? AND resource_id = ?', [resourceType, id]);
     const version = await this.writeVersion({ resourceType, id } as Resource, id, Number(current.versionId) + 1, true, locked.author);
     return { outcome: 'deleted', version };
