@@ -165,6 +165,23 @@ describe('no leaks through the side doors', () => {
     expect((await b('GET', s.patient as string)).status).toBe(404);
   });
 
+  it('an absolute reference to this server\'s own base is checked as the relative one it is', async () => {
+    const tag = `urn:test:absolute|${Date.now()}`;
+    const [system, value] = tag.split('|') as [string, string];
+    const observation = (subject: string) => ({ resourceType: 'Observation', status: 'final', identifier: [{ system, value }], code: { text: 'heart rate' }, subject: { reference: subject } });
+    const refused = await b('POST', 'Observation', observation(`${server.url}/fhir/${s.patient}`));
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'forbidden' }] });
+    const inTransaction = await b('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: observation(`${server.url}/fhir/${s.patient}`), request: { method: 'POST', url: 'Observation' } }] });
+    expect(inTransaction.status).toBe(403);
+    expect((await server.store.search(parseSearchRequest(`Observation?identifier=${tag}`))).resources).toEqual([]);
+    // About its own patient: stored relative, so it is in that patient's compartment and found by subject.
+    const own = await b('POST', 'Observation', observation(`${server.url}/fhir/${s.patientB}`));
+    expect(own.status).toBe(201);
+    expect(own.body).toMatchObject({ subject: { reference: s.patientB } });
+    expect(ids((await b('GET', `Observation?subject=${s.patientB}&identifier=${tag}`)).body)).toEqual([`Observation/${(own.body as Resource).id}`]);
+  });
+
   it('a deleted resource is not taken back by someone who is not its author', async () => {
     const observation = await a('POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'weight' }, subject: { reference: s.patient } });
     const id = (observation.body as Resource).id as string;

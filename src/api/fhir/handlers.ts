@@ -9,7 +9,7 @@ import { hasErrors, toOutcome } from '../../validation/outcome.ts';
 import { ID_PATTERN } from '../../validation/structure-checks.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError, parseIfMatch, versionHeaders, writeResponse } from './request.ts';
-import { forEachReference, needsTransaction } from './references.ts';
+import { forEachReference, localizeReferences, needsTransaction } from './references.ts';
 import { conditionSearch } from './search-params.ts';
 import { isSupportedType } from './supported.ts';
 import { multipleMatchesError } from '../../util/precondition-failed.ts';
@@ -44,14 +44,20 @@ function localReferenceIssue(resource: Resource): string | undefined {
   return found;
 }
 
-/** The body of a create or update: a resource of the URL's type, valid against R4 and its profile. */
-export function checkBody(type: string, body: unknown, validated = false): Resource {
+/**
+ * The body of a create or update: a resource of the URL's type, valid against R4 and its profile.
+ * With `baseUrl` (this server's), references to it are made relative first (localizeReferences).
+ */
+export function checkBody(type: string, body: unknown, validated = false, baseUrl?: string): Resource {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequestError('The body must be a FHIR resource (a JSON object)');
   }
   const resource = body as Resource;
   if (resource.resourceType !== type) {
     throw badRequestError(`The body is a ${String(resource.resourceType)}, the URL names ${type}`, 'resourceType');
+  }
+  if (baseUrl !== undefined) {
+    localizeReferences(resource, baseUrl);
   }
   const local = localReferenceIssue(resource);
   if (local) {
@@ -111,7 +117,7 @@ export async function create(tx: StoreTransaction, request: FhirRequest, type: s
   checkType(type);
   // The type-level permission first: the answer must not depend on what exists.
   requirePermission(request.principal, type, 'c');
-  const resource = checkBody(type, request.body, plan.validated);
+  const resource = checkBody(type, request.body, plan.validated, request.baseUrl);
   const ifNoneExist = request.headers['if-none-exist'];
   if (ifNoneExist !== undefined) {
     conditionSearch(type, ifNoneExist);
@@ -126,7 +132,7 @@ export async function update(tx: StoreTransaction, request: FhirRequest, type: s
   checkType(type);
   requirePermission(request.principal, type, 'u');
   checkId(id);
-  const resource = checkBody(type, request.body, plan.validated);
+  const resource = checkBody(type, request.body, plan.validated, request.baseUrl);
   if (resource.id !== undefined && resource.id !== id) {
     throw badRequestError(`The body's id "${resource.id}" differs from the URL's "${id}"`, `${type}.id`);
   }
@@ -142,7 +148,7 @@ export async function conditionalUpdate(tx: StoreTransaction, request: FhirReque
   const { assignedId, known, assignedIdMinted, index, validated } = plan;
   checkType(type);
   requirePermission(request.principal, type, 'u');
-  const resource = checkBody(type, request.body, validated);
+  const resource = checkBody(type, request.body, validated, request.baseUrl);
   const ifMatch = parseIfMatch(request.headers['if-match']);
   // A transaction that already searched this condition in the same database transaction passes
   // what it found (`known`): the condition is not searched a second time.

@@ -21,6 +21,40 @@ export function forEachReference(value: unknown, visit: (reference: string, hold
   }
 }
 
+/** Type/id, optionally /_history/vid: what follows the base in a URL of a resource on this server. */
+const RESOURCE_PATH = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/**
+ * Rewrites, in place, absolute references to this server's own base (`baseUrl`, .../fhir) as
+ * the relative Type/id they are (FHIR: a server treats its own base URL as local). Stored
+ * absolute, they were indexed as foreign URLs: in no patient's compartment, so they escaped
+ * the check that a tenant writes only about patients it may see.
+ */
+export function localizeReferences(resource: Resource, baseUrl: string): void {
+  let base: URL;
+  try {
+    base = new URL(baseUrl);
+  } catch {
+    return;
+  }
+  const prefix = `${base.pathname.replace(/\/$/, '')}/`;
+  forEachReference(resource, (reference, holder) => {
+    if (!/^https?:\/\//i.test(reference)) {
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(reference);
+    } catch {
+      return;
+    }
+    const path = url.pathname.slice(prefix.length);
+    if (url.origin === base.origin && url.pathname.startsWith(prefix) && !url.search && !url.hash && RESOURCE_PATH.test(path)) {
+      holder.reference = path;
+    }
+  });
+}
+
 /** urn:uuid and conditional references mean something only inside a transaction Bundle. */
 export function needsTransaction(reference: string): boolean {
   return reference.startsWith('urn:uuid:') || CONDITIONAL_REFERENCE.test(reference);
