@@ -1,12 +1,13 @@
 // initServer and its close(): listen; on shutdown stop accepting, answer /readyz 503, let the
 // requests in flight finish (for at most the drain timeout), then flush the audit trail.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { Logger } from '../log/logger.ts';
 import type { FhirStore } from '../store/fhir-store.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
 import type { AppOptions } from './app.ts';
 import { createApp } from './app.ts';
+import { issueOutcome } from './hardening/outcome.ts';
 import { securityHeaderLines } from './hardening/security-headers.ts';
 import type { ObservabilityOptions } from '../observability/endpoints.ts';
 import { ConfigError } from '../config/limits.ts';
@@ -39,6 +40,11 @@ export function drainTimeoutFromEnv(env: NodeJS.ProcessEnv): number {
     throw new ConfigError([`${DRAIN_TIMEOUT_VARIABLE} must be a whole number of milliseconds from 0 to 600000, not "${raw.slice(0, 40)}"`]);
   }
   return ms;
+}
+
+/** An HTTP/1.1 request must name its Host (RFC 9112 §3.2); Node would answer a bare 400 itself. */
+function lacksHost(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && req.headers.host === undefined;
 }
 
 /** How often the audit trail's deferred index rows are written, when nobody searched them first. */
@@ -91,7 +97,19 @@ export async function initServer(options: ServerOptions): Promise<RunningServer>
   const indexer = options.deferredIndexer === false ? { stop: () => Promise.resolve() } : startDeferredIndexer(options.store, options.logger);
   let draining = false;
   const app = createApp({ ...options, auditTrail, observability: { ...options.observability, draining: () => draining } });
-  const server = createServer(app);
+  // Requests Node refuses before express sees them (headers too large, malformed HTTP, an Expect
+  // it cannot meet, no Host) still get a FHIR answer, not an empty body, with the same security
+  // headers as any other answer.
+  const securityHeaders = securityHeaderLines();
+  const refuse = (res: ServerResponse, status: number, code: string, text: string): void => {
+    const body = JSON.stringify(issueOutcome(code, text));
+    res.writeHead(status, [...securityHeaders.flatMap((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]), 'Content-Type', 'application/fhir+json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close']);
+    res.end(body);
+  };
+  // requireHostHeader off: the check is ours (lacksHost), so that its 400 is an OperationOutcome.
+  const server = createServer({ requireHostHeader: false }, (req, res) => (lacksHost(req) ? refuse(res, 400, 'invalid', 'An HTTP/1.1 request needs a Host header') : app(req, res)));
+  // Any Expect but 100-continue (which Node answers itself).
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => refuse(res, 417, 'not-supported', 'Of Expect, only 100-continue is supported'));
   // While draining, every answer closes its connection: a keep-alive client reconnects elsewhere.
   server.prependListener('request', (_req, res) => {
     if (draining) {
@@ -102,9 +120,7 @@ export async function initServer(options: ServerOptions): Promise<RunningServer>
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
   server.keepAliveTimeout = 5_000;
-  // Requests Node refuses before express sees them (headers too large, malformed HTTP) still get
-  // a FHIR answer, not an empty body, with the same security headers as any other answer.
-  const securityHeaders = securityHeaderLines().map((line) => `${line}\r\n`).join('');
+  const securityHeaderText = securityHeaders.map((line) => `${line}\r\n`).join('');
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) {
       return;
@@ -112,7 +128,7 @@ export async function initServer(options: ServerOptions): Promise<RunningServer>
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const text = status === 431 ? 'Request headers too large' : status === 408 ? 'Request timeout' : 'Malformed HTTP request';
     const body = JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: status === 408 ? 'timeout' : 'invalid', details: { text } }] });
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/fhir+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${securityHeaders}\r\n${body}`);
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/fhir+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${securityHeaderText}\r\n${body}`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -112,6 +112,26 @@ describe('security headers', () => {
     expect(outcomeCode(answer.text)).toBe('invalid');
     expectSecurityHeaders(answer.headers);
   });
+
+  it('are on a 417 OperationOutcome for an Expect other than 100-continue, and nothing is written', async () => {
+    const family = `Expect-${Date.now()}`;
+    const answer = await rawRequest(`${server.fhir}/Patient`, { method: 'POST', headers: { expect: 'nonsense', 'content-type': 'application/fhir+json', authorization: `Bearer ${server.token}` }, body: JSON.stringify({ resourceType: 'Patient', name: [{ family }] }) });
+    expect(answer.status).toBe(417);
+    expect(answer.headers['content-type']).toMatch(/^application\/fhir\+json/);
+    expect(outcomeCode(answer.text)).toBe('not-supported');
+    expectSecurityHeaders(answer.headers);
+    const found = await fetch(`${server.fhir}/Patient?family=${family}&_summary=count`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(((await found.json()) as { total?: number }).total).toBe(0);
+  });
+
+  it('are on a 400 OperationOutcome for an HTTP/1.1 request without Host', async () => {
+    const answer = await rawRequest(`${server.fhir}/metadata`, { setHost: false });
+    expect(answer.status).toBe(400);
+    expect(answer.headers['content-type']).toMatch(/^application\/fhir\+json/);
+    expect(outcomeCode(answer.text)).toBe('invalid');
+    expect(answer.text).toContain('Host');
+    expectSecurityHeaders(answer.headers);
+  });
 });
 
 describe('CORS, off by default', () => {

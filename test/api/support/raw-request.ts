@@ -9,9 +9,10 @@ export interface RawAnswer {
   text: string;
 }
 
-export function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; localAddress?: string; body?: string | Buffer } = {}): Promise<RawAnswer> {
+/** `setHost: false` sends no Host header at all. */
+export function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; localAddress?: string; body?: string | Buffer; setHost?: boolean } = {}): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, localAddress: options.localAddress, agent: false }, (res) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, localAddress: options.localAddress, agent: false, setHost: options.setHost }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
