@@ -90,10 +90,10 @@ export function validateFhirResource(resource: Resource, options: ResourceValida
   if (full && !profileSchema) {
     issues.unshift(...fromMedplum(() => validateResource(resource), type, path));
   }
-  // Medplum already refuses some blank strings; say it once.
+  // Medplum already refuses some blank strings and wrong JSON types (null); say it once.
   const reported = new Set(issues.filter((i) => i.severity === 'error').flatMap((i) => i.expression ?? []));
   const extra = checkStructure(resource, { terminology, typeOfFullUrl: options.typeOfFullUrl, resolvesInBundle: options.resolvesInBundle, cardinality: !full }, path, profileSchema);
-  issues.push(...extra.filter((i) => !(i.details?.text?.endsWith(BLANK_STRING) && reported.has(i.expression?.[0] ?? ''))));
+  issues.push(...extra.filter((i) => !((i.code === 'structure' || i.details?.text?.endsWith(BLANK_STRING)) && reported.has(i.expression?.[0] ?? ''))));
   return dedupe(issues);
 }
 

@@ -127,6 +127,11 @@ function computeTargets(element: InternalSchemaElement): string[] | undefined {
   return names.length === 0 || names.includes('Resource') ? undefined : names;
 }
 
+/** JSON's name for a value's type: null and array are their own. */
+function jsonTypeOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
 const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
 
 /** The day of a full date exists in its month (the format allows 2026-02-31). */
@@ -293,8 +298,15 @@ class Walker {
   }
 
   private reference(reference: Reference, targets: string[] | undefined, path: string): void {
-    const text = reference.reference;
-    if (text === undefined || text.startsWith('#')) {
+    const text: unknown = reference.reference;
+    if (text === undefined) {
+      return;
+    }
+    if (typeof text !== 'string') {
+      this.error('structure', `Invalid JSON type: expected string, but got ${jsonTypeOf(text)}`, `${path}.reference`);
+      return;
+    }
+    if (text.startsWith('#')) {
       return;
     }
     if (this.ctx.resolvesInBundle && !this.ctx.resolvesInBundle(text) && !CONDITIONAL_REFERENCE.test(text) && !/^https?:\/\//.test(text)) {

@@ -192,6 +192,35 @@ describe('writes that must not get through', () => {
   });
 });
 
+describe('a Reference whose reference is not a string', () => {
+  const at = 'generalPractitioner[0].reference';
+  const withReference = (reference: unknown, id?: string): Record<string, unknown> => ({ ...patient('Refnonstring'), ...(id ? { id } : {}), generalPractitioner: [{ reference }] });
+  const names = (outcome: OperationOutcome, expression: string): boolean => (outcome.issue ?? []).some((i) => i.severity === 'error' && i.expression?.[0] === expression);
+
+  it.each([5, { a: 1 }, ['Practitioner/x'], true, null])('%j is refused on create, update, transaction and batch, and $validate names it', async (reference) => {
+    const before = await countPatients();
+    const create = await fhirFetch<OperationOutcome>(server, 'Patient', { method: 'POST', json: withReference(reference) });
+    expect(create.status).toBe(422);
+    expect(names(create.body, `Patient.${at}`)).toBe(true);
+    const update = await fhirFetch<OperationOutcome>(server, 'Patient/refnonstring', { method: 'PUT', json: withReference(reference, 'refnonstring') });
+    expect(update.status).toBe(422);
+    expect(names(update.body, `Patient.${at}`)).toBe(true);
+    const validate = await fhirFetch<OperationOutcome>(server, 'Patient/$validate', { method: 'POST', json: withReference(reference) });
+    expect(validate.status).toBe(200);
+    expect(names(validate.body, `Patient.${at}`)).toBe(true);
+    const entry = { resource: withReference(reference), request: { method: 'POST', url: 'Patient' } };
+    const transaction = await fhirFetch<OperationOutcome>(server, '', { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: [entry] } });
+    expect(transaction.status).toBe(422);
+    expect(names(transaction.body, `Bundle.entry[0].resource.${at}`)).toBe(true);
+    const batch = await fhirFetch<Bundle>(server, '', { method: 'POST', json: { resourceType: 'Bundle', type: 'batch', entry: [entry] } });
+    expect(batch.status).toBe(200);
+    expect(batch.body.entry?.[0]?.response?.status).toBe('422');
+    expect(names(batch.body.entry?.[0]?.response?.outcome as OperationOutcome, `Patient.${at}`)).toBe(true);
+    expect(await countPatients()).toBe(before);
+    expect((await fhirFetch(server, 'Patient/refnonstring')).status).toBe(404);
+  });
+});
+
 describe('logs', () => {
   it('never carry what a URL path held (an id may be anything, a name too)', async () => {
     await fhirFetch(server, 'Patient/Zyxwvut%20Qwerty/_history/x', { method: 'DELETE' });

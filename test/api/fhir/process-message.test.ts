@@ -272,6 +272,19 @@ describe('POST /fhir/$process-message', () => {
       expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
     });
 
+    // Once answered 500: a Reference that is not a string.
+    const notStrings: [string, () => unknown, string][] = [
+      ['a MessageHeader.sender.reference that is not a string', () => withHeader(valid(), { sender: { reference: 0 } }), 'Bundle.entry[0].resource.sender.reference'],
+    ];
+
+    it.each(notStrings)('%s: 422 naming it, nothing written', async (_name, make, expression) => {
+      const before = dumpSqlite(server.database);
+      const answer = await send(make());
+      expect({ status: answer.status, type: answer.body?.resourceType }).toEqual({ status: 422, type: 'OperationOutcome' });
+      expect(answer.body.issue).toContainEqual(expect.objectContaining({ severity: 'error', expression: [expression] }));
+      expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
+    });
+
     it('a body over the size limit: 413, nothing written', async () => {
       const before = dumpSqlite(server.database);
       const big = valid();
