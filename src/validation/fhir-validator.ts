@@ -7,7 +7,7 @@ import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medp
 import { loadDefinitions } from './definitions.ts';
 import { issue } from './outcome.ts';
 import { checkProfileRules } from './profile-rules.ts';
-import { BLANK_STRING, checkStructure } from './structure-checks.ts';
+import { BLANK_STRING, checkStructure, jsonTypeOf } from './structure-checks.ts';
 
 export interface ResourceValidationOptions {
   /** Expression prefix for issues, e.g. "Bundle.entry[3].resource" (default: the resource type). */
@@ -109,7 +109,11 @@ function checkEntries(bundle: Bundle): { issues: OperationOutcomeIssue[]; types:
     if (needsRequest && !entry.request) {
       issues.push(issue('error', 'required', `${path}.request: every entry of a ${bundle.type} needs a request`, `${path}.request`));
     }
-    if (entry.fullUrl) {
+    const fullUrl: unknown = entry.fullUrl;
+    if (fullUrl !== undefined && typeof fullUrl !== 'string') {
+      // The shell's validation says so too (full tier); nothing below may read it as text.
+      issues.push(issue('error', 'structure', `${path}.fullUrl: Invalid JSON type: expected string, but got ${jsonTypeOf(fullUrl)}`, `${path}.fullUrl`));
+    } else if (entry.fullUrl) {
       if (types.has(entry.fullUrl)) {
         issues.push(issue('error', 'duplicate', `${path}.fullUrl: ${entry.fullUrl} is used by another entry`, `${path}.fullUrl`));
       }
@@ -154,7 +158,8 @@ export function validateFhirBundle(bundle: Bundle, tier: 'full' | 'mapped' = 'fu
     issues.push(...fromMedplum(() => validateResource(shell), 'Bundle', 'Bundle').filter((i) => !strippedResourceArtefact(i, entries)));
   }
   const { issues: entryIssues, types } = checkEntries(bundle);
-  issues.push(...entryIssues);
+  const reported = new Set(issues.filter((i) => i.severity === 'error').flatMap((i) => i.expression ?? []));
+  issues.push(...entryIssues.filter((i) => !(i.code === 'structure' && reported.has(i.expression?.[0] ?? ''))));
   const typeOfFullUrl = (url: string): string | undefined => types.get(url);
   // Reference integrity: in a Bundle that is sent (transaction, batch, collection, ...) every
   // reference resolves to an entry, or is conditional, absolute or internal. Search results and

@@ -128,7 +128,7 @@ function computeTargets(element: InternalSchemaElement): string[] | undefined {
 }
 
 /** JSON's name for a value's type: null and array are their own. */
-function jsonTypeOf(value: unknown): string {
+export function jsonTypeOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 

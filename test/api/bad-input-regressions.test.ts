@@ -55,10 +55,15 @@ describe('malformed requests answer 4xx OperationOutcomes, never 5xx', () => {
     ['entry is an object', { resourceType: 'Bundle', type: 'transaction', entry: {} }],
     ['an entry is null', { resourceType: 'Bundle', type: 'transaction', entry: [null] }],
     ['request.url is a number', { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'POST', url: 5 }, resource: { resourceType: 'Patient' } }] }],
+    ['fullUrl is an object', { resourceType: 'Bundle', type: 'transaction', entry: [{ fullUrl: {}, request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient' } }] }],
+    ['fullUrl is a number', { resourceType: 'Bundle', type: 'transaction', entry: [{ fullUrl: 5, request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient' } }] }],
   ])('a transaction whose %s', async (_label, bundle) => {
+    const before = await countPatients();
     const { status, body } = await fhirFetch<OperationOutcome>(server, '', { method: 'POST', json: bundle });
     expect(status).toBe(400);
     expect(body.resourceType).toBe('OperationOutcome');
+    expect(body.issue?.[0]?.details?.text).toMatch(/^Bundle\.entry(\[0\])?/);
+    expect(await countPatients()).toBe(before);
   });
 
   it('a batch with a null entry answers that entry 400', async () => {

@@ -182,6 +182,14 @@ describe('Bundles', () => {
     expect(errors(validateFhirBundle({ ...message, entry: [...entries, header] }))).toEqual([expect.stringMatching(/bdl-12/)]);
   });
 
+  it.each([5, true, [], {}, null])('refuses a fullUrl %j, in both tiers', (fullUrl) => {
+    const bundle = mapped();
+    (bundle.entry?.[1] as { fullUrl: unknown }).fullUrl = fullUrl;
+    for (const tier of ['full', 'mapped'] as const) {
+      expect(validateFhirBundle(bundle, tier)).toContainEqual(expect.objectContaining({ severity: 'error', expression: ['Bundle.entry[1].fullUrl'] }));
+    }
+  });
+
   it('names the entry of a resource error', () => {
     const bundle = mapped();
     const i = bundle.entry?.findIndex((e) => e.resource?.resourceType === 'Coverage') as number;

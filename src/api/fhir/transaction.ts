@@ -51,6 +51,10 @@ function plan(bundle: Bundle): PlannedEntry[] {
         throw badRequestError(`Bundle.entry[${index}].request.${field} must be a string`);
       }
     }
+    const fullUrl = (entry as { fullUrl?: unknown }).fullUrl;
+    if (fullUrl !== undefined && typeof fullUrl !== 'string') {
+      throw badRequestError(`Bundle.entry[${index}].fullUrl must be a string`, `Bundle.entry[${index}].fullUrl`);
+    }
   });
   return planEntries(bundle, entries as BundleEntry[]);
 }

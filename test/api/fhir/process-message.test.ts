@@ -272,9 +272,10 @@ describe('POST /fhir/$process-message', () => {
       expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
     });
 
-    // Once answered 500: a Reference that is not a string.
+    // Once answered 500: a Reference or a fullUrl that is not a string.
     const notStrings: [string, () => unknown, string][] = [
       ['a MessageHeader.sender.reference that is not a string', () => withHeader(valid(), { sender: { reference: 0 } }), 'Bundle.entry[0].resource.sender.reference'],
+      ...[1e308, true, [], {}, [null]].map((fullUrl): [string, () => unknown, string] => [`an entry.fullUrl ${JSON.stringify(fullUrl)}`, () => withFullUrl(valid(), 2, fullUrl), 'Bundle.entry[2].fullUrl']),
     ];
 
     it.each(notStrings)('%s: 422 naming it, nothing written', async (_name, make, expression) => {
@@ -323,6 +324,11 @@ describe('POST /fhir/$process-message', () => {
 function withEntry(bundle: Bundle, index: number, change: Record<string, unknown>): Bundle {
   const entry = [...(bundle.entry ?? [])];
   entry[index] = { ...entry[index], resource: { ...entry[index]?.resource, ...change } as never };
+  return { ...bundle, entry };
+}
+function withFullUrl(bundle: Bundle, index: number, fullUrl: unknown): Bundle {
+  const entry = [...(bundle.entry ?? [])];
+  entry[index] = { ...entry[index], fullUrl: fullUrl as string };
   return { ...bundle, entry };
 }
 const withHeader = (bundle: Bundle, change: Record<string, unknown>): Bundle => withEntry(bundle, 0, change);
