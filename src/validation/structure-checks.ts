@@ -194,7 +194,13 @@ class Walker {
   }
 
   private value(item: unknown, { element, typeCode }: ElementRef, root: InternalTypeSchema, path: string): void {
-    if (this.ctx.cardinality && isPrimitive(typeCode) && !this.primitive(item, typeCode, path)) {
+    if (isPrimitive(typeCode)) {
+      if (this.ctx.cardinality && !this.primitive(item, typeCode, path)) {
+        return;
+      }
+    } else if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      // Medplum's validator passes a bare 5 where a Reference or a HumanName belongs.
+      this.error('structure', `Invalid JSON type: expected an object (${typeCode}), but got ${jsonTypeOf(item)}`, path);
       return;
     }
     if (typeof item === 'string') {

@@ -226,6 +226,22 @@ describe('a Reference whose reference is not a string', () => {
   });
 });
 
+describe('invalid FHIR is refused (422) naming the element, and $validate says the same', () => {
+  it.each([
+    ['a bare number where a Reference belongs', { generalPractitioner: [5] }, 'Patient.generalPractitioner[0]'],
+    ['a string where a HumanName belongs', { name: ['Refusedname'] }, 'Patient.name[0]'],
+  ])('%s', async (_label, extra, expression) => {
+    const resource = { ...patient('Invalidstored'), ...extra };
+    const before = await countPatients();
+    const create = await fhirFetch<OperationOutcome>(server, 'Patient', { method: 'POST', json: resource });
+    expect(create.status).toBe(422);
+    expect(create.body.issue).toContainEqual(expect.objectContaining({ severity: 'error', expression: [expression] }));
+    const validate = await fhirFetch<OperationOutcome>(server, 'Patient/$validate', { method: 'POST', json: resource });
+    expect(validate.body.issue).toContainEqual(expect.objectContaining({ severity: 'error', expression: [expression] }));
+    expect(await countPatients()).toBe(before);
+  });
+});
+
 describe('logs', () => {
   it('never carry what a URL path held (an id may be anything, a name too)', async () => {
     await fhirFetch(server, 'Patient/Zyxwvut%20Qwerty/_history/x', { method: 'DELETE' });
