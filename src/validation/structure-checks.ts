@@ -41,7 +41,8 @@ const choiceCache = new WeakMap<InternalTypeSchema, Map<string, ElementRef>>();
 
 /** The element a JSON property belongs to, including choice types (valueTiming → value[x]). */
 function elementFor(schema: InternalTypeSchema, key: string): ElementRef | undefined {
-  const direct = schema.elements[key];
+  // Own properties only: a key such as "toString" must not find Object.prototype's.
+  const direct = Object.hasOwn(schema.elements, key) ? schema.elements[key] : undefined;
   if (direct) {
     return { element: direct, typeCode: direct.type[0]?.code ?? '' };
   }
@@ -151,9 +152,16 @@ class Walker {
   }
 
   resource(resource: Resource, path: string, profile?: InternalTypeSchema): void {
-    const schema = profile ?? tryGetDataType(resource.resourceType);
+    const type: unknown = resource.resourceType;
+    // Medplum's lookup of a contained resource's type is a plain object: "constructor" passed.
+    if (typeof type !== 'string' || !isResourceType(type)) {
+      const named = type === undefined ? 'is required' : `${JSON.stringify(type)} is not a FHIR R4 resource type`;
+      this.error(type === undefined ? 'required' : 'structure', named, `${path}.resourceType`);
+      return;
+    }
+    const schema = profile ?? tryGetDataType(type);
     if (!schema) {
-      return; // Medplum reports the unknown type.
+      return;
     }
     if (resource.id !== undefined && !ID_PATTERN.test(resource.id)) {
       this.error('value', `id "${resource.id}" is not a valid FHIR id (1-64 letters, digits, "-" or ".")`, `${path}.id`);
@@ -175,8 +183,9 @@ class Walker {
       }
       const found = elementFor(schema, key);
       if (!found) {
-        // Medplum reports unknown properties in the full tier; the mapped tier has no Medplum pass.
-        if (this.ctx.cardinality) {
+        // Medplum reports unknown properties in the full tier, except the names its own lookup
+        // finds on Object.prototype ("toString"); the mapped tier has no Medplum pass.
+        if (this.ctx.cardinality || key in schema.elements) {
           this.error('structure', 'is not a known property here', `${path}.${key}`);
         }
         continue;

@@ -230,7 +230,12 @@ describe('invalid FHIR is refused (422) naming the element, and $validate says t
   it.each([
     ['a bare number where a Reference belongs', { generalPractitioner: [5] }, 'Patient.generalPractitioner[0]'],
     ['a string where a HumanName belongs', { name: ['Refusedname'] }, 'Patient.name[0]'],
-  ])('%s', async (_label, extra, expression) => {
+    ['a contained resource without resourceType', { contained: [{ id: 'a' }] }, 'Patient.contained[0].resourceType'],
+    // Names on Object.prototype passed a plain-object lookup of types and properties.
+    ...['constructor', 'hasOwnProperty', 'toString'].map((type) => [`a contained resource of type "${type}"`, { contained: [{ resourceType: type, id: 'a' }] }, 'Patient.contained[0].resourceType']),
+    ['a property named toString (once a 500)', { toString: 'x' }, 'Patient.toString'],
+    ['a HumanName property named valueOf (once a 500)', { name: [{ family: 'Invalidstored', valueOf: 'x' }] }, 'Patient.name[0].valueOf'],
+  ] as [string, Record<string, unknown>, string][])('%s', async (_label, extra, expression) => {
     const resource = { ...patient('Invalidstored'), ...extra };
     const before = await countPatients();
     const create = await fhirFetch<OperationOutcome>(server, 'Patient', { method: 'POST', json: resource });
