@@ -38,9 +38,10 @@ function fromMedplum(run: () => OperationOutcomeIssue[], type: string, path: str
     }
     issues = err.outcome.issue ?? [];
   }
-  // Medplum's "Invalid reference" warnings do not understand urn:uuid or conditional references;
-  // checkStructure checks reference targets itself, as errors.
-  return issues.filter((i) => !(i.severity === 'warning' && i.details?.text?.startsWith('Invalid reference'))).map((i) => {
+  // Medplum's "Invalid reference" warnings do not understand urn:uuid or conditional references,
+  // and it only warns of two values of one choice element: checkStructure reports both as errors.
+  const ownedByStructure = (text = ''): boolean => text.startsWith('Invalid reference') || text.startsWith('Conflicting choice of type properties');
+  return issues.filter((i) => !(i.severity === 'warning' && ownedByStructure(i.details?.text))).map((i) => {
     const expression = (i.expression ?? [type]).map((e) => (e === type || e.startsWith(`${type}.`) ? path + e.slice(type.length) : `${path}.${e}`));
     const text = i.details?.text ?? i.diagnostics ?? 'invalid';
     return { severity: i.severity, code: i.code, details: { text: `${expression[0]}: ${text}` }, expression };

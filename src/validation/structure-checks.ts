@@ -177,6 +177,7 @@ class Walker {
         }
       }
     }
+    const choicesSeen = new Map<InternalSchemaElement, string>();
     for (const key of Object.keys(value)) {
       if (key === 'resourceType' || key.charCodeAt(0) === 0x5f /* _ primitive extension */) {
         continue;
@@ -189,6 +190,15 @@ class Walker {
           this.error('structure', 'is not a known property here', `${path}.${key}`);
         }
         continue;
+      }
+      if (found.element.path.endsWith('[x]')) {
+        // deceasedBoolean and deceasedDateTime: one choice element, one value (Medplum only warns).
+        const other = choicesSeen.get(found.element);
+        if (other !== undefined) {
+          const choice = found.element.path.slice(found.element.path.lastIndexOf('.') + 1);
+          this.error('structure', `${other} and ${key} are two values of ${choice}, which takes one`, `${path}.${key}`);
+        }
+        choicesSeen.set(found.element, key);
       }
       const raw = value[key];
       if (this.ctx.cardinality) {

@@ -235,6 +235,7 @@ describe('invalid FHIR is refused (422) naming the element, and $validate says t
     ...['constructor', 'hasOwnProperty', 'toString'].map((type) => [`a contained resource of type "${type}"`, { contained: [{ resourceType: type, id: 'a' }] }, 'Patient.contained[0].resourceType']),
     ['a property named toString (once a 500)', { toString: 'x' }, 'Patient.toString'],
     ['a HumanName property named valueOf (once a 500)', { name: [{ family: 'Invalidstored', valueOf: 'x' }] }, 'Patient.name[0].valueOf'],
+    ['two values of one choice element', { deceasedBoolean: true, deceasedDateTime: '2020-01-01' }, 'Patient.deceasedDateTime'],
   ] as [string, Record<string, unknown>, string][])('%s', async (_label, extra, expression) => {
     const resource = { ...patient('Invalidstored'), ...extra };
     const before = await countPatients();

@@ -39,6 +39,7 @@ describe('the mapped tier (carebridge checks without the Medplum walk)', () => {
     ['a Coverage period without its start (a profile constraint on a data type child)', (b) => { const e = entryOf(b, (r) => r.resourceType === 'Coverage'); e.resource.period = { end: '2027-01-01' }; return `Bundle.entry[${e.index}].resource.period.start`; }],
     ['a reference that is not a string', (b) => { const e = entryOf(b, (r) => r.resourceType === 'CarePlan'); e.resource.subject = { reference: 5 }; return `Bundle.entry[${e.index}].resource.subject.reference`; }],
     ['a bare value where a Reference belongs', (b) => { const e = entryOf(b, (r) => r.resourceType === 'CarePlan'); e.resource.subject = 'Patient/x'; return `Bundle.entry[${e.index}].resource.subject`; }],
+    ['two values of one choice element', (b) => { const e = entryOf(b, (r) => r.resourceType === 'Goal'); e.resource.startDate = '2026-01-01'; e.resource.startCodeableConcept = { text: 'discharge' }; return `Bundle.entry[${e.index}].resource.startCodeableConcept`; }],
     ['a single value given as an array', (b) => { const e = entryOf(b, (r) => r.resourceType === 'CarePlan'); e.resource.subject = [e.resource.subject]; return `Bundle.entry[${e.index}].resource.subject`; }],
   ];
 
