@@ -8,6 +8,7 @@ import type { Extension, OperationOutcomeIssue, Subscription } from '@medplum/fh
 import type { ClientRole } from '../auth/principal.ts';
 import { CLIENT_ROLES } from '../auth/principal.ts';
 import { CAREBRIDGE_BASE } from '../model/terminology.ts';
+import { jsonTypeOf } from '../util/json-type.ts';
 import type { SubscriptionTopicDefinition } from './topics.ts';
 import { topicByUrl } from './topics.ts';
 
@@ -92,8 +93,9 @@ function problem(text: string, expression: string): OperationOutcomeIssue {
   return { severity: 'error', code: 'business-rule', details: { text }, expression: [expression] };
 }
 
+// The Subscription may be any JSON (validation lets an object through where a string belongs).
 function extensionsOf(extensions: Extension[] | undefined, url: string): Extension[] {
-  return (extensions ?? []).filter((e) => e.url === url);
+  return Array.isArray(extensions) ? extensions.filter((e) => e?.url === url) : [];
 }
 
 function normalizedReference(name: string, value: string): string | undefined {
@@ -161,13 +163,21 @@ function checkEndpoint(endpoint: string | undefined, issues: OperationOutcomeIss
   }
 }
 
-function parseHeaders(lines: readonly string[] | undefined, issues: OperationOutcomeIssue[]): Record<string, string> {
+function parseHeaders(lines: readonly unknown[] | undefined, issues: OperationOutcomeIssue[]): Record<string, string> {
   const headers: Record<string, string> = {};
+  if (lines !== undefined && !Array.isArray(lines)) {
+    issues.push(problem('channel.header is a list of "Name: value" strings', 'Subscription.channel.header'));
+    return headers;
+  }
   if ((lines ?? []).length > SUBSCRIPTION_LIMITS.headers) {
     issues.push(problem(`At most ${SUBSCRIPTION_LIMITS.headers} channel.header values`, 'Subscription.channel.header'));
     return headers;
   }
-  for (const line of lines ?? []) {
+  for (const [i, line] of (lines ?? []).entries()) {
+    if (typeof line !== 'string') {
+      issues.push(problem('Each channel.header is a "Name: value" string', `Subscription.channel.header[${i}]`));
+      continue;
+    }
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
     const value = colon > 0 ? line.slice(colon + 1).trim() : '';
@@ -229,11 +239,17 @@ export function withSubscriber(subscription: Subscription, subscriber: Subscribe
 export function parseSubscription(input: Subscription): ParsedSubscription {
   const subscription = input as SubscriptionJson;
   const issues: OperationOutcomeIssue[] = [];
-  const topic = topicByUrl(subscription.criteria ?? '');
+  const criteria: unknown = subscription.criteria;
+  const topic = typeof criteria === 'string' ? topicByUrl(criteria) : undefined;
   if (!topic) {
-    issues.push(problem(`criteria must be the canonical URL of one of carebridge's topics (see GET /fhir/metadata), not "${(subscription.criteria ?? '').slice(0, 120)}"`, 'Subscription.criteria'));
+    const said = typeof criteria === 'string' ? `"${criteria.slice(0, 120)}"` : `a ${jsonTypeOf(criteria)}`;
+    issues.push(problem(`criteria must be the canonical URL of one of carebridge's topics (see GET /fhir/metadata), not ${said}`, 'Subscription.criteria'));
   }
   const filters: SubscriptionFilter[] = [];
+  const filterExtensions: unknown = subscription._criteria?.extension;
+  if (filterExtensions !== undefined && !Array.isArray(filterExtensions)) {
+    issues.push(problem('_criteria.extension is a list of extensions', 'Subscription._criteria.extension'));
+  }
   extensionsOf(subscription._criteria?.extension, FILTER_CRITERIA_URL).forEach((extension, i) => {
     const path = `Subscription._criteria.extension[${i}]`;
     if (typeof extension.valueString !== 'string') {

@@ -7,7 +7,8 @@ import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medp
 import { loadDefinitions } from './definitions.ts';
 import { issue } from './outcome.ts';
 import { checkProfileRules } from './profile-rules.ts';
-import { BLANK_STRING, checkStructure, jsonTypeOf } from './structure-checks.ts';
+import { jsonTypeOf } from '../util/json-type.ts';
+import { BLANK_STRING, checkStructure } from './structure-checks.ts';
 
 export interface ResourceValidationOptions {
   /** Expression prefix for issues, e.g. "Bundle.entry[3].resource" (default: the resource type). */

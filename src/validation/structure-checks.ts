@@ -5,6 +5,7 @@ import { fhirTypeToJsType, isResourceType, tryGetDataType, validationRegexes } f
 import type { InternalSchemaElement, InternalTypeSchema } from '@medplum/core';
 import type { Coding, OperationOutcomeIssue, Reference, Resource } from '@medplum/fhirtypes';
 import { daysInMonth } from '../search/date-range.ts';
+import { jsonTypeOf } from '../util/json-type.ts';
 import { issue } from './outcome.ts';
 import type { Terminology } from './terminology.ts';
 
@@ -126,11 +127,6 @@ function computeTargets(element: InternalSchemaElement): string[] | undefined {
   const profiles = element.type.flatMap((t) => (t.code === 'Reference' ? (t.targetProfile ?? []) : []));
   const names = profiles.map((p) => p.slice(p.lastIndexOf('/') + 1));
   return names.length === 0 || names.includes('Resource') ? undefined : names;
-}
-
-/** JSON's name for a value's type: null and array are their own. */
-export function jsonTypeOf(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 
 const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);

@@ -59,6 +59,26 @@ describe('parseSubscription', () => {
   });
 });
 
+describe('parseSubscription of JSON that is not what R4 says (once a TypeError, a 500)', () => {
+  const BACKPORT_FILTER = { extension: [{ url: FILTER_CRITERIA_URL, valueString: 'Task?status=requested' }] };
+  it.each([
+    ['a channel.header item that is an object', { ...subscription([]), channel: { ...subscription([]).channel, header: [{}] } }, 'Subscription.channel.header[0]'],
+    ['a channel.header item that is a number', { ...subscription([]), channel: { ...subscription([]).channel, header: ['Authorization: Bearer abc', 5] } }, 'Subscription.channel.header[1]'],
+    ['a channel.header that is not an array', { ...subscription([]), channel: { ...subscription([]).channel, header: 'Authorization: Bearer abc' } }, 'Subscription.channel.header'],
+    ['criteria that is an object, with a filter', { ...subscription([]), criteria: {}, _criteria: BACKPORT_FILTER }, 'Subscription.criteria'],
+    ['_criteria.extension that is not an array', { ...subscription([]), _criteria: { extension: {} } }, 'Subscription._criteria.extension'],
+  ])('%s is refused, naming it', (_name, input, expression) => {
+    let error: unknown;
+    try {
+      parseSubscription(input as unknown as Subscription);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(OperationOutcomeError);
+    expect((error as OperationOutcomeError).outcome.issue?.map((i) => i.expression?.[0])).toContain(expression);
+  });
+});
+
 describe('a client\'s Subscription writes', () => {
   const writer = { subscriber: { organization: { system: 'urn:npi', value: '1' }, role: 'agency' as const, clientId: 'agency-1' }, mayRead: () => true };
 

@@ -308,6 +308,9 @@ describe('Subscriptions', () => {
       ['payload type', subscription(REFERRAL_TOPIC, endpoint, { payload: 'application/fhir+xml' }), 422, /application\/fhir\+json/],
       ['heartbeat too often', subscription(REFERRAL_TOPIC, endpoint, { heartbeat: 5 }), 422, /heartbeat/],
       ['not R4', { ...subscription(REFERRAL_TOPIC, endpoint), reason: undefined } as unknown as Subscription, 422, /reason/],
+      // Once a 500 (a TypeError reading them as text).
+      ['a header that is an object', subscription(REFERRAL_TOPIC, endpoint, { headers: [{} as string] }), 422, /Subscription\.channel\.header\[0\]/],
+      ['criteria an object, with a filter', { ...subscription(REFERRAL_TOPIC, endpoint, { filter: 'Task?status=requested' }), criteria: {} } as unknown as Subscription, 422, /Subscription\.criteria/],
     ];
     for (const [what, body, status, text] of refused) {
       const answer = await agency('POST', 'Subscription', body);
