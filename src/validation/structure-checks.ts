@@ -210,7 +210,9 @@ class Walker {
 
   private value(item: unknown, { element, typeCode }: ElementRef, root: InternalTypeSchema, path: string): void {
     if (isPrimitive(typeCode)) {
-      if (this.ctx.cardinality && !this.primitive(item, typeCode, path)) {
+      // Medplum checks formats but passes an object or array where a primitive belongs ({} as a
+      // birthDate): the JSON type is checked in both tiers, the format in the mapped tier only.
+      if (!this.primitive(item, typeCode, path, this.ctx.cardinality === true)) {
         return;
       }
     } else if (item === null || typeof item !== 'object' || Array.isArray(item)) {
@@ -256,17 +258,21 @@ class Walker {
   /**
    * The JSON type and format of a primitive value, as Medplum's validator checks them (the mapped
    * tier has no Medplum pass): a control character in a plan's text or a date-time written "…z"
-   * passes the plan schema but not FHIR. Whether it was well-formed (else reported).
+   * passes the plan schema but not FHIR. Whether it was well-formed (else reported); `formats`:
+   * also the value's format, else only its JSON type.
    */
-  private primitive(item: unknown, typeCode: string, path: string): boolean {
+  private primitive(item: unknown, typeCode: string, path: string, formats: boolean): boolean {
     // Medplum's table of JSON types (System.String is the type of ids and urls).
     const jsonType = (fhirTypeToJsType as Partial<Record<string, string>>)[typeCode];
     if (jsonType === undefined || item === null || item === undefined) {
       return true;
     }
     if (typeof item !== jsonType) {
-      this.error('structure', `Invalid JSON type: expected ${jsonType}, but got ${typeof item}`, path);
+      this.error('structure', `Invalid JSON type: expected ${jsonType}, but got ${jsonTypeOf(item)}`, path);
       return false;
+    }
+    if (!formats) {
+      return true;
     }
     if (typeof item === 'number') {
       const integer = typeCode === 'integer' || typeCode === 'positiveInt' || typeCode === 'unsignedInt';

@@ -236,6 +236,9 @@ describe('invalid FHIR is refused (422) naming the element, and $validate says t
     ['a property named toString (once a 500)', { toString: 'x' }, 'Patient.toString'],
     ['a HumanName property named valueOf (once a 500)', { name: [{ family: 'Invalidstored', valueOf: 'x' }] }, 'Patient.name[0].valueOf'],
     ['two values of one choice element', { deceasedBoolean: true, deceasedDateTime: '2020-01-01' }, 'Patient.deceasedDateTime'],
+    ['an object where a date belongs', { birthDate: {} }, 'Patient.birthDate'],
+    ['an object where a code belongs', { gender: {} }, 'Patient.gender'],
+    ['an array in a list of strings', { name: [{ family: 'Invalidstored', given: [[]] }] }, 'Patient.name[0].given[0]'],
   ] as [string, Record<string, unknown>, string][])('%s', async (_label, extra, expression) => {
     const resource = { ...patient('Invalidstored'), ...extra };
     const before = await countPatients();
