@@ -251,6 +251,29 @@ describe('invalid FHIR is refused (422) naming the element, and $validate says t
   });
 });
 
+describe('a POST entry of a transaction or batch names only its resource type', () => {
+  const post = (type: 'transaction' | 'batch', url: string): Record<string, unknown> => ({ resourceType: 'Bundle', type, entry: [{ resource: patient('Txurl'), request: { method: 'POST', url } }] });
+
+  it.each(['http://evil.example/fhir/Patient', 'Patient/$validate', 'Patient/chosen-id', 'Patient?name=x', 'Patient/', 'urn:uuid:5b0e8a49-8a4b-4f4b-9a55-0d6f43ee1a01'])('refuses %s: 400 naming the entry, nothing written', async (url) => {
+    const before = await countPatients();
+    const transaction = await fhirFetch<OperationOutcome>(server, '', { method: 'POST', json: post('transaction', url) });
+    expect(transaction.status).toBe(400);
+    expect(transaction.body.issue?.[0]).toMatchObject({ severity: 'error', expression: ['Bundle.entry[0].request.url'] });
+    const batch = await fhirFetch<Bundle>(server, '', { method: 'POST', json: post('batch', url) });
+    expect(batch.body.entry?.[0]?.response?.status).toBe('400');
+    expect((batch.body.entry?.[0]?.response?.outcome as OperationOutcome).issue?.[0]?.expression).toEqual(['Bundle.entry[0].request.url']);
+    expect(await countPatients()).toBe(before);
+  });
+
+  it('accepts the type, also after this server\'s own base URL', async () => {
+    for (const url of ['Patient', `${server.fhir}/Patient`]) {
+      const { status, body } = await fhirFetch<Bundle>(server, '', { method: 'POST', json: post('transaction', url) });
+      expect(status).toBe(200);
+      expect(body.entry?.[0]?.response?.status).toBe('201');
+    }
+  });
+});
+
 describe('logs', () => {
   it('never carry what a URL path held (an id may be anything, a name too)', async () => {
     await fhirFetch(server, 'Patient/Zyxwvut%20Qwerty/_history/x', { method: 'DELETE' });

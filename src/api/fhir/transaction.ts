@@ -23,20 +23,41 @@ export const MAX_ENTRIES = 1000;
 
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 
-function parseUrl(url: string | undefined, index: number): { type: string; id?: string; query?: string } {
+const ENTRY_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * An entry's request.url: Type, Type/id or Type?query, relative or after this server's own base
+ * URL. Another server's URL is refused (it was once read as ours), and so is a POST to anything
+ * but a type (Patient/$validate, Patient/some-id, Patient?name=x once created a Patient).
+ */
+function parseUrl(url: string | undefined, index: number, method: string, baseUrl: string): { type: string; id?: string; query?: string } {
+  const at = `Bundle.entry[${index}].request.url`;
   if (!url) {
-    throw badRequestError(`Bundle.entry[${index}].request.url is required`);
+    throw badRequestError(`${at} is required`, at);
   }
-  const relative = url.replace(/^https?:\/\/[^/]+(\/[^?]*)?\/fhir\//, '').replace(/^\//, '');
-  const [path = '', query] = relative.split('?', 2) as [string, string | undefined];
+  const refuse = (why: string): never => {
+    throw badRequestError(`${at} "${url.slice(0, 100)}" ${why}`, at);
+  };
+  const own = `${baseUrl.replace(/\/$/, '')}/`;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) && !url.startsWith(own)) {
+    refuse(`is not on this server (${own})`);
+  }
+  const relative = url.startsWith(own) ? url.slice(own.length) : url.replace(/^\//, '');
+  const question = relative.indexOf('?');
+  const path = question >= 0 ? relative.slice(0, question) : relative;
+  const query = question >= 0 ? relative.slice(question + 1) : undefined;
   const [type = '', id, ...rest] = path.split('/');
-  if (!/^[A-Z][A-Za-z]+$/.test(type) || rest.length > 0) {
-    throw badRequestError(`Bundle.entry[${index}].request.url "${url.slice(0, 100)}" is not Type, Type/id or Type?query`);
+  // A read may carry parameters (Patient/1?_elements=name); a PUT or DELETE is by id or by query.
+  if (!/^[A-Z][A-Za-z]+$/.test(type) || rest.length > 0 || (id !== undefined && !ENTRY_ID.test(id)) || (id !== undefined && query !== undefined && method !== 'GET')) {
+    refuse('is not Type, Type/id or Type?query');
   }
-  return { type, ...(id ? { id } : {}), ...(query !== undefined ? { query } : {}) };
+  if (method === 'POST' && (id !== undefined || query !== undefined)) {
+    refuse(`is not a resource type: a POST entry creates a ${type} at the url "${type}" (a conditional create says ifNoneExist)`);
+  }
+  return { type, ...(id !== undefined ? { id } : {}), ...(query !== undefined ? { query } : {}) };
 }
 
-function plan(bundle: Bundle): PlannedEntry[] {
+function plan(bundle: Bundle, baseUrl: string): PlannedEntry[] {
   const entries = (bundle.entry ?? []) as unknown;
   if (!Array.isArray(entries)) {
     throw badRequestError('Bundle.entry must be an array');
@@ -56,10 +77,10 @@ function plan(bundle: Bundle): PlannedEntry[] {
       throw badRequestError(`Bundle.entry[${index}].fullUrl must be a string`, `Bundle.entry[${index}].fullUrl`);
     }
   });
-  return planEntries(bundle, entries as BundleEntry[]);
+  return planEntries(bundle, entries as BundleEntry[], baseUrl);
 }
 
-function planEntries(bundle: Bundle, entries: BundleEntry[]): PlannedEntry[] {
+function planEntries(bundle: Bundle, entries: BundleEntry[], baseUrl: string): PlannedEntry[] {
   if (entries.length > MAX_ENTRIES) {
     throw badRequestError(`A ${bundle.type} holds at most ${MAX_ENTRIES} entries`);
   }
@@ -75,7 +96,7 @@ function planEntries(bundle: Bundle, entries: BundleEntry[]): PlannedEntry[] {
       }
       fullUrls.add(entry.fullUrl);
     }
-    const target = parseUrl(entry.request?.url, index);
+    const target = parseUrl(entry.request?.url, index, method, baseUrl);
     checkType(target.type);
     if ((method === 'POST' || method === 'PUT') && entry.resource?.resourceType !== target.type) {
       throw badRequestError(`Bundle.entry[${index}].resource is not a ${target.type}`);
@@ -222,7 +243,7 @@ function validateEntries(planned: PlannedEntry[], tierOf: TransactionOptions['ti
 }
 
 export async function transaction(store: FhirStore, request: FhirRequest, bundle: Bundle, options: TransactionOptions = {}): Promise<FhirResponse> {
-  const planned = plan(bundle);
+  const planned = plan(bundle, request.baseUrl);
   validateEntries(planned, options.tierOf);
   const ordered = [...planned].sort((a, b) => (METHOD_ORDER[a.method] ?? 9) - (METHOD_ORDER[b.method] ?? 9) || a.index - b.index);
   const originals = planned.map((p) => p.entry);
@@ -305,7 +326,7 @@ export async function batch(store: FhirStore, request: FhirRequest, bundle: Bund
     // Past the deadline the batch stops whole: its 504 has been sent.
     budget.checkDeadline(index);
     try {
-      const [p] = plan({ ...bundle, entry: [entries[index] as BundleEntry] }) as [PlannedEntry];
+      const [p] = plan({ ...bundle, entry: [entries[index] as BundleEntry] }, request.baseUrl) as [PlannedEntry];
       p.index = index;
       if (p.method === 'GET') {
         budget.checkRemaining(index);
