@@ -138,7 +138,7 @@ export function routeTable(carePlanStatuses: readonly string[]): RouteDoc[] {
       requestBody: { required: true, content: { [JSON_TYPE]: { schema: ref('AgencyChoiceRequest') } } },
       responses: {
         '201': answer('The recorded choice.', 'AgencyChoice', location('/transitions/{id}/agency-choice')),
-        '400': problem('A bad body, or an Organization the caller cannot see.'),
+        '400': problem('A bad body (a reason that is blank or holds control characters; a chosen Organization that is no agency of the directory), or an Organization the caller cannot see.'),
         '403': problem('Not a hospital or an admin.'),
         '404': problem('Unknown, or not visible to the caller.'),
         '415': problem('Not JSON.'),

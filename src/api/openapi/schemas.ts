@@ -215,9 +215,9 @@ export function apiSchemas(): Record<string, Schema> {
     }),
     MatchReason: object(['criterion', 'text'], { criterion: oneOfValues(CRITERIA), service: { type: 'string', enum: HOME_HEALTH_SERVICE_CODES }, text: text(), healthcareService: reference('HealthcareService') }),
     AgencyChoiceRequest: object(['chosen', 'shown'], {
-      chosen: reference('Organization', 'The agency chosen: one of `shown`.'),
+      chosen: reference('Organization', 'The agency chosen: one of `shown`, and an agency of the directory (one with an active HealthcareService).'),
       shown: { type: 'array', items: reference('Organization'), minItems: 1, uniqueItems: true, description: 'Every option shown to the patient, in the order shown.' },
-      reason: { type: 'string', maxLength: 1000 },
+      reason: { type: 'string', maxLength: 1000, description: 'Why: text with something visible, no control characters but tab, CR and LF.' },
     }),
     AgencyChoice: object(['provenance', 'recorded', 'shown', 'by'], {
       provenance: reference('Provenance'),

@@ -15,6 +15,9 @@ import type { HomeHealthService } from '../../model/transition-plan.ts';
 import type { StoreTransaction } from '../../store/fhir-store.ts';
 import type { AgencyOption, PayerIdentifier } from '../../workflow/agency-matching.ts';
 import { matchAgencies, zip5 } from '../../workflow/agency-matching.ts';
+import { validateFhirResource } from '../../validation/fhir-validator.ts';
+import { toOutcome } from '../../validation/outcome.ts';
+import { UNPROCESSABLE_ID } from '../fhir/handlers.ts';
 import type { TransitionResources } from './collect.ts';
 import { readReferences, searchAll } from './collect.ts';
 
@@ -112,6 +115,11 @@ export interface AgencyChoiceInput {
 
 const ORG_REF = /^Organization\/[A-Za-z0-9\-.]{1,64}$/;
 
+/** What a FHIR string may hold (Provenance.reason.text): something visible, no code point below 32 but tab, CR and LF. */
+function isFhirText(text: string): boolean {
+  return text.trim() !== '' && ![...text].some((c) => c < ' ' && c !== '\t' && c !== '\r' && c !== '\n');
+}
+
 export function parseChoice(body: unknown): AgencyChoiceInput {
   const value = body as Partial<AgencyChoiceInput> | undefined;
   if (!value || typeof value !== 'object' || typeof value.chosen !== 'string' || !ORG_REF.test(value.chosen)) {
@@ -126,8 +134,8 @@ export function parseChoice(body: unknown): AgencyChoiceInput {
   if (!value.shown.includes(value.chosen)) {
     throw new OperationOutcomeError(badRequest('chosen: must be one of the options shown', 'chosen'));
   }
-  if (value.reason !== undefined && (typeof value.reason !== 'string' || value.reason.length > 1000)) {
-    throw new OperationOutcomeError(badRequest('reason: text, at most 1000 characters', 'reason'));
+  if (value.reason !== undefined && (typeof value.reason !== 'string' || value.reason.length > 1000 || !isFhirText(value.reason))) {
+    throw new OperationOutcomeError(badRequest('reason: text, at most 1000 characters, not blank and without control characters', 'reason'));
   }
   return { chosen: value.chosen, shown: value.shown, ...(value.reason ? { reason: value.reason } : {}) };
 }
@@ -139,9 +147,15 @@ export async function choiceProvenance(store: StoreTransaction, carePlan: CarePl
   if (unknown.length > 0) {
     throw new OperationOutcomeError(badRequest(`shown: no such Organization ${unknown.join(', ')}`, 'shown'));
   }
+  // The options agency-options ranks are the providers of the directory's active service lines
+  // (whatever services were asked for): the hospital itself or a payer is no agency to choose.
+  const lines = await searchAll(store, 'HealthcareService', [['active', 'true'], ['organization', choice.chosen], ['_count', '1']]);
+  if (lines.resources.length === 0) {
+    throw new OperationOutcomeError(badRequest(`chosen: ${choice.chosen} is not a home-care agency of the directory (no active HealthcareService)`, 'chosen'));
+  }
   const named = (reference: string): Reference => ({ reference, display: organizations.get(reference)?.name });
   const hospital = { identifier: { system: principal.organization.system, value: principal.organization.value } };
-  return {
+  const provenance: Provenance = {
     resourceType: 'Provenance',
     target: [{ reference: refOf(carePlan) }],
     recorded: now.toISOString(),
@@ -163,6 +177,12 @@ export async function choiceProvenance(store: StoreTransaction, carePlan: CarePl
     entity: choice.shown.map((s) => ({ role: 'source', what: named(s) })),
     extension: [{ url: CHOSEN_AGENCY_URL, valueReference: named(choice.chosen) }],
   };
+  // Written as carebridge, past the checks of /fhir: what it stores must pass its own $validate.
+  const errors = validateFhirResource(provenance).filter((i) => i.severity === 'error' || i.severity === 'fatal');
+  if (errors.length > 0) {
+    throw new OperationOutcomeError({ ...toOutcome(errors), id: UNPROCESSABLE_ID });
+  }
+  return provenance;
 }
 
 export interface AgencyChoice {

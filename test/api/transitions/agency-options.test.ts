@@ -122,4 +122,41 @@ describe('agency options and the planner\'s choice', () => {
     expect(validateFhirResource(provenance).filter((i) => i.severity === 'error')).toEqual([]);
     expect((await server.as(HOSPITAL)('GET', choice.provenance)).status).toBe(403);
   });
+
+  describe('refuses a choice its own record could not hold, recording nothing', () => {
+    const post = (body: unknown) => server.http(HOSPITAL)('POST', `/transitions/${id}/agency-choice`, body, { 'content-type': 'application/json' });
+    const recorded = async (): Promise<number> => ((await server.http(HOSPITAL)('GET', `/transitions/${id}/agency-choice`)).body as { choices: AgencyChoice[] }).choices.length;
+    const organization = async (name: RegExp): Promise<string> => {
+      const found = ((await server.as(ADMIN)('GET', 'Organization?_count=100')).body as Bundle<Organization>).entry?.map((e) => e.resource as Organization).find((o) => name.test(o.name ?? ''));
+      expect(found).toBeDefined();
+      return `Organization/${found?.id ?? ''}`;
+    };
+
+    it.each([
+      ['NUL', '\u0000'],
+      ['control characters', 'a\u0001\u001fb'],
+      ['only blanks', '   '],
+    ])('a reason of %s: 400 naming reason', async (_name, reason) => {
+      const before = await recorded();
+      const shown = [orgs[AGENCY_A.clientId]] as string[];
+      const answer = await post({ chosen: shown[0], shown, reason });
+      expect(answer.status).toBe(400);
+      expect((answer.body as OperationOutcome).issue?.[0]).toMatchObject({ severity: 'error', expression: ['reason'] });
+      expect(await recorded()).toBe(before);
+    });
+
+    // The options are the agencies of the directory (the providers of active service lines), which
+    // agency-options ranks; the hospital itself or a payer is no agency a patient can be sent to.
+    it.each([
+      ['the hospital itself', /Harbor Point/],
+      ['the payer', /Health Plan/],
+    ])('%s as the chosen agency: 400 naming chosen', async (_name, name) => {
+      const before = await recorded();
+      const chosen = await organization(name);
+      const answer = await post({ chosen, shown: [chosen, orgs[AGENCY_A.clientId]] });
+      expect(answer.status).toBe(400);
+      expect((answer.body as OperationOutcome).issue?.[0]).toMatchObject({ severity: 'error', expression: ['chosen'] });
+      expect(await recorded()).toBe(before);
+    });
+  });
 });
