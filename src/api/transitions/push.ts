@@ -15,6 +15,7 @@ import { UNPROCESSABLE_ID } from '../fhir/handlers.ts';
 import type { FhirRequest } from '../fhir/request.ts';
 import { conditionSearch } from '../fhir/search-params.ts';
 import { transaction } from '../fhir/transaction.ts';
+import { locatedInPlan } from './plan-pointer.ts';
 
 /**
  * What the agency owns on a Task (DESIGN.md, Ownership): a plan pushed again must not reset a
@@ -111,7 +112,9 @@ export async function pushTransition(store: FhirStore, request: FhirRequest, bod
   // relates its lastModified to authoredOn): full validation for it.
   // The discharge is known: the write path's deadline rule (workflow/transition-deadlines.ts) sets
   // the TCM deadlines in the same transaction, as it does for every other way a discharge arrives.
-  const response = await transaction(store, { ...request, headers: {} }, bundle, { tierOf: (entry) => (carried.has(entry) ? 'full' : 'mapped') });
+  const response = await transaction(store, { ...request, headers: {} }, bundle, { tierOf: (entry) => (carried.has(entry) ? 'full' : 'mapped') }).catch((error: unknown) => {
+    throw error instanceof OperationOutcomeError ? locatedInPlan(error, plan, bundle) : error;
+  });
   const transactionResponse = response.body as Bundle;
   const entries = bundle.entry ?? [];
   const answers = transactionResponse.entry ?? [];

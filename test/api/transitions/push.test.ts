@@ -133,6 +133,8 @@ describe('POST /transitions', () => {
     const answer = await push(second);
     expect(answer.status).toBe(409);
     expect((answer.body as OperationOutcome).issue?.[0]?.expression?.[0]).toMatch(/\.resource\.identifier$/);
+    // Also named in the plan the planner wrote, not only in the Bundle carebridge made of it.
+    expect((answer.body as OperationOutcome).issue?.[0]?.location).toEqual(['/identifier']);
     expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
   });
 
@@ -191,6 +193,7 @@ describe('POST /transitions', () => {
     const answer = await push(bad, ADMIN);
     expect(answer.status).toBe(422);
     expect((answer.body as OperationOutcome).issue?.[0]?.expression?.[0]).toMatch(/^Bundle\.entry\[2\]\.resource\.period/);
+    expect((answer.body as OperationOutcome).issue?.[0]?.location).toEqual(['/hospitalStay']);
     expectOnlyItsAuditEvent(before, dumpSqlite(server.database));
   });
 
