@@ -115,9 +115,11 @@ function agencyMatcher(agencyOrgs: ReadonlySet<string>, organizations: Map<strin
     if (reference?.reference !== undefined && agencyOrgs.has(reference.reference)) {
       return reference.reference;
     }
+    // By identifier only a logical reference (no literal one, which names what it names), untyped
+    // or typed Organization.
     const identifier = reference?.identifier;
     const organizationOrUntyped = reference?.type === undefined || reference.type.endsWith('Organization');
-    return identifier?.system && identifier.value && organizationOrUntyped ? byIdentifier.get(`${identifier.system}|${identifier.value}`) : undefined;
+    return reference?.reference === undefined && identifier?.system && identifier.value && organizationOrUntyped ? byIdentifier.get(`${identifier.system}|${identifier.value}`) : undefined;
   };
 }
 

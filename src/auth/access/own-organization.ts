@@ -53,8 +53,9 @@ class Names {
     if (target !== undefined && (await this.anotherByLiteral(target, depth))) {
       return true;
     }
-    const literalType = target === undefined ? undefined : LITERAL.exec(target)?.[1];
-    return reference.identifier !== undefined && this.anotherByIdentifier(reference.identifier, typeOf(reference) ?? literalType, depth);
+    // The identifier is judged on its own (only an explicit type narrows it): a reader that goes by
+    // the identifier (GET /transitions/{id}) must not find another agency behind Patient/x.
+    return reference.identifier !== undefined && this.anotherByIdentifier(reference.identifier, typeOf(reference), depth);
   }
 
   private async anotherByLiteral(target: string, depth: number): Promise<boolean> {
@@ -65,7 +66,9 @@ class Names {
         return false; // a contained person, or nothing: no organization named
       }
     } else {
-      const match = LITERAL.exec(target);
+      // Only this server's references: one to the own base URL was made relative before the
+      // write; an absolute URL names a resource on another server, nothing carebridge can check.
+      const match = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(target) ? null : LITERAL.exec(target);
       if (!match || !ORGANIZATION_TYPES.has(match[1] as string)) {
         return false;
       }

@@ -108,6 +108,23 @@ describe("an agency's report-back names its own organization", () => {
     await expectRefused(() => server.as(AGENCY_B)('POST', 'Communication', communication({ reference: `PractitionerRole/${theirs}` })), /sender/);
     const mine = await role(innerHarbor);
     expect((await server.as(AGENCY_B)('POST', 'Observation', observation([{ reference: `PractitionerRole/${mine}` }]))).status).toBe(201);
+    // Another agency's identifier behind a literal reference to someone else is judged on its own.
+    await expectRefused(() => server.as(AGENCY_B)('POST', 'Observation', observation([{ reference: `PractitionerRole/${mine}`, identifier: { system: NPI, value: CHARM_CITY } }])), /performer/);
+  });
+
+  it("refuses another agency's identifier behind a literal reference to a person, and never shows such a report-back as that agency's", async () => {
+    await expectRefused(() => server.as(AGENCY_B)('POST', 'Observation', observation([{ reference: patient, identifier: { system: NPI, value: CHARM_CITY } }])), /performer/);
+    await expectRefused(() => server.as(AGENCY_B)('POST', 'Communication', communication({ reference: patient, identifier: { system: NPI, value: CHARM_CITY } })), /sender/);
+    // Written by the hospital (not held to the rule), it is still no report-back of Charm City:
+    // a literal reference names what it names, whatever identifier rides along.
+    const before = await lastReportBack();
+    expect((await server.as(HOSPITAL)('POST', 'Observation', observation([{ reference: patient, identifier: { system: NPI, value: CHARM_CITY } }]))).status).toBe(201);
+    expect((await lastReportBack())?.agency?.display).not.toBe('Charm City Home Health');
+    expect((await lastReportBack())?.resource).toBe(before?.resource);
+  });
+
+  it("accepts an absolute reference to another server's Organization: nothing carebridge could check, nor count as a report-back", async () => {
+    expect((await server.as(AGENCY_B)('POST', 'Observation', observation([{ reference: 'https://agency.example/fhir/Organization/abc' }]))).status).toBe(201);
   });
 
   it('refuses it in a transaction and in an update of its own Observation, too', async () => {
