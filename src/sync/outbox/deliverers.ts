@@ -88,9 +88,12 @@ export class WebhookDeliverer implements Deliverer {
  */
 export function peerReads(store: Pick<FhirStore, 'forCaller'>): (peer: PeerConfig) => ReadResource {
   return (peer) => {
-    const seen = store.forCaller(peerReader(peer));
+    const caller = peerReader(peer);
     return async (resourceType, id) => {
-      const version = await seen.read(resourceType, id);
+      // A view per read: a view resolves the organization's access once and keeps it, and a
+      // deliverer lives as long as the process (a new copy of the agency's Organization, or an
+      // identifier an admin corrected, would otherwise never be seen).
+      const version = await store.forCaller(caller).read(resourceType, id);
       return version && !version.deleted ? version.resource : undefined;
     };
   };
