@@ -175,4 +175,14 @@ describe('_include and _revinclude on a mapped transition', () => {
     const response = await fhirFetch(server, `CarePlan?subject:Patient.identifier=${encodeURIComponent('https://riverside-regional.example/fhir/sid/mrn|RRM00482913')}`);
     expect(matchIds(response.body)).toEqual([carePlanId]);
   });
+
+  it('follows an untyped chain over every target type that has the parameter, never dropping it', async () => {
+    const mrn = encodeURIComponent('https://riverside-regional.example/fhir/sid/mrn|RRM00482913');
+    const untyped = await fhirFetch(server, `CarePlan?subject.identifier=${mrn}`);
+    expect(matchIds(untyped.body)).toEqual([carePlanId]);
+    expect(JSON.stringify(untyped.body)).not.toContain('was ignored');
+    const nobody = await fhirFetch(server, `Task?owner.identifier=${encodeURIComponent('http://hl7.org/fhir/sid/us-npi|no-such-agency')}`);
+    expect(matchIds(nobody.body)).toEqual([]);
+    expect(JSON.stringify(nobody.body)).not.toContain('was ignored');
+  });
 });

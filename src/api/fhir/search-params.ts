@@ -63,14 +63,14 @@ export function understood(type: string, key: string): boolean {
     return false;
   }
   if (dot >= 0) {
-    // A chain: a reference parameter, its target type (given or the only one), then a
-    // parameter of that type.
+    // A chain: a reference parameter, its target type (given, or untyped: any target that has
+    // the rest, as the store follows it), then a parameter of that type.
     if (spType !== 'reference') {
       return false;
     }
     const targets = (getSearchParameters(type)?.[name]?.target ?? []) as string[];
-    const target = modifier ?? (targets.length === 1 ? targets[0] : undefined);
-    return target !== undefined && targets.includes(target) && understood(target, key.slice(dot + 1));
+    const rest = key.slice(dot + 1);
+    return modifier === undefined ? targets.some((target) => understood(target, rest)) : targets.includes(modifier) && understood(modifier, rest);
   }
   if (modifier === undefined) {
     return true;
