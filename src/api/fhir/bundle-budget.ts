@@ -6,6 +6,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { MAX_COUNT, MAX_INCLUDED } from '../../store/sql/search-sql.ts';
 import { UNPROCESSABLE_ID } from './handlers.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
+import { pastDeadline } from '../hardening/request-timeout.ts';
 
 /**
  * 6,000: the largest single search page (MAX_COUNT matches and MAX_INCLUDED included), so any
@@ -56,7 +57,7 @@ export class BundleBudget {
    * it is not done (a transaction rolls back; a batch's entries already run stay done).
    */
   checkDeadline(index: number): void {
-    if (this.request.signal?.aborted) {
+    if (pastDeadline(this.request.signal, this.request.deadlineAt)) {
       this.request.logger?.warn('bundle stopped at the deadline', { index });
       throw new OperationOutcomeError(serverTimeout('The request passed its deadline; the Bundle\'s remaining entries were not run'));
     }

@@ -24,6 +24,8 @@ export interface FhirRequest {
   logger?: Logger;
   /** Aborted when the handler timeout has answered 504: long work (a Bundle's entries) stops there. */
   signal?: AbortSignal;
+  /** The same deadline as an instant (Date.now() ms), for work that keeps the timer from firing. */
+  deadlineAt?: number;
 }
 
 export interface FhirResponse {

@@ -15,7 +15,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { FhirStore } from '../../store/fhir-store.ts';
 import { parseJsonBody } from '../../validation/json-input.ts';
 import { rateLimiter } from '../hardening/rate-limit.ts';
-import { DEADLINE_LOCAL } from '../hardening/request-timeout.ts';
+import { DEADLINE_AT_LOCAL, DEADLINE_LOCAL, pastDeadline } from '../hardening/request-timeout.ts';
 import type { RequestAudit } from './audit-hook.ts';
 import { auditedCaller, recordRequest } from './audit-hook.ts';
 import { capabilityStatement } from './capability.ts';
@@ -169,12 +169,13 @@ export function fhirRouter(options: FhirApiOptions): Router {
         principal,
         logger: res.locals.logger as Logger | undefined,
         signal: res.locals[DEADLINE_LOCAL] as AbortSignal | undefined,
+        deadlineAt: res.locals[DEADLINE_AT_LOCAL] as number | undefined,
       };
       response = await run(request, req, principal ? options.store.forCaller(auditedCaller(principal, audit, workflow)) : options.store, audit);
     } catch (err) {
       response = errorResponse(err);
       // Stopped at the deadline (504): the timeout has logged it and answered already.
-      const stopped = response.status === 504 && (res.locals[DEADLINE_LOCAL] as AbortSignal | undefined)?.aborted === true;
+      const stopped = response.status === 504 && pastDeadline(res.locals[DEADLINE_LOCAL] as AbortSignal | undefined, res.locals[DEADLINE_AT_LOCAL] as number | undefined);
       if (response.status >= 500 && !stopped) {
         ((res.locals.logger as Logger | undefined) ?? options.logger).error('FHIR request failed', { method: req.method, route: req.route?.path, error: err });
       }

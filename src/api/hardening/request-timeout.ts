@@ -8,6 +8,17 @@ import { sendOutcome } from './outcome.ts';
 
 /** Where requestTimeout leaves the request's deadline (res.locals), aborted when it answers 504. */
 export const DEADLINE_LOCAL = 'deadline';
+/**
+ * And the deadline's instant (Date.now() ms): work that keeps the event loop busy (a SQLite
+ * transaction's entries run synchronously, one microtask after the other) never lets the timer
+ * fire, so steps compare the clock too.
+ */
+export const DEADLINE_AT_LOCAL = 'deadlineAt';
+
+/** Whether the request's deadline has passed, by the timer or by the clock. */
+export function pastDeadline(signal: AbortSignal | undefined, at: number | undefined): boolean {
+  return signal?.aborted === true || (at !== undefined && Date.now() >= at);
+}
 
 /**
  * 504, not 503: 503 tells a client the request was not handled and may simply be sent again, but
@@ -22,6 +33,7 @@ export function requestTimeout(ms: number, fallbackLogger: Logger): RequestHandl
   return (req: Request, res: Response, next: NextFunction) => {
     const deadline = new AbortController();
     res.locals[DEADLINE_LOCAL] = deadline.signal;
+    res.locals[DEADLINE_AT_LOCAL] = Date.now() + ms;
     const timer = setTimeout(() => {
       if (res.headersSent) {
         return;
