@@ -101,9 +101,10 @@ export async function initServer(options: ServerOptions): Promise<RunningServer>
   // it cannot meet, no Host) still get a FHIR answer, not an empty body, with the same security
   // headers as any other answer.
   const securityHeaders = securityHeaderLines();
+  const securityHeaderPairs = securityHeaders.flatMap((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]);
   const refuse = (res: ServerResponse, status: number, code: string, text: string): void => {
     const body = JSON.stringify(issueOutcome(code, text));
-    res.writeHead(status, [...securityHeaders.flatMap((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]), 'Content-Type', 'application/fhir+json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close']);
+    res.writeHead(status, [...securityHeaderPairs, 'Content-Type', 'application/fhir+json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close']);
     res.end(body);
   };
   // requireHostHeader off: the check is ours (lacksHost), so that its 400 is an OperationOutcome.
@@ -127,7 +128,7 @@ export async function initServer(options: ServerOptions): Promise<RunningServer>
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const text = status === 431 ? 'Request headers too large' : status === 408 ? 'Request timeout' : 'Malformed HTTP request';
-    const body = JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: status === 408 ? 'timeout' : 'invalid', details: { text } }] });
+    const body = JSON.stringify(issueOutcome(status === 408 ? 'timeout' : 'invalid', text));
     socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/fhir+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${securityHeaderText}\r\n${body}`);
   });
   await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,7 @@ import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { readFileSync } from 'node:fs';
 import type { TransitionPlan } from '../model/transition-plan.ts';
 import { issue, pointerToPath } from './outcome.ts';
+import { hasControlCharacter } from '../util/untrusted-text.ts';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -74,16 +75,6 @@ function rank(error: ErrorObject): number {
 
 /** In unicode mode a surrogate pair is one code point: this matches only a lone half. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-/** A C0 control character other than tab, LF and CR: FHIR's string type ([ \r\n\t\S]+) refuses them. */
-export function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
-      return true;
-    }
-  }
-  return false;
-}
 
 /**
  * Texts that are not well-formed Unicode (a lone surrogate, which JSON's \uD800 escape can

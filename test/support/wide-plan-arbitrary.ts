@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import type { ReportThreshold, TransitionPlan, VitalSign } from '../../src/model/transition-plan.ts';
 import { VITAL_SIGNS } from '../../src/model/vital-signs.ts';
-import { PLAN_SCHEMA_URL, hasControlCharacter } from '../../src/validation/plan-schema.ts';
+import { hasControlCharacter } from '../../src/util/untrusted-text.ts';
+import { PLAN_SCHEMA_URL } from '../../src/validation/plan-schema.ts';
 import { planArbitrary } from './plan-arbitrary.ts';
 
 interface SchemaNode {

@@ -17,6 +17,7 @@ import { assignIds, likelyIds, parseConditions, prepareFirstAttempt, sameTargets
 import { BundleBudget } from './bundle-budget.ts';
 import type { PlannedEntry } from './transaction-ids.ts';
 import { multipleMatchesError } from '../../util/precondition-failed.ts';
+import { hasScheme } from '../../util/untrusted-text.ts';
 
 /** A transaction is one unit of work: at most this many entries. */
 export const MAX_ENTRIES = 1000;
@@ -39,7 +40,7 @@ function parseUrl(url: string | undefined, index: number, method: string, baseUr
     throw badRequestError(`${at} "${url.slice(0, 100)}" ${why}`, at);
   };
   const own = `${baseUrl.replace(/\/$/, '')}/`;
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) && !url.startsWith(own)) {
+  if (hasScheme(url) && !url.startsWith(own)) {
     refuse(`is not on this server (${own})`);
   }
   const relative = url.startsWith(own) ? url.slice(own.length) : url.replace(/^\//, '');

@@ -20,6 +20,7 @@ import { toOutcome } from '../../validation/outcome.ts';
 import { UNPROCESSABLE_ID } from '../fhir/handlers.ts';
 import type { TransitionResources } from './collect.ts';
 import { readReferences, searchAll } from './collect.ts';
+import { hasControlCharacter } from '../../util/untrusted-text.ts';
 
 /** HealthcareServices read per listing: one page of the directory (a region has a few hundred service lines). */
 const MAX_SERVICES = 1000;
@@ -115,9 +116,9 @@ export interface AgencyChoiceInput {
 
 const ORG_REF = /^Organization\/[A-Za-z0-9\-.]{1,64}$/;
 
-/** What a FHIR string may hold (Provenance.reason.text): something visible, no code point below 32 but tab, CR and LF. */
+/** What a FHIR string may hold (Provenance.reason.text): something visible, and no control character. */
 function isFhirText(text: string): boolean {
-  return text.trim() !== '' && ![...text].some((c) => c < ' ' && c !== '\t' && c !== '\r' && c !== '\n');
+  return text.trim() !== '' && !hasControlCharacter(text);
 }
 
 export function parseChoice(body: unknown): AgencyChoiceInput {

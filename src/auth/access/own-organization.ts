@@ -9,6 +9,7 @@ import { OperationOutcomeError, Operator, forbidden } from '@medplum/core';
 import type { Identifier, Organization, PractitionerRole, Reference, Resource } from '@medplum/fhirtypes';
 import { identifierToken } from '../../mapping/identifiers.ts';
 import type { StoreTransaction } from '../../store/fhir-store.ts';
+import { hasScheme } from '../../util/untrusted-text.ts';
 
 /** The organization a client acts for (Principal.organization). */
 export interface OwnOrganization {
@@ -68,7 +69,7 @@ class Names {
     } else {
       // Only this server's references: one to the own base URL was made relative before the
       // write; an absolute URL names a resource on another server, nothing carebridge can check.
-      const match = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(target) ? null : LITERAL.exec(target);
+      const match = hasScheme(target) ? null : LITERAL.exec(target);
       if (!match || !ORGANIZATION_TYPES.has(match[1] as string)) {
         return false;
       }
