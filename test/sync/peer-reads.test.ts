@@ -20,9 +20,11 @@ describe('peerReads', () => {
     await server?.stop();
   });
 
-  it("follows the agency's Organizations as they are at each read, not as they were at the first", async () => {
+  it("follows the agency's Organizations as they are at each delivery, not as they were at the first", async () => {
     const peer = withPeerDefaults({ name: 'agency-0', kind: 'agency', organization: { system: NPI, value: agencyNpi(0) }, fhirBaseUrl: 'http://127.0.0.1:1/agency-0', push: { resourceTypes: ['Patient'] } });
-    const read = peerReads(server.store)(peer);
+    const reader = peerReads(server.store)(peer);
+    // Each read as its own delivery would make it.
+    const read = (type: string, id: string): Promise<Resource | undefined> => reader()(type, id);
     const hospital = server.store.forCaller(callerFor(HOSPITAL));
     const organization = (): Resource => ({ resourceType: 'Organization', identifier: [{ system: NPI, value: agencyNpi(0) }], name: 'Charm City Home Health' }) as Resource;
     const referredThrough = async (organizationId: string): Promise<string> => {
@@ -36,7 +38,7 @@ describe('peerReads', () => {
     expect(await read('Patient', first)).toMatchObject({ id: first });
     expect(await read('Patient', unreferred)).toBeUndefined();
 
-    // A second copy of the agency's Organization, written after those reads.
+    // A second copy of the agency's Organization, written after those deliveries.
     const copy = (await server.store.forCaller(callerFor(ADMIN)).create(organization())).version.id;
     const second = await referredThrough(copy);
     expect(await read('Patient', second)).toMatchObject({ id: second });

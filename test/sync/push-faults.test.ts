@@ -15,7 +15,7 @@ const patient: Resource = { resourceType: 'Patient', id: 'p1', name: [{ family: 
 const carePlan: Resource = { resourceType: 'CarePlan', id: 'c1', status: 'active', intent: 'plan', subject: { reference: 'Patient/p1' } };
 const delivery: Delivery = { id: 1, eventId: '6f1c2a7e-0000-4000-8000-000000000001', destination: 'agency', patientId: 'p1', resourceType: 'CarePlan', resourceId: 'c1', versionId: '2', state: 'pending', attempts: 0, createdMs: 0, windowStartMs: 0, nextAttemptMs: 0 };
 const current: StoredVersion = { resourceType: 'CarePlan', id: 'c1', versionId: '2', lastUpdated: '2026-11-24T00:00:00Z', seq: 2, deleted: false, resource: carePlan };
-const deliverer = (): FhirPushDeliverer => new FhirPushDeliverer(new PeerClient(peer), async (type, id) => (type === 'Patient' && id === 'p1' ? patient : undefined));
+const deliverer = (): FhirPushDeliverer => new FhirPushDeliverer(new PeerClient(peer), () => async (type: string, id: string) => (type === 'Patient' && id === 'p1' ? patient : undefined));
 
 const nock = useNock();
 

@@ -12,7 +12,7 @@ import { carebridgeIdentifier } from '../identity.ts';
 import { peerIdOf } from '../origin-identifier.ts';
 import type { Deliverer } from './deliverer.ts';
 import { EVENT_ID_HEADER } from './deliverer.ts';
-import type { ReadResource } from './push-bundle.ts';
+import type { DeliveryReader } from './push-bundle.ts';
 
 /** The system of the Communication's identifier: the delivery's event id. */
 export const EVENT_SYSTEM = 'urn:carebridge:event';
@@ -53,11 +53,11 @@ export function changeSummary(resource: Resource | undefined, resourceType: stri
 
 export class CommunicationWriteback implements Deliverer {
   private readonly client: PeerClient;
-  private readonly read: ReadResource;
+  private readonly reader: DeliveryReader;
 
-  constructor(client: PeerClient, read: ReadResource) {
+  constructor(client: PeerClient, reader: DeliveryReader) {
     this.client = client;
-    this.read = read;
+    this.reader = reader;
   }
 
   /** The EHR's own resource when it came from there; otherwise carebridge's identifier (and the resource's own, for a Patient's MRN). */
@@ -72,7 +72,7 @@ export class CommunicationWriteback implements Deliverer {
 
   async deliver(delivery: Delivery, current: StoredVersion | undefined): Promise<{ sentVersionId: string }> {
     const resource = current && !current.deleted ? current.resource : undefined;
-    const patient = delivery.patientId ? ((await this.read('Patient', delivery.patientId)) as Patient | undefined) : undefined;
+    const patient = delivery.patientId ? ((await this.reader()('Patient', delivery.patientId)) as Patient | undefined) : undefined;
     const communication: Communication = {
       resourceType: 'Communication',
       identifier: [{ system: EVENT_SYSTEM, value: delivery.eventId }],

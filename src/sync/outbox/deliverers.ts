@@ -8,7 +8,7 @@ import type { Delivery } from '../../store/outbox.ts';
 import type { PeerClient } from '../connectors/peer-client.ts';
 import { PeerError } from '../connectors/peer-client.ts';
 import { PeerClients } from '../connectors/peer-clients.ts';
-import type { ReadResource } from './push-bundle.ts';
+import type { DeliveryReader, ReadResource } from './push-bundle.ts';
 import { pushBundle } from './push-bundle.ts';
 import type { Deliverer } from './deliverer.ts';
 import { EVENT_ID_HEADER } from './deliverer.ts';
@@ -23,11 +23,11 @@ function isBundle(value: unknown, type: string): value is Bundle {
 /** A FHIR peer: one transaction Bundle of conditional updates per change. */
 export class FhirPushDeliverer implements Deliverer {
   private readonly client: PeerClient;
-  private readonly read: ReadResource;
+  private readonly reader: DeliveryReader;
 
-  constructor(client: PeerClient, read: ReadResource) {
+  constructor(client: PeerClient, reader: DeliveryReader) {
     this.client = client;
-    this.read = read;
+    this.reader = reader;
   }
 
   async deliver(delivery: Delivery, current: StoredVersion | undefined): Promise<{ sentVersionId: string }> {
@@ -35,7 +35,7 @@ export class FhirPushDeliverer implements Deliverer {
     const pushed = new Set(this.client.peer.push?.resourceTypes ?? []);
     // An agency gets the Patient with the plan; an EHR has its own patient, found by the MRN.
     const along = (type: string): boolean => pushed.has(type) || (type === 'Patient' && this.client.peer.kind !== 'ehr');
-    const bundle = await pushBundle({ resourceType: delivery.resourceType, id: delivery.resourceId, resource: sent.deleted ? undefined : (current?.resource as Resource) }, this.read, this.client.peer.fhirBaseUrl as string, along);
+    const bundle = await pushBundle({ resourceType: delivery.resourceType, id: delivery.resourceId, resource: sent.deleted ? undefined : (current?.resource as Resource) }, this.reader(), this.client.peer.fhirBaseUrl as string, along);
     const answer = await this.client.request('POST', { body: bundle, headers: { [EVENT_ID_HEADER]: delivery.eventId } });
     // An answer that is not the response to what we sent is not a success, whatever its status.
     if (!isBundle(answer.body, 'transaction-response') || (answer.body.entry ?? []).length !== (bundle.entry ?? []).length) {
@@ -86,21 +86,24 @@ export class WebhookDeliverer implements Deliverer {
  * is what that organization could read over the API, never more — a broadcast's other referrals
  * stay out of each agency's Bundle.
  */
-export function peerReads(store: Pick<FhirStore, 'forCaller'>): (peer: PeerConfig) => ReadResource {
+export function peerReads(store: Pick<FhirStore, 'forCaller'>): (peer: PeerConfig) => DeliveryReader {
   return (peer) => {
     const caller = peerReader(peer);
-    return async (resourceType, id) => {
-      // A view per read: a view resolves the organization's access once and keeps it, and a
-      // deliverer lives as long as the process (a new copy of the agency's Organization, or an
-      // identifier an admin corrected, would otherwise never be seen).
-      const version = await store.forCaller(caller).read(resourceType, id);
-      return version && !version.deleted ? version.resource : undefined;
+    // A view per delivery: a view resolves the organization's access once (its Organization ids)
+    // and keeps it, and a deliverer lives as long as the process: a new copy of the agency's
+    // Organization, or an identifier an admin corrected, would otherwise never be seen.
+    return (): ReadResource => {
+      const seen = store.forCaller(caller);
+      return async (resourceType, id) => {
+        const version = await seen.read(resourceType, id);
+        return version && !version.deleted ? version.resource : undefined;
+      };
     };
   };
 }
 
 /** The deliverer of each configured peer that is pushed to; `readAs(peer)` reads what that peer may see. */
-export function peerDeliverers(peers: readonly PeerConfig[], readAs: (peer: PeerConfig) => ReadResource, clients: PeerClients = new PeerClients()): Map<string, Deliverer> {
+export function peerDeliverers(peers: readonly PeerConfig[], readAs: (peer: PeerConfig) => DeliveryReader, clients: PeerClients = new PeerClients()): Map<string, Deliverer> {
   const deliverers = new Map<string, Deliverer>();
   for (const peer of peers) {
     if (!peer.push || peer.kind === 'payer') {

@@ -17,6 +17,8 @@ const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/;
 const MAX_REFERENCED = 50;
 
 export type ReadResource = (resourceType: string, id: string) => Promise<Resource | undefined>;
+/** A ReadResource for one delivery: what the peer may see as that delivery starts. */
+export type DeliveryReader = () => ReadResource;
 
 /** The change: the resource as it is now, or its deletion. */
 export interface PushedChange {
