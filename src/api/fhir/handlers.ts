@@ -9,7 +9,7 @@ import { hasErrors, toOutcome } from '../../validation/outcome.ts';
 import { ID_PATTERN } from '../../validation/structure-checks.ts';
 import type { FhirRequest, FhirResponse } from './request.ts';
 import { badRequestError, parseIfMatch, versionHeaders, writeResponse } from './request.ts';
-import { forEachReference, localizeReferences, needsTransaction } from './references.ts';
+import { forEachReference, needsTransaction, referenceLocalizer } from './references.ts';
 import { conditionSearch } from './search-params.ts';
 import { isSupportedType } from './supported.ts';
 import { multipleMatchesError } from '../../util/precondition-failed.ts';
@@ -35,10 +35,13 @@ export function checkId(id: string): void {
 /**
  * Outside a transaction a reference must point at something that exists without the request:
  * urn:uuid targets and conditional (Type?query) references only resolve inside a transaction.
+ * With `baseUrl` (this server's), references to it are made relative in the same walk.
  */
-function localReferenceIssue(resource: Resource): string | undefined {
+function localReferenceIssue(resource: Resource, baseUrl: string | undefined): string | undefined {
+  const localize = baseUrl !== undefined ? referenceLocalizer(baseUrl) : undefined;
   let found: string | undefined;
-  forEachReference(resource, (reference) => {
+  forEachReference(resource, (reference, holder) => {
+    localize?.(reference, holder);
     found ??= needsTransaction(reference) ? `The reference "${reference.slice(0, 80)}" only resolves inside a transaction Bundle` : undefined;
   });
   return found;
@@ -56,10 +59,7 @@ export function checkBody(type: string, body: unknown, validated = false, baseUr
   if (resource.resourceType !== type) {
     throw badRequestError(`The body is a ${String(resource.resourceType)}, the URL names ${type}`, 'resourceType');
   }
-  if (baseUrl !== undefined) {
-    localizeReferences(resource, baseUrl);
-  }
-  const local = localReferenceIssue(resource);
+  const local = localReferenceIssue(resource, baseUrl);
   if (local) {
     throw badRequestError(local);
   }

@@ -31,28 +31,32 @@ const RESOURCE_PATH = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za
  * the check that a tenant writes only about patients it may see.
  */
 export function localizeReferences(resource: Resource, baseUrl: string): void {
-  let base: URL;
-  try {
-    base = new URL(baseUrl);
-  } catch {
-    return;
-  }
-  const prefix = `${base.pathname.replace(/\/$/, '')}/`;
-  forEachReference(resource, (reference, holder) => {
+  forEachReference(resource, referenceLocalizer(baseUrl));
+}
+
+/**
+ * The visitor of localizeReferences, to join another walk over the same references. The base is
+ * parsed at the first absolute reference only: most resources (a mapped plan's) hold none.
+ */
+export function referenceLocalizer(baseUrl: string): (reference: string, holder: Record<string, unknown>) => void {
+  let base: { origin: string; prefix: string } | null | undefined;
+  return (reference, holder) => {
     if (!/^https?:\/\//i.test(reference)) {
       return;
     }
-    let url: URL;
-    try {
-      url = new URL(reference);
-    } catch {
+    if (base === undefined) {
+      const parsed = URL.parse(baseUrl);
+      base = parsed ? { origin: parsed.origin, prefix: `${parsed.pathname.replace(/\/$/, '')}/` } : null;
+    }
+    const url = base ? URL.parse(reference) : null;
+    if (!base || !url) {
       return;
     }
-    const path = url.pathname.slice(prefix.length);
-    if (url.origin === base.origin && url.pathname.startsWith(prefix) && !url.search && !url.hash && RESOURCE_PATH.test(path)) {
+    const path = url.pathname.slice(base.prefix.length);
+    if (url.origin === base.origin && url.pathname.startsWith(base.prefix) && !url.search && !url.hash && RESOURCE_PATH.test(path)) {
       holder.reference = path;
     }
-  });
+  };
 }
 
 /** urn:uuid and conditional references mean something only inside a transaction Bundle. */
